@@ -1,0 +1,93 @@
+"""The tfcli command line: one Typer app per command group, joined here.
+
+This is also the one place where user errors become one line on stderr and exit code 2.
+Heavy libraries (torch, Ray, MLflow, pandas) are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from tfcli import __version__
+from tfcli.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _debug_enabled() -> bool:
+    return os.environ.get("TFCLI_DEBUG", "").strip() not in ("", "0", "false", "no")
+
+
+class TfcliGroup(TyperGroup):
+    """Root group: runs a command and turns a :class:`UserError` into one line and exit 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            if _debug_enabled():
+                raise
+            message = str(err).strip() or type(err).__name__
+            click.echo(f"error: {message}" if "\n" not in message else message, err=True)
+            ctx.exit(EXIT_USER_ERROR)
+
+
+app = typer.Typer(
+    cls=TfcliGroup,
+    name="tfcli",
+    help="Hyperparameter tuning studies of a built-in Transformer on NLP tasks (Ray Tune + MLflow).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"tfcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks for user errors (or set TFCLI_DEBUG=1).")
+    ] = False,
+) -> None:
+    if debug:
+        os.environ["TFCLI_DEBUG"] = "1"
+
+
+def _register() -> None:
+    from tfcli.cli import study
+
+    app.add_typer(study.app, name="study", help="Create, check and run studies.")
+    for module_name, command_name in (("score", "score"), ("train", "train")):
+        try:
+            module = __import__(f"tfcli.cli.{module_name}", fromlist=["register"])
+        except ModuleNotFoundError as err:
+            if err.name != f"tfcli.cli.{module_name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="tfcli")
+
+
+__all__ = ["app", "main", "EXIT_USER_ERROR"]

@@ -1,0 +1,84 @@
+"""What each task is: its architecture, the metrics it produces and its default objective.
+
+Pure metadata with no torch import, so that study validation (which must stay fast) can check
+an objective against the task it names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TASK_TYPES = ("translation", "summarization", "classification", "qa")
+
+#: Metrics where lower is better; every other metric is better when higher.
+LOWER_IS_BETTER = frozenset({"ter", "loss"})
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str
+    architecture: str  # "encoder-decoder" or "encoder"
+    reads: str  # what one example holds
+    metrics: tuple[str, ...]
+    default_metric: str
+    builtin_sets: tuple[str, ...]
+
+    def default_mode(self, metric: str | None = None) -> str:
+        return "min" if (metric or self.default_metric) in LOWER_IS_BETTER else "max"
+
+
+TASKS: dict[str, TaskInfo] = {
+    "translation": TaskInfo(
+        name="translation",
+        architecture="encoder-decoder",
+        reads="source text and target text",
+        metrics=("bleu", "chrf", "ter", "meteor", "loss"),
+        default_metric="bleu",
+        builtin_sets=("dates", "toylang"),
+    ),
+    "summarization": TaskInfo(
+        name="summarization",
+        architecture="encoder-decoder",
+        reads="a document and its summary",
+        metrics=("rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "meteor", "loss"),
+        default_metric="rougeL",
+        builtin_sets=("headlines",),
+    ),
+    "classification": TaskInfo(
+        name="classification",
+        architecture="encoder",
+        reads="a text and its label",
+        metrics=(
+            "accuracy",
+            "f1",
+            "precision",
+            "recall",
+            "f1_micro",
+            "precision_micro",
+            "recall_micro",
+            "f1_weighted",
+            "precision_weighted",
+            "recall_weighted",
+            "loss",
+        ),
+        default_metric="accuracy",
+        builtin_sets=("sentiment",),
+    ),
+    "qa": TaskInfo(
+        name="qa",
+        architecture="encoder",
+        reads="a context, a question and one or more answers found in the context",
+        metrics=("exact_match", "f1", "loss"),
+        default_metric="f1",
+        builtin_sets=("facts",),
+    ),
+}
+
+
+def task_info(task_type: str) -> TaskInfo:
+    return TASKS[task_type]
+
+
+def metric_mode(metric: str) -> str:
+    """The natural direction of a metric: ``min`` for losses and error rates, else ``max``."""
+    return "min" if metric in LOWER_IS_BETTER else "max"
