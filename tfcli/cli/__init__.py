@@ -7,15 +7,13 @@ Heavy libraries (torch, Ray, MLflow, pandas) are imported inside the commands th
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from tfcli import __version__
-from tfcli.errors import UserError
+from tfcli.errors import StudySpecError, UserError
 
 EXIT_USER_ERROR = 2
 
@@ -27,14 +25,15 @@ def _debug_enabled() -> bool:
 class TfcliGroup(TyperGroup):
     """Root group: runs a command and turns a :class:`UserError` into one line and exit 2."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as err:
             if _debug_enabled():
                 raise
             message = str(err).strip() or type(err).__name__
-            click.echo(f"error: {message}" if "\n" not in message else message, err=True)
+            located = isinstance(err, StudySpecError)
+            typer.echo(message if located else f"error: {message}", err=True)
             ctx.exit(EXIT_USER_ERROR)
 
 
@@ -44,6 +43,7 @@ app = typer.Typer(
     help="Hyperparameter tuning studies of a built-in Transformer on NLP tasks (Ray Tune + MLflow).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -1,0 +1,36 @@
+"""Metrics for every task, and paired significance tests between two systems.
+
+The training loop, ``tfcli score`` and the reports all call the functions here, so a score
+seen in a study is the score ``tfcli score`` prints for the same outputs.
+
+* translation: BLEU, chrF, TER (sacrebleu, signature recorded) and METEOR (NLTK, exact and
+  stem matching only: see :data:`METEOR_NOTE`);
+* summarization: ROUGE-1/2/L/Lsum F-measures (rouge-score, Porter stemming), BLEU, METEOR;
+* classification: accuracy, and precision/recall/F1 as macro, micro and weighted averages;
+* qa: exact match and F1 with SQuAD's answer normalisation, best over the gold answers.
+
+Every score is on a 0-100 scale. Heavy libraries (numpy, sacrebleu, nltk, rouge-score) are
+imported inside the functions that use them, so importing this package is cheap.
+"""
+
+from tfcli.metrics.api import (
+    METEOR_NOTE,
+    BootstrapResult,
+    MetricResult,
+    MetricSettings,
+    compute_metrics,
+    metric_names,
+    paired_bootstrap,
+    paired_bootstrap_many,
+)
+
+__all__ = [
+    "METEOR_NOTE",
+    "BootstrapResult",
+    "MetricResult",
+    "MetricSettings",
+    "compute_metrics",
+    "metric_names",
+    "paired_bootstrap",
+    "paired_bootstrap_many",
+]

@@ -1,0 +1,323 @@
+"""The public metric API: settings, results, ``compute_metrics`` and ``paired_bootstrap``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+from tfcli.data.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
+from tfcli.errors import MetricError
+from tfcli.metrics.base import Evaluation, SuffStats
+from tfcli.metrics.translation import BLEU_TOKENIZERS, METEOR_NOTE
+from tfcli.metrics.rouge import ROUGE_TOKENIZERS
+
+SIGNIFICANCE_LEVEL = 0.05
+
+_FAMILY_OF_METRIC = {
+    "translation": {"bleu": "sacrebleu", "chrf": "sacrebleu", "ter": "sacrebleu", "meteor": "meteor"},
+    "summarization": {
+        "rouge1": "rouge",
+        "rouge2": "rouge",
+        "rougeL": "rouge",
+        "rougeLsum": "rouge",
+        "bleu": "sacrebleu",
+        "meteor": "meteor",
+    },
+    "classification": {
+        name: "classification"
+        for name in (
+            "accuracy", "f1", "precision", "recall", "f1_micro", "precision_micro",
+            "recall_micro", "f1_weighted", "precision_weighted", "recall_weighted",
+        )
+    },
+    "qa": {"exact_match": "qa", "f1": "qa"},
+}
+
+_BOOTSTRAP_METHOD = {
+    "sacrebleu": "paired bootstrap on sacrebleu's segment statistics",
+    "classification": "paired bootstrap on per-label counts",
+}
+
+
+def _family_runner(family: str) -> Callable:
+    """The function that computes one family of metrics (imported on first use)."""
+    if family == "sacrebleu":
+        from tfcli.metrics.translation import run_sacrebleu as runner
+    elif family == "meteor":
+        from tfcli.metrics.translation import run_meteor as runner
+    elif family == "rouge":
+        from tfcli.metrics.rouge import run_rouge as runner
+    elif family == "classification":
+        from tfcli.metrics.classification import run_classification as runner
+    else:
+        from tfcli.metrics.qa import run_qa as runner
+    return runner
+
+
+@dataclass
+class MetricSettings:
+    """How metrics are computed.
+
+    ``bleu_tokenize``: sacrebleu's tokenizer for BLEU and METEOR (13a, intl, zh, char, none,
+    ja-mecab, ko-mecab); with zh, char or the mecab ones TER also splits CJK characters.
+    ``rouge_tokenizer``: auto, default, cjk or whitespace (see :mod:`tfcli.metrics.rouge`).
+    ``bootstrap_resamples`` and ``bootstrap_seed``: the paired bootstrap's draw.
+    """
+
+    bleu_tokenize: str = "13a"
+    rouge_tokenizer: str = "auto"
+    bootstrap_resamples: int = 1000
+    bootstrap_seed: int = 12345
+
+    def validate(self) -> None:
+        if self.bleu_tokenize not in BLEU_TOKENIZERS:
+            raise MetricError(
+                f"bleu_tokenize must be one of {', '.join(BLEU_TOKENIZERS)}, but got {self.bleu_tokenize!r}"
+            )
+        if self.rouge_tokenizer not in ROUGE_TOKENIZERS:
+            raise MetricError(
+                f"rouge_tokenizer must be one of {', '.join(ROUGE_TOKENIZERS)}, but got {self.rouge_tokenizer!r}"
+            )
+        if not isinstance(self.bootstrap_resamples, int) or self.bootstrap_resamples < 1:
+            raise MetricError(f"bootstrap_resamples must be at least 1, but got {self.bootstrap_resamples!r}")
+        if not isinstance(self.bootstrap_seed, int) or self.bootstrap_seed < 0:
+            raise MetricError(f"bootstrap_seed must be a non-negative integer, but got {self.bootstrap_seed!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MetricResult:
+    """Scores (0-100) by metric name, with each score's signature, details and caveats."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    signatures: dict[str, str] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "scores": dict(self.scores),
+            "signatures": dict(self.signatures),
+            "details": self.details,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A paired bootstrap test of system B against system A on one metric.
+
+    ``diff`` is ``score_b - score_a`` (the observed difference of the corpus scores; positive
+    means B scores higher, which for TER means worse). ``ci_low``/``ci_high`` bound the 95%
+    interval of the resampled differences b - a; ``mean_a``/``mean_b`` are bootstrap means.
+    """
+
+    metric: str
+    score_a: float
+    score_b: float
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_resamples: int
+    seed: int
+    method: str
+    lower_is_better: bool
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < SIGNIFICANCE_LEVEL
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "significant": self.significant}
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    """The metrics computable from outputs for ``task``, in the task's order."""
+    _check_task(task)
+    return tuple(name for name in TASKS[task].metrics if name in _FAMILY_OF_METRIC[task])
+
+
+def _check_task(task: str) -> None:
+    if task not in TASK_TYPES:
+        raise MetricError(f"task must be one of {', '.join(TASK_TYPES)}, but got {task!r}")
+
+
+def _resolve_metrics(task: str, metrics: Sequence[str] | None) -> list[str]:
+    valid = metric_names(task)
+    if metrics is None:
+        return list(valid)
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    unknown = [m for m in metrics if m not in valid]
+    if unknown:
+        hint = " (loss comes from training, not from outputs)" if "loss" in unknown else ""
+        raise MetricError(
+            f"metric must be one of {', '.join(valid)} for task {task}, "
+            f"but got {', '.join(repr(m) for m in unknown)}{hint}"
+        )
+    if not metrics:
+        raise MetricError(f"at least one metric is needed for task {task}; choose from {', '.join(valid)}")
+    return list(dict.fromkeys(metrics))
+
+
+def _as_text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise MetricError(f"{what} must be a string, but got {type(value).__name__}: {value!r}")
+    return value
+
+
+def _as_label(value: object, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise MetricError(f"{what} must be a label (a string or an integer), but got {value!r}")
+    return str(value)
+
+
+def _as_text_list(value: object, what: str, allow_empty: bool) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise MetricError(f"{what} must be a list of strings, but got {type(value).__name__}: {value!r}")
+    if not value and not allow_empty:
+        raise MetricError(f"{what} must hold at least one reference, but got none")
+    return [_as_text(item, f"{what}[{j}]") for j, item in enumerate(value)]
+
+
+def _check_inputs(task: str, predictions: Sequence, references: Sequence) -> tuple[list, list]:
+    """Validated copies: predictions as strings, references as labels or lists of strings."""
+    if len(predictions) != len(references):
+        raise MetricError(
+            "predictions and references must have the same length, "
+            f"but got {len(predictions)} predictions and {len(references)} references"
+        )
+    if not predictions:
+        raise MetricError("there must be at least one example to score, but got 0")
+    if task == "classification":
+        return (
+            [_as_label(p, f"predictions[{i}]") for i, p in enumerate(predictions)],
+            [_as_label(r, f"references[{i}]") for i, r in enumerate(references)],
+        )
+    allow_empty = task == "qa"
+    return (
+        [_as_text(p, f"predictions[{i}]") for i, p in enumerate(predictions)],
+        [_as_text_list(r, f"references[{i}]", allow_empty) for i, r in enumerate(references)],
+    )
+
+
+def _by_family(task: str, names: list[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_FAMILY_OF_METRIC[task][name], []).append(name)
+    return groups
+
+
+def _run(task, names, predictions, references, settings, want_stats) -> tuple[Evaluation, dict[str, SuffStats]]:
+    merged, stats = Evaluation(), {}
+    for family, family_names in _by_family(task, names).items():
+        evaluation, family_stats = _family_runner(family)(
+            family_names, predictions, references, settings, want_stats
+        )
+        merged.scores.update(evaluation.scores)
+        merged.signatures.update(evaluation.signatures)
+        merged.details.update(evaluation.details)
+        merged.notes.extend(n for n in evaluation.notes if n not in merged.notes)
+        stats.update(family_stats)
+    merged.scores = {name: merged.scores[name] for name in names}
+    merged.signatures = {name: merged.signatures[name] for name in names}
+    return merged, stats
+
+
+def compute_metrics(
+    task: str,
+    predictions: list,
+    references: list,
+    settings: MetricSettings | None = None,
+    metrics: list[str] | None = None,
+) -> MetricResult:
+    """Score ``predictions`` against ``references`` with the task's metrics (all by default).
+
+    translation, summarization: predictions ``list[str]``, references ``list[list[str]]``
+    (one or more reference strings per example; counts may differ between examples).
+    classification: predictions and references ``list[str]`` labels (integers are turned
+    into strings). qa: predictions ``list[str]``, references ``list[list[str]]`` gold
+    answers per example (an empty list marks an unanswerable question).
+    """
+    _check_task(task)
+    settings = settings or MetricSettings()
+    settings.validate()
+    names = _resolve_metrics(task, metrics)
+    predictions, references = _check_inputs(task, predictions, references)
+    evaluation, _ = _run(task, names, predictions, references, settings, want_stats=False)
+    return MetricResult(
+        scores=evaluation.scores,
+        signatures=evaluation.signatures,
+        details=evaluation.details,
+        notes=evaluation.notes,
+    )
+
+
+def paired_bootstrap_many(
+    task: str,
+    predictions_a: list,
+    predictions_b: list,
+    references: list,
+    metrics: list[str] | None = None,
+    settings: MetricSettings | None = None,
+) -> dict[str, BootstrapResult]:
+    """:func:`paired_bootstrap` for several metrics, sharing one draw and one scoring pass."""
+    from tfcli.metrics.bootstrap import paired_test, resample_weights
+
+    _check_task(task)
+    settings = settings or MetricSettings()
+    settings.validate()
+    names = _resolve_metrics(task, metrics)
+    if len(predictions_a) != len(predictions_b):
+        raise MetricError(
+            "both systems must have one prediction per example, "
+            f"but got {len(predictions_a)} for system A and {len(predictions_b)} for system B"
+        )
+    predictions_a, references = _check_inputs(task, predictions_a, references)
+    predictions_b, _ = _check_inputs(task, predictions_b, references)
+    _, stats_a = _run(task, names, predictions_a, references, settings, want_stats=True)
+    _, stats_b = _run(task, names, predictions_b, references, settings, want_stats=True)
+    weights = resample_weights(len(references), settings.bootstrap_resamples, settings.bootstrap_seed)
+    results = {}
+    for name in names:
+        family = _FAMILY_OF_METRIC[task][name]
+        results[name] = BootstrapResult(
+            metric=name,
+            **paired_test(stats_a[name], stats_b[name], weights),
+            n_resamples=settings.bootstrap_resamples,
+            seed=settings.bootstrap_seed,
+            method=_BOOTSTRAP_METHOD.get(family, "paired bootstrap on per-example scores"),
+            lower_is_better=name in LOWER_IS_BETTER,
+        )
+    return results
+
+
+def paired_bootstrap(
+    task: str,
+    predictions_a: list,
+    predictions_b: list,
+    references: list,
+    metric: str,
+    settings: MetricSettings | None = None,
+) -> BootstrapResult:
+    """Paired bootstrap test of system B against system A on ``metric``; see :class:`BootstrapResult`."""
+    return paired_bootstrap_many(task, predictions_a, predictions_b, references, [metric], settings)[metric]
+
+
+__all__ = [
+    "METEOR_NOTE",
+    "BootstrapResult",
+    "MetricResult",
+    "MetricSettings",
+    "compute_metrics",
+    "metric_names",
+    "paired_bootstrap",
+    "paired_bootstrap_many",
+]

@@ -1,0 +1,123 @@
+"""ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F-measures through rouge-score, with stemming.
+
+rouge-score's default tokenizer keeps only ``[a-z0-9]``, so Chinese text scores 0 and
+accented letters vanish. The ``rouge_tokenizer`` setting picks the tokenizer:
+
+* ``default``: rouge-score's own (lowercase, ASCII letters and digits, Porter stemming);
+* ``cjk``: every CJK character is a token, and other text is split into Unicode words the way
+  rouge-score splits ASCII (lowercase, punctuation dropped, Porter stemming of words longer
+  than three characters); on ASCII text it gives exactly rouge-score's default tokens;
+* ``whitespace``: lowercase and split on whitespace, nothing else (for pre-tokenized text);
+* ``auto``: ``cjk`` when any text contains CJK characters, else ``default``.
+
+ROUGE-Lsum splits summaries into sentences on newlines (rouge-score's convention). With
+several references an example takes the reference with the best F-measure, per ROUGE type
+(rouge-score's ``score_multi``). The corpus score is the mean over examples.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from tfcli.metrics.base import Evaluation, SuffStats, library_version, mean_stats
+from tfcli.metrics.text import CJK_CHARS, contains_cjk, contains_non_ascii_words
+
+if TYPE_CHECKING:
+    from tfcli.metrics.api import MetricSettings
+
+ROUGE_METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+ROUGE_TOKENIZERS = ("auto", "default", "cjk", "whitespace")
+
+_CJK_CHAR_RE = re.compile(f"([{CJK_CHARS}])")
+
+
+class CjkTokenizer:
+    """CJK characters one token each; Unicode words elsewhere, as rouge-score treats ASCII."""
+
+    def __init__(self) -> None:
+        import regex
+        from nltk.stem import porter
+
+        self._stemmer = porter.PorterStemmer()
+        # Letters, digits and combining marks (the vowel signs of Indic scripts are marks).
+        self._non_word = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
+
+    def tokenize(self, text: str) -> list[str]:
+        text = _CJK_CHAR_RE.sub(r" \1 ", text.lower())
+        tokens = self._non_word.sub(" ", text).split()
+        return [self._stemmer.stem(token) if len(token) > 3 else token for token in tokens]
+
+
+class WhitespaceTokenizer:
+    """Lowercased whitespace-separated tokens, unstemmed: for text that is already tokenized."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return text.lower().split()
+
+
+def resolve_tokenizer(setting: str, predictions: list[str], references: list[list[str]]) -> str:
+    if setting != "auto":
+        return setting
+    return "cjk" if contains_cjk(predictions, references) else "default"
+
+
+def _tokenizer(name: str):
+    """The tokenizer object for rouge-score; ``None`` means rouge-score's default."""
+    if name == "cjk":
+        return CjkTokenizer()
+    if name == "whitespace":
+        return WhitespaceTokenizer()
+    return None
+
+
+def rouge_signature(tokenizer: str) -> str:
+    stem = "no" if tokenizer == "whitespace" else "yes"
+    return (
+        f"rouge-score|stem:{stem}|tok:{tokenizer}|lsum:newline|refs:best-f"
+        f"|version:{library_version('rouge-score')}"
+    )
+
+
+def rouge_segment_scores(
+    names: list[str], predictions: list[str], references: list[list[str]], tokenizer: str
+) -> dict[str, list[float]]:
+    """Per-example F-measures (0-100) for each ROUGE type in ``names``."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(names), use_stemmer=True, tokenizer=_tokenizer(tokenizer))
+    per_example: dict[str, list[float]] = {name: [] for name in names}
+    for prediction, refs in zip(predictions, references):
+        best = scorer.score_multi(refs, prediction)
+        for name in names:
+            per_example[name].append(100.0 * best[name].fmeasure)
+    return per_example
+
+
+def _notes(tokenizer: str, predictions: list[str], references: list[list[str]]) -> list[str]:
+    if tokenizer == "default" and contains_non_ascii_words(predictions, references):
+        return [
+            "rouge-score's default tokenizer drops non-ASCII letters, which these texts contain; "
+            "use rouge_tokenizer cjk (Unicode words, CJK characters) or whitespace"
+        ]
+    return []
+
+
+def run_rouge(
+    names: list[str],
+    predictions: list[str],
+    references: list[list[str]],
+    settings: "MetricSettings",
+    want_stats: bool,
+) -> tuple[Evaluation, dict[str, SuffStats]]:
+    tokenizer = resolve_tokenizer(settings.rouge_tokenizer, predictions, references)
+    per_example = rouge_segment_scores(names, predictions, references, tokenizer)
+    stats = {name: mean_stats(values) for name, values in per_example.items()}
+    signature = rouge_signature(tokenizer)
+    evaluation = Evaluation(
+        scores={name: stats[name].corpus_score() for name in names},
+        signatures={name: signature for name in names},
+        details={"rouge_tokenizer": tokenizer},
+        notes=_notes(tokenizer, predictions, references),
+    )
+    return evaluation, stats

@@ -1,0 +1,323 @@
+"""Rules that relate several fields of a study file.
+
+Each section is validated on its own first, so these checks still run (and their problems are
+still reported) when some other section of the file is broken.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from pydantic import BaseModel, ValidationError
+
+from tfcli.data.tasks import TASKS
+from tfcli.study.spec import (
+    SEARCHABLE_SECTIONS,
+    DataFiles,
+    ModelSpec,
+    ObjectiveSpec,
+    ParamSpec,
+    SchedulerSpec,
+    SearchSpec,
+    TaskSpec,
+    TrainSpec,
+)
+
+Problem = tuple[tuple[Any, ...], str]
+
+#: Beyond this many values a space counts as "continuous" for enumeration.
+_ENUMERATION_LIMIT = 100_000
+
+
+def _section(data: dict, name: str, model: type[BaseModel]) -> BaseModel | None:
+    raw = data.get(name, {})
+    if raw is None:
+        raw = {}
+    try:
+        return model.model_validate(raw)
+    except (ValidationError, RecursionError, OverflowError, TypeError):
+        return None
+
+
+def searchable_paths() -> list[str]:
+    return [f"{section}.{name}" for section, model in SEARCHABLE_SECTIONS.items() for name in model.model_fields]
+
+
+def field_annotation(path: str) -> Any:
+    section, name = path.split(".", 1)
+    return SEARCHABLE_SECTIONS[section].model_fields[name].annotation
+
+
+def _base_type(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _base_type(args[0]) if len(args) == 1 else annotation
+    return annotation
+
+
+def field_kind(path: str) -> str:
+    """``int``, ``float`` or ``categorical`` (literals, booleans, strings)."""
+    base = _base_type(field_annotation(path))
+    if base is int:
+        return "int"
+    if base is float:
+        return "float"
+    return "categorical"
+
+
+def value_problem(path: str, value: Any) -> str | None:
+    """Why ``value`` is not allowed for the field at ``path``, or None."""
+    section, name = path.split(".", 1)
+    try:
+        SEARCHABLE_SECTIONS[section].model_validate({name: value})
+    except ValidationError as err:
+        for item in err.errors(include_url=False):
+            if item["loc"][:1] == (name,):
+                return f"{item['msg'][:1].lower()}{item['msg'][1:]}, but got {value!r}"
+        return str(err)
+    except (RecursionError, OverflowError, TypeError) as err:
+        return f"not a valid value ({type(err).__name__}): {value!r}"
+    return None
+
+
+def _is_integral(number: float | None) -> bool:
+    return number is not None and math.isfinite(number) and float(number).is_integer()
+
+
+def param_values(param: ParamSpec, kind: str) -> list[Any] | None:
+    """Every value a parameter can produce, or None when there are too many to list."""
+    if param.kind == "value":
+        return [param.value]
+    if param.kind == "values":
+        return list(param.values or [])
+    lo, hi = param.min, param.max
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        return None
+    if param.distribution == "int_uniform" and _is_integral(lo) and _is_integral(hi):
+        if hi - lo + 1 > _ENUMERATION_LIMIT:
+            return None
+        return list(range(int(lo), int(hi) + 1))
+    if param.distribution == "q_uniform" and param.q and param.q > 0 and kind == "int":
+        if (hi - lo) / param.q + 1 > _ENUMERATION_LIMIT:
+            return None
+        steps = int(math.floor((hi - lo) / param.q + 1e-9))
+        return [int(round(lo + i * param.q)) for i in range(steps + 1)]
+    return None
+
+
+def _param_problems(name: str, param: ParamSpec, method: str) -> Iterator[Problem]:
+    where = ("search", "parameters", name)
+    given = param.model_fields_set & {"value", "values", "distribution"}
+    if not given:
+        yield where, "needs one of value, values or distribution"
+        return
+    if len(given) > 1:
+        yield where, f"give only one of value, values or distribution, but got {', '.join(sorted(given))}"
+        return
+    kind = field_kind(name)
+    if param.kind == "value":
+        problem = value_problem(name, param.value)
+        if problem:
+            yield (*where, "value"), problem
+        return
+    if param.kind == "values":
+        if not param.values:
+            yield (*where, "values"), "must list at least one value, but got an empty list"
+            return
+        for index, value in enumerate(param.values):
+            problem = value_problem(name, value)
+            if problem:
+                yield (*where, "values", index), problem
+        return
+
+    if method == "grid":
+        yield (*where, "distribution"), (
+            f"grid search takes values only, but this parameter has distribution {param.distribution!r}; "
+            "list its values or use method random or tpe"
+        )
+    if kind == "categorical":
+        yield (*where, "distribution"), f"{name} takes a fixed set of values; give them as values, not a distribution"
+        return
+    lo, hi = param.min, param.max
+    if lo is None:
+        yield (*where, "min"), f"distribution {param.distribution} needs min"
+    if hi is None:
+        yield (*where, "max"), f"distribution {param.distribution} needs max"
+    if lo is None or hi is None:
+        return
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        yield where, f"min and max must be finite numbers, but got (min={lo}, max={hi})"
+        return
+    if not lo < hi:
+        yield (*where, "min"), f"min < max must hold, but got (min={lo:g}, max={hi:g})"
+    if param.distribution in ("log_uniform", "q_log_uniform") and lo <= 0:
+        yield (*where, "min"), f"{param.distribution} needs min > 0 (its bounds are the values themselves), but got min={lo:g}"
+    if param.distribution in ("q_uniform", "q_log_uniform"):
+        if param.q is None or not (param.q > 0 and math.isfinite(param.q)):
+            yield (*where, "q"), f"{param.distribution} needs a step q > 0, but got q={param.q}"
+        elif kind == "int" and not _is_integral(param.q):
+            yield (*where, "q"), f"{name} takes integers, so q must be a whole number, but got q={param.q:g}"
+    elif param.q is not None:
+        yield (*where, "q"), f"q is only used by q_uniform and q_log_uniform, but distribution is {param.distribution}"
+    if param.distribution == "int_uniform" and not (_is_integral(lo) and _is_integral(hi)):
+        yield where, f"int_uniform needs whole-number bounds, but got (min={lo:g}, max={hi:g})"
+    if kind == "int" and param.distribution in ("uniform", "log_uniform"):
+        yield (*where, "distribution"), (
+            f"{name} takes integers, but {param.distribution} produces fractions; use int_uniform or q_uniform"
+        )
+    log_min_reported = param.distribution in ("log_uniform", "q_log_uniform") and lo <= 0
+    for bound_name, bound in (("min", lo), ("max", hi)):
+        if bound_name == "min" and log_min_reported:
+            continue
+        value = int(bound) if kind == "int" and _is_integral(bound) else bound
+        problem = value_problem(name, value)
+        if problem:
+            yield (*where, bound_name), problem
+
+
+def _search_problems(data: dict) -> Iterator[Problem]:
+    search = data.get("search")
+    if not isinstance(search, dict) or not isinstance(search.get("parameters"), dict):
+        return
+    method = search.get("method", "random")
+    known = searchable_paths()
+    for name, raw in search["parameters"].items():
+        where = ("search", "parameters", name)
+        if not isinstance(name, str) or name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else "; name a field as section.field, e.g. model.d_model or train.lr"
+            yield where, f"names no field of the study{hint}"
+            continue
+        try:
+            param = ParamSpec.model_validate(raw if raw is not None else {})
+        except (ValidationError, RecursionError, TypeError):
+            continue
+        yield from _param_problems(name, param, method)
+
+
+def _possible(data: dict, model: ModelSpec | None, path: str) -> list[Any] | None:
+    """The values the space can give the field at ``path``: searched, or the model default."""
+    search = _section(data, "search", SearchSpec)
+    if search is not None and path in search.parameters:
+        values = param_values(search.parameters[path], field_kind(path))
+        if values is None or any(value_problem(path, v) for v in values):
+            return None
+        return values
+    name = path.split(".", 1)[1]
+    if model is not None:
+        return [getattr(model, name)]
+    raw = data.get("model") if isinstance(data.get("model"), dict) else {}
+    value = raw.get(name, ModelSpec.model_fields[name].default)
+    return None if value_problem(path, value) else [value]
+
+
+def _heads_problems(data: dict) -> Iterator[Problem]:
+    model = _section(data, "model", ModelSpec)
+    d_models = _possible(data, model, "model.d_model")
+    heads = _possible(data, model, "model.heads")
+    if not d_models or not heads:
+        return
+    search = data.get("search") if isinstance(data.get("search"), dict) else {}
+    params = search.get("parameters") if isinstance(search.get("parameters"), dict) else {}
+    if "model.heads" in params:
+        where: tuple = ("search", "parameters", "model.heads")
+    elif "model.d_model" in params:
+        where = ("search", "parameters", "model.d_model")
+    else:
+        where = ("model", "heads")
+    for d, h in itertools.product(sorted(set(d_models)), sorted(set(heads))):
+        if d % h:
+            yield where, f"model.heads must divide model.d_model for every value the space can produce, but heads={h} does not divide d_model={d}"
+            return
+    positionals = _possible(data, model, "model.positional") or []
+    if "rotary" in positionals:
+        for d, h in itertools.product(sorted(set(d_models)), sorted(set(heads))):
+            if (d // h) % 2:
+                yield where, f"rotary positions need an even head size d_model/heads, but d_model={d}, heads={h} gives {d // h}"
+                return
+
+
+def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:
+    task = _section(data, "task", TaskSpec)
+    if task is None:
+        return
+    info = TASKS[task.type]
+    objective = _section(data, "objective", ObjectiveSpec) if data.get("objective") is not None else None
+    if objective is not None and objective.metric not in info.metrics:
+        close = difflib.get_close_matches(objective.metric, info.metrics, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        yield ("objective", "metric"), (
+            f"task {task.type} does not produce metric {objective.metric!r}; {hint}choose one of: {', '.join(info.metrics)}"
+        )
+    name = task.builtin_name
+    if name is not None and name not in info.builtin_sets:
+        yield ("task", "data"), (
+            f"{task.type} has no built-in data set {name!r}; choose one of: "
+            + ", ".join(f"builtin:{n}" for n in info.builtin_sets)
+        )
+    if isinstance(task.data, DataFiles):
+        for split in ("train", "valid", "test"):
+            path = getattr(task.data, split)
+            if path is None:
+                continue
+            resolved = Path(path).expanduser()
+            if not resolved.is_absolute():
+                resolved = base_dir / resolved
+            if not resolved.is_file():
+                yield ("task", "data", split), f"data file not found: {path} (looked for {resolved}; relative paths start at the study file's folder)"
+
+
+def _schedule_problems(data: dict) -> Iterator[Problem]:
+    train = _section(data, "train", TrainSpec)
+    scheduler = _section(data, "scheduler", SchedulerSpec)
+    search = _section(data, "search", SearchSpec)
+    if train is not None and train.eval_every > train.max_steps:
+        yield ("train", "eval_every"), (
+            f"eval_every <= max_steps must hold (a trial must evaluate at least once), "
+            f"but got (eval_every={train.eval_every}, max_steps={train.max_steps})"
+        )
+    if scheduler is None:
+        return
+    max_t = scheduler.max_t or (train.max_steps if train is not None else None)
+    if scheduler.grace_period is not None and max_t is not None and scheduler.grace_period > max_t:
+        yield ("scheduler", "grace_period"), f"grace_period <= max_t must hold, but got (grace_period={scheduler.grace_period}, max_t={max_t})"
+    if scheduler.type != "pbt":
+        for key in ("perturbation_interval", "mutations"):
+            if getattr(scheduler, key) is not None:
+                yield ("scheduler", key), f"{key} is only used by the pbt scheduler, but type is {scheduler.type}"
+        return
+    if search is None:
+        return
+    if search.method != "random":
+        yield ("scheduler", "type"), f"pbt explores by perturbing trials and needs search.method random, but got {search.method}"
+    perturbable = [n for n, p in search.parameters.items() if p.kind != "value"]
+    if not perturbable:
+        yield ("scheduler", "type"), "pbt needs at least one searched parameter (values or a distribution) to perturb"
+    for index, name in enumerate(scheduler.mutations or []):
+        if name not in search.parameters:
+            yield ("scheduler", "mutations", index), f"{name!r} is not a searched parameter; choose from: {', '.join(search.parameters) or 'none'}"
+
+
+def cross_check(data: Any, base_dir: Path) -> list[Problem]:
+    """Every cross-field problem in the raw study mapping ``data``, as (path, message)."""
+    if not isinstance(data, dict):
+        return []
+    problems: list[Problem] = []
+    for check in (_search_problems, _heads_problems, _schedule_problems):
+        problems.extend(_safe(check, data))
+    problems.extend(_safe(lambda d: _task_problems(d, base_dir), data))
+    return problems
+
+
+def _safe(check, data: dict) -> Iterable[Problem]:
+    """Cross checks look at raw data; a shape they do not expect is already a pydantic error."""
+    try:
+        return list(check(data))
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError, OverflowError):
+        return []

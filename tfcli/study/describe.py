@@ -1,0 +1,41 @@
+"""Plain descriptions of a study: its resolved settings and the size of its search space."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tfcli.study.checks import field_kind, param_values
+from tfcli.study.spec import StudySpec
+
+
+def space_size(spec: StudySpec) -> int | None:
+    """Distinct configurations the space holds, or None when a parameter is continuous."""
+    total = 1
+    for name, param in spec.search.parameters.items():
+        values = param_values(param, field_kind(name))
+        if values is None:
+            return None
+        total *= len(values)
+    return total
+
+
+def trial_count(spec: StudySpec) -> int:
+    """Trials a study runs: under grid, the grid repeated num_samples times."""
+    if spec.search.method == "grid":
+        return math.prod(len(p.values or [p.value]) for p in spec.search.parameters.values()) * spec.search.num_samples
+    return spec.search.num_samples
+
+
+def space_summary(spec: StudySpec) -> str:
+    size = space_size(spec)
+    if spec.search.method == "grid":
+        return f"grid of {size} configurations x {spec.search.num_samples} = {trial_count(spec)} trials"
+    if size is None:
+        return f"continuous; {spec.search.num_samples} trials by {spec.search.method} search"
+    return f"{size} distinct configurations; {spec.search.num_samples} trials by {spec.search.method} search"
+
+
+def resolved(spec: StudySpec) -> dict[str, Any]:
+    """The study with every default filled in, as plain data."""
+    return spec.model_dump(mode="json", exclude_none=False)

@@ -1,0 +1,278 @@
+"""Reading a study file: safe YAML with line numbers, every problem reported at once.
+
+``load_spec(path)`` returns a validated :class:`StudySpec` or raises :class:`StudySpecError`
+carrying one :class:`SpecProblem` per problem, each located as ``FILE:LINE: field.path``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tfcli.errors import SpecProblem, StudySpecError
+from tfcli.study.checks import cross_check
+from tfcli.study.spec import DataFiles, ParamSpec, StudySpec
+
+_MAX_NODES = 100_000
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML document and the line (1-based) where each path of keys starts."""
+
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+    duplicates: list[tuple[Path_, int, int]] = field(default_factory=list)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of the deepest prefix of ``path`` that the document has."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _index_lines(root: yaml.Node) -> tuple[dict[Path_, int], list[tuple[Path_, int, int]]]:
+    constructor = yaml.constructor.SafeConstructor()
+    lines: dict[Path_, int] = {(): root.start_mark.line + 1}
+    duplicates: list[tuple[Path_, int, int]] = []
+    visited = 0
+
+    def walk(node: yaml.Node, path: Path_, on_path: frozenset[int]) -> None:
+        nonlocal visited
+        visited += 1
+        if visited > _MAX_NODES:
+            raise _TooLarge
+        if id(node) in on_path:
+            return
+        inside = on_path | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                try:
+                    key = constructor.construct_object(key_node)
+                except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                    continue
+                if not isinstance(key, typing.Hashable):
+                    continue
+                child = (*path, key)
+                line = key_node.start_mark.line + 1
+                if child in lines and key_node.tag != "tag:yaml.org,2002:merge":
+                    duplicates.append((child, line, lines[child]))
+                lines.setdefault(child, line)
+                walk(value_node, child, inside)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines.setdefault((*path, index), item.start_mark.line + 1)
+                walk(item, (*path, index), inside)
+
+    walk(root, (), frozenset())
+    return lines, duplicates
+
+
+def parse_yaml(text: str, filename: str) -> YamlDocument:
+    """Parse one YAML document safely; syntax errors become a problem with line and column."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return YamlDocument(data=None)
+            lines, duplicates = _index_lines(root)
+            data = loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        column = f" (column {mark.column + 1})" if mark else ""
+        reason = "; ".join(str(part) for part in (err.context, err.problem) if part)
+        raise StudySpecError([SpecProblem(filename, line, "", f"YAML syntax error{column}: {reason}")]) from None
+    except yaml.YAMLError as err:
+        raise StudySpecError([SpecProblem(filename, None, "", f"YAML error: {err}")]) from None
+    except (_TooLarge, RecursionError):
+        raise StudySpecError(
+            [SpecProblem(filename, 1, "", "the document is too large or too deeply nested for a study file")]
+        ) from None
+    except (ValueError, TypeError, OverflowError) as err:
+        raise StudySpecError([SpecProblem(filename, None, "", f"cannot read a value: {err}")]) from None
+    return YamlDocument(data=data, lines=lines, duplicates=duplicates)
+
+
+def _model_at(path: Path_) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``path`` (for "did you mean")."""
+    model: Any = StudySpec
+    for part in path:
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        model = _unwrap(info.annotation)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+    return model
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside Optional[...], Annotated[...] or our data-source union."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        for arg in typing.get_args(annotation):
+            inner = _unwrap(arg)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return annotation
+
+
+def _fields_for(path: Path_) -> list[str]:
+    if len(path) == 3 and path[:2] == ("search", "parameters"):
+        return list(ParamSpec.model_fields)
+    if len(path) == 2 and path == ("task", "data"):
+        return list(DataFiles.model_fields)
+    model = _model_at(path)
+    return list(model.model_fields) if model is not None else []
+
+
+def _suggest(key: Any, choices: list[str]) -> str:
+    if not choices:
+        return f"unknown key {key!r}"
+    close = difflib.get_close_matches(str(key), choices, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+    return f"unknown key {key!r}; expected one of: {', '.join(choices)}"
+
+
+def _data_path(data: Any, loc: Path_, error_type: str) -> Path_:
+    """Drop pydantic's union tags from ``loc``, keeping only keys that exist in the data."""
+    path: list[Any] = []
+    current = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, dict) and last and error_type in ("missing", "extra_forbidden"):
+            path.append(part)
+        elif isinstance(current, dict) and error_type == "missing" and part not in ("ref", "files"):
+            path.append(part)
+            current = {}
+        elif isinstance(current, dict) and not last and part not in ("ref", "files"):
+            path.append(part)
+            current = {}
+    return tuple(path)
+
+
+def format_path(path: Path_) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pydantic_problems(err: ValidationError, doc: YamlDocument, filename: str) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    seen: set[tuple[str, str]] = set()
+    for item in err.errors(include_url=False):
+        path = _data_path(doc.data, tuple(item["loc"]), item["type"])
+        if item["type"] == "extra_forbidden":
+            message = _suggest(path[-1] if path else "?", _fields_for(path[:-1]))
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        else:
+            message = item["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            if "but got" not in message:
+                message = f"{message[:1].lower()}{message[1:]}, but got {_short(item.get('input'))}"
+        key = (format_path(path), message)
+        if key in seen:
+            continue
+        seen.add(key)
+        problems.append(SpecProblem(filename, doc.line_of(path), format_path(path), message))
+    return problems
+
+
+def check_spec_text(text: str, filename: str = "<study>", base_dir: Path | None = None) -> tuple[StudySpec | None, list[SpecProblem]]:
+    """Validate a study document; return the spec (when valid) and every problem found."""
+    try:
+        doc = parse_yaml(text, filename)
+    except StudySpecError as err:
+        return None, err.problems
+    if not isinstance(doc.data, dict):
+        got = "an empty file" if doc.data is None else f"a {type(doc.data).__name__}"
+        return None, [SpecProblem(filename, doc.line_of(()) or 1, "", f"a study file must be a mapping of sections, but got {got}")]
+
+    problems = [
+        SpecProblem(filename, line, format_path(path), f"duplicate key (first given on line {first})")
+        for path, line, first in doc.duplicates
+    ]
+    spec: StudySpec | None = None
+    try:
+        spec = StudySpec.model_validate(doc.data)
+    except ValidationError as err:
+        problems.extend(_pydantic_problems(err, doc, filename))
+    except (RecursionError, OverflowError) as err:
+        problems.append(SpecProblem(filename, 1, "", f"cannot validate the document: {type(err).__name__}"))
+
+    for path, message in cross_check(doc.data, base_dir or Path.cwd()):
+        problems.append(SpecProblem(filename, doc.line_of(path), format_path(path), message))
+
+    problems.sort(key=lambda p: (p.line or 0, p.path))
+    if problems:
+        return None, problems
+    assert spec is not None
+    spec._source_file = filename
+    spec._base_dir = str(base_dir or Path.cwd())
+    return spec, []
+
+
+def check_spec_file(path: str | Path) -> tuple[StudySpec | None, list[SpecProblem]]:
+    file = Path(path)
+    name = str(path)
+    if not file.is_file():
+        where = "is a folder" if file.is_dir() else "does not exist"
+        return None, [SpecProblem(name, None, "", f"study file {where}; give the path of a .yaml study file (tfcli study init NAME writes one)")]
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        return None, [SpecProblem(name, None, "", f"not UTF-8 text ({err.reason} at byte {err.start})")]
+    except OSError as err:
+        return None, [SpecProblem(name, None, "", f"cannot read the file: {err.strerror}")]
+    return check_spec_text(text, name, file.resolve().parent)
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study file; raise :class:`StudySpecError` listing every problem."""
+    spec, problems = check_spec_file(path)
+    if problems:
+        raise StudySpecError(problems)
+    assert spec is not None
+    return spec
+
+
+def load_spec_text(text: str, filename: str = "<study>", base_dir: Path | None = None) -> StudySpec:
+    spec, problems = check_spec_text(text, filename, base_dir)
+    if problems:
+        raise StudySpecError(problems)
+    assert spec is not None
+    return spec

@@ -1,0 +1,285 @@
+"""The study file: pydantic models for every section, with defaults.
+
+Only the structure and per-field rules live here. Rules that relate several fields (a search
+path must name a field, heads must divide d_model for every value the space can produce, the
+objective must be a metric of the task) live in :mod:`tfcli.study.checks`, and reading YAML
+with line numbers lives in :mod:`tfcli.study.load`. No Ray, MLflow or torch here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+
+from tfcli.data.tasks import TASKS
+
+
+class Section(BaseModel):
+    """A section of a study file: unknown keys are errors, so a typo cannot pass silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataFiles(Section):
+    """User data in local files; relative paths are resolved against the study file's folder."""
+
+    train: str
+    valid: Optional[str] = None
+    test: Optional[str] = None
+    format: Optional[Literal["tsv", "jsonl", "csv"]] = Field(
+        None, description="File format; inferred from the suffix when omitted."
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="CSV column mapping, e.g. {source: de, target: en}."
+    )
+
+
+def _data_kind(value: Any) -> str:
+    return "files" if isinstance(value, dict) else "ref"
+
+
+DataSource = Annotated[
+    Union[Annotated[str, Tag("ref")], Annotated[DataFiles, Tag("files")]],
+    Discriminator(_data_kind),
+]
+
+
+class TaskSpec(Section):
+    type: Literal["translation", "summarization", "classification", "qa"]
+    data: DataSource = Field(description="builtin:NAME, or a mapping of train/valid/test file paths.")
+
+    @field_validator("data")
+    @classmethod
+    def _builtin_form(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.startswith("builtin:"):
+            raise ValueError(
+                f"must be 'builtin:NAME' or a mapping with train/valid/test paths, but got {value!r}"
+            )
+        return value
+
+    @property
+    def builtin_name(self) -> str | None:
+        return self.data.split(":", 1)[1] if isinstance(self.data, str) else None
+
+
+class ModelSpec(Section):
+    """The Transformer's architecture; every field is a searchable hyperparameter."""
+
+    d_model: int = Field(128, ge=8, le=8192)
+    heads: int = Field(4, ge=1, le=256)
+    encoder_layers: int = Field(2, ge=1, le=64)
+    decoder_layers: int = Field(2, ge=1, le=64, description="Encoder-decoder tasks only.")
+    ffn_dim: int = Field(512, ge=8, le=65536)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    attention_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    activation: Literal["relu", "gelu"] = "relu"
+    positional: Literal["sinusoidal", "learned", "rotary"] = "sinusoidal"
+    norm: Literal["pre", "post"] = "pre"
+    tie_embeddings: bool = True
+    pooling: Literal["cls", "mean"] = Field("cls", description="Classification only.")
+    max_length: int = Field(256, ge=8, le=16384, description="Longest sequence the model accepts.")
+
+
+class TrainSpec(Section):
+    lr: float = Field(5.0e-4, gt=0.0, le=10.0)
+    schedule: Literal["inverse_sqrt", "cosine", "linear", "constant"] = "inverse_sqrt"
+    warmup_steps: int = Field(200, ge=0)
+    batch_tokens: int = Field(2048, ge=16)
+    grad_accum: int = Field(1, ge=1, le=1024)
+    max_steps: int = Field(1500, ge=1)
+    eval_every: int = Field(250, ge=1)
+    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    grad_clip: float = Field(1.0, ge=0.0, description="Max gradient norm; 0 turns clipping off.")
+    adam_beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = Field(0.98, ge=0.0, lt=1.0)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compile: bool = False
+    seed: int = 1
+
+
+class DataSpec(Section):
+    """How the task's data is prepared: tokenizer, lengths, and built-in set sizes."""
+
+    tokenizer: Literal["bpe", "unigram"] = "bpe"
+    vocab_size: int = Field(1000, ge=64, le=256000)
+    lowercase: bool = False
+    max_source_length: int = Field(128, ge=4)
+    max_target_length: int = Field(64, ge=2)
+    train_size: Optional[int] = Field(None, ge=1, description="Built-in sets: training examples.")
+    valid_size: Optional[int] = Field(None, ge=1)
+    test_size: Optional[int] = Field(None, ge=1)
+    seed: int = Field(0, description="Seed of the built-in generators and of carved splits.")
+
+
+class EvalSpec(Section):
+    beam_size: int = Field(1, ge=1, le=64)
+    length_penalty: float = Field(1.0, ge=0.0)
+    max_decode_length: Optional[int] = Field(None, ge=1, description="Defaults to data.max_target_length.")
+    batch_size: int = Field(64, ge=1)
+    max_examples: Optional[int] = Field(
+        None, ge=1, description="Evaluate on at most this many validation examples during training."
+    )
+    bleu_tokenize: Literal["13a", "zh", "ja-mecab", "char", "none", "intl"] = "13a"
+    rouge_tokenizer: Literal["auto", "default", "cjk", "whitespace"] = "auto"
+    bootstrap_resamples: int = Field(1000, ge=10)
+
+
+class ObjectiveSpec(Section):
+    metric: str
+    mode: Optional[Literal["max", "min"]] = None
+
+
+ParamDistribution = Literal["uniform", "log_uniform", "int_uniform", "q_uniform", "q_log_uniform"]
+
+
+class ParamSpec(Section):
+    """One searched parameter, W&B sweep style: ``value``, ``values`` or a ``distribution``."""
+
+    value: Any = None
+    values: Optional[list[Any]] = None
+    distribution: Optional[ParamDistribution] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    q: Optional[float] = None
+
+    @property
+    def kind(self) -> str:
+        if self.distribution is not None:
+            return "distribution"
+        if self.values is not None:
+            return "values"
+        return "value"
+
+
+class SearchSpec(Section):
+    method: Literal["random", "grid", "tpe"] = "random"
+    num_samples: int = Field(1, ge=1, le=100000, description="Trials; under grid, repeats of the grid.")
+    max_concurrent: Optional[int] = Field(None, ge=1)
+    seed: Optional[int] = 0
+    parameters: dict[str, ParamSpec] = Field(default_factory=dict)
+
+
+class SchedulerSpec(Section):
+    type: Literal["fifo", "asha", "hyperband", "pbt"] = "fifo"
+    grace_period: Optional[int] = Field(None, ge=1, description="Training steps before a trial can be stopped.")
+    reduction_factor: float = Field(3.0, gt=1.0)
+    max_t: Optional[int] = Field(None, ge=1, description="Defaults to train.max_steps.")
+    brackets: int = Field(1, ge=1)
+    perturbation_interval: Optional[int] = Field(None, ge=1, description="PBT: steps between exploits.")
+    quantile_fraction: float = Field(0.25, gt=0.0, le=0.5)
+    resample_probability: float = Field(0.25, ge=0.0, le=1.0)
+    mutations: Optional[list[str]] = Field(
+        None, description="PBT: parameters to perturb; defaults to every searched parameter."
+    )
+
+
+class ResourcesSpec(Section):
+    cpu: float = Field(1.0, gt=0.0)
+    gpu: float = Field(0.0, ge=0.0)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in ``90``, ``90s``, ``30m``, ``2h`` or ``1.5d``."""
+    if isinstance(text, bool):
+        raise ValueError(f"must be a duration such as 90s, 30m or 2h, but got {text!r}")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise ValueError(f"must be a duration such as 90s, 30m or 2h, but got {text!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a positive duration, but got {text!r}")
+    return seconds
+
+
+class BudgetSpec(Section):
+    time: Optional[str] = Field(None, description="Wall-clock limit of the study: 90s, 30m, 2h.")
+    max_failures: int = Field(0, ge=0, le=100, description="Retries of a failed trial from its last checkpoint.")
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        parse_duration(value)
+        return str(value)
+
+    @property
+    def time_seconds(self) -> float | None:
+        return parse_duration(self.time) if self.time is not None else None
+
+
+class StudySpec(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="The MLflow experiment name.")
+    description: Optional[str] = None
+    task: TaskSpec
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    data: DataSpec = Field(default_factory=DataSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    objective: Optional[ObjectiveSpec] = None
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+
+    _source_file: Optional[str] = PrivateAttr(None)
+    _base_dir: Optional[str] = PrivateAttr(None)
+
+    @property
+    def source_file(self) -> Optional[str]:
+        return self._source_file
+
+    def resolve_path(self, path: str) -> str:
+        """A data path from the study file, resolved against the study file's folder."""
+        from pathlib import Path
+
+        candidate = Path(path).expanduser()
+        if candidate.is_absolute() or self._base_dir is None:
+            return str(candidate)
+        return str(Path(self._base_dir) / candidate)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "StudySpec":
+        """A copy with ``{"train.lr": 1e-3, ...}`` applied to the searchable sections, validated.
+
+        Raises :class:`pydantic.ValidationError` for a bad value and ``KeyError`` for a path
+        that names no field; callers turn those into user errors with their own context.
+        """
+        data = self.model_dump(mode="python")
+        for path, value in overrides.items():
+            section, _, name = path.partition(".")
+            if section not in SEARCHABLE_SECTIONS or name not in SEARCHABLE_SECTIONS[section].model_fields:
+                raise KeyError(path)
+            data[section][name] = value
+        copy = StudySpec.model_validate(data)
+        copy._source_file = self._source_file
+        copy._base_dir = self._base_dir
+        return copy
+
+    @model_validator(mode="after")
+    def _fill_objective(self) -> "StudySpec":
+        info = TASKS[self.task.type]
+        if self.objective is None:
+            self.objective = ObjectiveSpec(metric=info.default_metric, mode=info.default_mode())
+        elif self.objective.mode is None:
+            self.objective.mode = info.default_mode(self.objective.metric)
+        return self
+
+
+#: The sections whose fields a search can name, as ``section.field``.
+SEARCHABLE_SECTIONS: dict[str, type[Section]] = {
+    "model": ModelSpec,
+    "train": TrainSpec,
+    "data": DataSpec,
+    "eval": EvalSpec,
+}
