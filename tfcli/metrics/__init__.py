@@ -22,6 +22,8 @@ from tfcli.metrics.api import (
     metric_names,
     paired_bootstrap,
     paired_bootstrap_many,
+    pin_settings,
+    resolve_metrics,
 )
 
 __all__ = [
@@ -33,4 +35,6 @@ __all__ = [
     "metric_names",
     "paired_bootstrap",
     "paired_bootstrap_many",
+    "pin_settings",
+    "resolve_metrics",
 ]

@@ -2,35 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 from tfcli.data.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
 from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats
-from tfcli.metrics.translation import BLEU_TOKENIZERS, METEOR_NOTE
-from tfcli.metrics.rouge import ROUGE_TOKENIZERS
+from tfcli.metrics.classification import CLASSIFICATION_METRICS, run_classification
+from tfcli.metrics.qa import QA_METRICS, run_qa
+from tfcli.metrics.rouge import ROUGE_METRICS, ROUGE_TOKENIZERS, resolve_tokenizer, run_rouge
+from tfcli.metrics.translation import (
+    BLEU_TOKENIZERS,
+    METEOR_NOTE,
+    SACREBLEU_METRICS,
+    run_meteor,
+    run_sacrebleu,
+)
 
 SIGNIFICANCE_LEVEL = 0.05
 
-_FAMILY_OF_METRIC = {
-    "translation": {"bleu": "sacrebleu", "chrf": "sacrebleu", "ter": "sacrebleu", "meteor": "meteor"},
+_FAMILY_OF_METRIC: dict[str, dict[str, str]] = {
+    "translation": {**dict.fromkeys(SACREBLEU_METRICS, "sacrebleu"), "meteor": "meteor"},
     "summarization": {
-        "rouge1": "rouge",
-        "rouge2": "rouge",
-        "rougeL": "rouge",
-        "rougeLsum": "rouge",
+        **dict.fromkeys(ROUGE_METRICS, "rouge"),
         "bleu": "sacrebleu",
         "meteor": "meteor",
     },
-    "classification": {
-        name: "classification"
-        for name in (
-            "accuracy", "f1", "precision", "recall", "f1_micro", "precision_micro",
-            "recall_micro", "f1_weighted", "precision_weighted", "recall_weighted",
-        )
-    },
-    "qa": {"exact_match": "qa", "f1": "qa"},
+    "classification": dict.fromkeys(CLASSIFICATION_METRICS, "classification"),
+    "qa": dict.fromkeys(QA_METRICS, "qa"),
 }
 
 _BOOTSTRAP_METHOD = {
@@ -39,19 +38,14 @@ _BOOTSTRAP_METHOD = {
 }
 
 
-def _family_runner(family: str) -> Callable:
-    """The function that computes one family of metrics (imported on first use)."""
-    if family == "sacrebleu":
-        from tfcli.metrics.translation import run_sacrebleu as runner
-    elif family == "meteor":
-        from tfcli.metrics.translation import run_meteor as runner
-    elif family == "rouge":
-        from tfcli.metrics.rouge import run_rouge as runner
-    elif family == "classification":
-        from tfcli.metrics.classification import run_classification as runner
-    else:
-        from tfcli.metrics.qa import run_qa as runner
-    return runner
+#: Each family computes its metrics from validated inputs; heavy imports happen inside.
+_RUNNERS: dict[str, Callable] = {
+    "sacrebleu": run_sacrebleu,
+    "meteor": run_meteor,
+    "rouge": run_rouge,
+    "classification": run_classification,
+    "qa": run_qa,
+}
 
 
 @dataclass
@@ -147,7 +141,9 @@ def _check_task(task: str) -> None:
         raise MetricError(f"task must be one of {', '.join(TASK_TYPES)}, but got {task!r}")
 
 
-def _resolve_metrics(task: str, metrics: Sequence[str] | None) -> list[str]:
+def resolve_metrics(task: str, metrics: Sequence[str] | None) -> list[str]:
+    """The metrics to compute: all of the task's for ``None``; a clear error for unknown names."""
+    _check_task(task)
     valid = metric_names(task)
     if metrics is None:
         return list(valid)
@@ -215,10 +211,17 @@ def _by_family(task: str, names: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def _run(task, names, predictions, references, settings, want_stats) -> tuple[Evaluation, dict[str, SuffStats]]:
+def _run(
+    task: str,
+    names: list[str],
+    predictions: list,
+    references: list,
+    settings: MetricSettings,
+    want_stats: bool,
+) -> tuple[Evaluation, dict[str, SuffStats]]:
     merged, stats = Evaluation(), {}
     for family, family_names in _by_family(task, names).items():
-        evaluation, family_stats = _family_runner(family)(
+        evaluation, family_stats = _RUNNERS[family](
             family_names, predictions, references, settings, want_stats
         )
         merged.scores.update(evaluation.scores)
@@ -229,6 +232,21 @@ def _run(task, names, predictions, references, settings, want_stats) -> tuple[Ev
     merged.scores = {name: merged.scores[name] for name in names}
     merged.signatures = {name: merged.signatures[name] for name in names}
     return merged, stats
+
+
+def pin_settings(
+    task: str, settings: MetricSettings, prediction_sets: Sequence[list], references: list
+) -> MetricSettings:
+    """``settings`` with ``rouge_tokenizer="auto"`` decided once over several systems' outputs.
+
+    Two systems compared on ROUGE must be tokenized alike; deciding "auto" per system could
+    give CJK tokens to one and rouge-score's default to the other.
+    """
+    if task != "summarization" or settings.rouge_tokenizer != "auto":
+        return settings
+    predictions = [p for predictions in prediction_sets for p in predictions if isinstance(p, str)]
+    texts = [[r] if isinstance(r, str) else [t for t in r if isinstance(t, str)] for r in references]
+    return replace(settings, rouge_tokenizer=resolve_tokenizer("auto", predictions, texts))
 
 
 def compute_metrics(
@@ -249,7 +267,7 @@ def compute_metrics(
     _check_task(task)
     settings = settings or MetricSettings()
     settings.validate()
-    names = _resolve_metrics(task, metrics)
+    names = resolve_metrics(task, metrics)
     predictions, references = _check_inputs(task, predictions, references)
     evaluation, _ = _run(task, names, predictions, references, settings, want_stats=False)
     return MetricResult(
@@ -274,7 +292,7 @@ def paired_bootstrap_many(
     _check_task(task)
     settings = settings or MetricSettings()
     settings.validate()
-    names = _resolve_metrics(task, metrics)
+    names = resolve_metrics(task, metrics)
     if len(predictions_a) != len(predictions_b):
         raise MetricError(
             "both systems must have one prediction per example, "
@@ -282,6 +300,7 @@ def paired_bootstrap_many(
         )
     predictions_a, references = _check_inputs(task, predictions_a, references)
     predictions_b, _ = _check_inputs(task, predictions_b, references)
+    settings = pin_settings(task, settings, [predictions_a, predictions_b], references)
     _, stats_a = _run(task, names, predictions_a, references, settings, want_stats=True)
     _, stats_b = _run(task, names, predictions_b, references, settings, want_stats=True)
     weights = resample_weights(len(references), settings.bootstrap_resamples, settings.bootstrap_seed)
@@ -320,4 +339,6 @@ __all__ = [
     "metric_names",
     "paired_bootstrap",
     "paired_bootstrap_many",
+    "pin_settings",
+    "resolve_metrics",
 ]
