@@ -23,8 +23,12 @@ B, H, D = 3, 4, 8
 
 @pytest.fixture(autouse=True)
 def _seed():
+    # One thread: these tensors are tiny, so threads only add overhead and contention.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
 
 
 def float64_attention(q, k, v, mask=None, causal=False):

@@ -27,8 +27,12 @@ TINY = dict(vocab_size=V, d_model=32, heads=4, encoder_layers=2, decoder_layers=
 
 @pytest.fixture(autouse=True)
 def _seed():
+    # One thread: these tensors are tiny, so threads only add overhead and contention.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny(**overrides) -> TransformerConfig:
@@ -164,7 +168,8 @@ def test_extra_source_padding_leaves_seq2seq_logits_unchanged(positional, norm):
     with torch.no_grad():
         base = model(src, tgt)
         for extra in (1, 6):
-            torch.testing.assert_close(model(_more_padding(src, extra), tgt), base, atol=1e-5, rtol=0)
+            padded = model(_more_padding(src, extra), tgt)
+            torch.testing.assert_close(padded, base, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("positional", ["sinusoidal", "learned", "rotary"])
@@ -195,6 +200,18 @@ def test_dropout_is_on_in_training_and_off_in_eval():
     assert not torch.equal(model(src, tgt), model(src, tgt))
     model.eval()
     assert torch.equal(model(src, tgt), model(src, tgt))
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_state_dict_round_trips_through_safetensors(tmp_path, tie):
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    model = build_model(tiny(tie_embeddings=tie, positional="learned")).eval()
+    safetensors_torch.save_file(model.state_dict(), tmp_path / "model.safetensors")
+    torch.manual_seed(123)
+    restored = build_model(tiny(tie_embeddings=tie, positional="learned")).eval()
+    restored.load_state_dict(safetensors_torch.load_file(tmp_path / "model.safetensors"))
+    src, tgt = padded_ids([6, 3]), padded_ids([4, 2])
+    assert torch.equal(restored(src, tgt), model(src, tgt))
 
 
 def test_fused_and_reference_attention_give_the_same_model_output():
@@ -272,7 +289,7 @@ def test_seq2seq_overfits_a_tiny_batch(variant):
         return F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), ignore_index=PAD)
 
     initial, final = _overfit(model, loss_fn)
-    assert final < 0.3 * initial, (initial, final)
+    assert final < 0.15 * initial, (initial, final)
 
 
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
@@ -282,7 +299,7 @@ def test_classifier_overfits_a_tiny_batch(pooling):
     labels = torch.randint(0, 3, (ids.size(0),), generator=g)
     model = build_model(tiny(kind="classifier", num_classes=3, pooling=pooling))
     initial, final = _overfit(model, lambda: F.cross_entropy(model(ids), labels))
-    assert final < 0.3 * initial, (initial, final)
+    assert final < 0.15 * initial, (initial, final)
 
 
 def test_span_head_overfits_a_tiny_batch():
@@ -290,7 +307,9 @@ def test_span_head_overfits_a_tiny_batch():
     lengths = [8, 6, 7, 3, 8, 5, 8, 4]
     ids = padded_ids(lengths, generator=g)
     starts = torch.tensor([int(torch.randint(0, n, (1,), generator=g)) for n in lengths])
-    ends = torch.tensor([int(torch.randint(s, n, (1,), generator=g)) for s, n in zip(starts.tolist(), lengths)])
+    ends = torch.tensor(
+        [int(torch.randint(s, n, (1,), generator=g)) for s, n in zip(starts.tolist(), lengths)]
+    )
     model = build_model(tiny(kind="span"))
 
     def loss_fn():
@@ -298,4 +317,4 @@ def test_span_head_overfits_a_tiny_batch():
         return F.cross_entropy(start, starts) + F.cross_entropy(end, ends)
 
     initial, final = _overfit(model, loss_fn)
-    assert final < 0.3 * initial, (initial, final)
+    assert final < 0.15 * initial, (initial, final)

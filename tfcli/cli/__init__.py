@@ -69,17 +69,11 @@ def _root(
 
 
 def _register() -> None:
-    from tfcli.cli import study
+    from tfcli.cli import score, study, train
 
     app.add_typer(study.app, name="study", help="Create, check and run studies.")
-    for module_name, command_name in (("score", "score"), ("train", "train")):
-        try:
-            module = __import__(f"tfcli.cli.{module_name}", fromlist=["register"])
-        except ModuleNotFoundError as err:
-            if err.name != f"tfcli.cli.{module_name}":
-                raise
-            continue
-        module.register(app)
+    train.register(app)
+    score.register(app)
 
 
 _register()

@@ -10,8 +10,8 @@ the newest token and the decoder's self-attention keys/values accumulate in a ``
 with ``use_cache=False`` it feeds the whole prefix again, which is slower but is the
 reference the tests compare the cache against.
 
-The pad token is never generated: it is the filler after eos, and a model trained with the
-loss ignoring pads has no reason to score it.
+Pad and bos are never generated (unless one of them is also eos): pad is the filler after
+eos and bos only ever starts a sequence, so neither is a real output token.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 
 from tfcli.model.transformer import Seq2SeqTransformer
 
@@ -34,14 +35,18 @@ def _eval_mode(model: torch.nn.Module):
         model.train(was_training)
 
 
-def _next_log_probs(model, tokens, memory, memory_mask, cache, pad_id, eos_id) -> torch.Tensor:
+def _next_log_probs(model, tokens, memory, memory_mask, cache, banned) -> torch.Tensor:
     """Log-probabilities (N,V) in float32 of the token after ``tokens`` (N,t)."""
     step_input = tokens[:, -1:] if cache is not None else tokens
     logits = model.decode(step_input, memory, memory_mask, cache)[:, -1]  # (N,V)
     log_probs = logits.float().log_softmax(dim=-1)
-    if pad_id != eos_id:
-        log_probs[:, pad_id] = float("-inf")
+    log_probs[:, banned] = float("-inf")
     return log_probs
+
+
+def _banned(bos_id: int, eos_id: int, pad_id: int) -> list[int]:
+    """Tokens never generated: pad and bos (unless one of them doubles as eos)."""
+    return sorted({t for t in (pad_id, bos_id) if t != eos_id})
 
 
 def _strip(rows: torch.Tensor, eos_id: int, pad_id: int) -> list[list[int]]:
@@ -56,9 +61,16 @@ def _strip(rows: torch.Tensor, eos_id: int, pad_id: int) -> list[list[int]]:
     return out
 
 
-def _check(model, max_length: int) -> int:
+def _unwrap(model) -> Seq2SeqTransformer:
+    """The plain module behind a torch.compile wrapper: decoding changes shapes every step,
+    which would only make a compiled model recompile."""
+    model = getattr(model, "_orig_mod", model)
     if not isinstance(model, Seq2SeqTransformer):
         raise TypeError(f"decoding needs a Seq2SeqTransformer, but got {type(model).__name__}")
+    return model
+
+
+def _check(model, max_length: int) -> int:
     if max_length < 1:
         raise ValueError(f"max_length must be >= 1, but got {max_length}")
     # The last step's decoder input is bos + (max_length - 1) tokens: max_length positions.
@@ -79,8 +91,10 @@ def greedy_decode(
     Generates at most ``max_length`` tokens per source (eos included; capped at the model's
     ``config.max_length``) and stops as soon as every sequence has produced eos.
     """
+    model = _unwrap(model)
     max_length = _check(model, max_length)
     pad_id = model.config.pad_id
+    banned = _banned(bos_id, eos_id, pad_id)
     with _eval_mode(model):
         memory = model.encode(src_ids)  # (B,S,C)
         memory_mask = model.padding_mask(src_ids)  # (B,S)
@@ -89,7 +103,7 @@ def greedy_decode(
         tokens = torch.full((B, 1), bos_id, dtype=torch.long, device=src_ids.device)
         finished = torch.zeros(B, dtype=torch.bool, device=src_ids.device)
         for _ in range(max_length):
-            log_probs = _next_log_probs(model, tokens, memory, memory_mask, cache, pad_id, eos_id)
+            log_probs = _next_log_probs(model, tokens, memory, memory_mask, cache, banned)
             next_token = log_probs.argmax(dim=-1)  # (B,)
             next_token = next_token.masked_fill(finished, pad_id)
             tokens = torch.cat((tokens, next_token[:, None]), dim=1)  # (B,t+1)
@@ -121,17 +135,21 @@ def beam_search(
 ) -> list[list[int]]:
     """Batched beam search: all sources x beams advance together as one (B*K, t) tensor.
 
-    Every step takes the 2K best extensions per source. Those among the top K that end in eos
-    leave the beam and join the source's K finished hypotheses (ranked by length-normalised score, see
-    :func:`length_normalised`); the best K others become the new live beams. A source is done
-    once it has K finished hypotheses (the fairseq rule); the search stops when every source
-    is done or after ``max_length`` tokens, when the live beams are finished as they are.
+    Every step takes the 2K best extensions per source. An extension among the top K that
+    ends in eos finishes a hypothesis, scored by :func:`length_normalised`; the best K
+    extensions that don't end in eos become the new live beams. A source is done once its
+    best finished hypothesis scores at least as well as its best live beam at the current
+    length (exact for length_penalty=0, where a live score can only fall; with a penalty it
+    ignores the bonus a longer hypothesis may still earn). The search stops when every
+    source is done, or after ``max_length`` tokens, when the live beams end as they are.
     Returns the best finished hypothesis per source. beam_size=1 is exactly greedy decoding.
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, but got {beam_size}")
+    model = _unwrap(model)
     max_length = _check(model, max_length)
     pad_id = model.config.pad_id
+    banned = _banned(bos_id, eos_id, pad_id)
     B, K, L = src_ids.size(0), beam_size, max_length
     device = src_ids.device
     neg_inf = float("-inf")
@@ -142,60 +160,57 @@ def beam_search(
         cache = model.new_cache() if use_cache else None
         tokens = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
         # Only beam 0 starts live, so the first step doesn't pick K copies of one token.
-        scores = torch.full((B, K), neg_inf, device=device)
+        scores = torch.full((B, K), neg_inf, device=device)  # sum of log-probs, best first
         scores[:, 0] = 0.0
-        done_tokens = torch.full((B, K, L), pad_id, dtype=torch.long, device=device)
-        done_scores = torch.full((B, K), neg_inf, device=device)  # normalised; -inf = empty
+        row_base = torch.arange(B, device=device) * K  # (B,) row of each source's beam 0
+        best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)  # no bos
+        best_scores = torch.full((B,), neg_inf, device=device)  # normalised; -inf: none yet
         done = torch.zeros(B, dtype=torch.bool, device=device)
-        row_base = (torch.arange(B, device=device) * K)[:, None]  # (B,1)
 
-        def pad_to_L(seqs: torch.Tensor) -> torch.Tensor:  # (..., t) -> (..., L)
-            return torch.nn.functional.pad(seqs, (0, L - seqs.size(-1)), value=pad_id)
+        def offer(seqs: torch.Tensor, norm_scores: torch.Tensor) -> None:
+            """Keep seqs (B,t) where norm_scores (B,) beat the best so far and not done."""
+            nonlocal best_tokens, best_scores
+            better = (norm_scores > best_scores) & ~done
+            seqs = F.pad(seqs, (0, L - seqs.size(1)), value=pad_id)  # (B,L)
+            best_tokens = torch.where(better[:, None], seqs, best_tokens)
+            best_scores = torch.where(better, norm_scores, best_scores)
 
-        def add_finished(seqs, norm_scores):
-            """Merge candidates seqs (B,N,L) with scores (B,N) into the K best finished."""
-            nonlocal done_tokens, done_scores
-            norm_scores = norm_scores.masked_fill(done[:, None], neg_inf)  # done: frozen
-            all_scores = torch.cat((done_scores, norm_scores), dim=1)  # (B,K+N)
-            all_tokens = torch.cat((done_tokens, seqs), dim=1)  # (B,K+N,L)
-            done_scores, best = all_scores.topk(K, dim=1)  # (B,K)
-            done_tokens = all_tokens.gather(1, best[:, :, None].expand(-1, -1, L))
-
+        in_top_k = torch.arange(2 * K, device=device) < K  # (2K,)
         for step in range(L):
-            log_probs = _next_log_probs(model, tokens, memory, memory_mask, cache, pad_id, eos_id)
+            log_probs = _next_log_probs(model, tokens, memory, memory_mask, cache, banned)
             V = log_probs.size(-1)
             totals = scores[:, :, None] + log_probs.view(B, K, V)  # (B,K,V)
-            cand_scores, cand = totals.view(B, K * V).topk(2 * K, dim=1)  # (B,2K)
+            cand_scores, cand = totals.view(B, K * V).topk(2 * K, dim=1)  # (B,2K), best first
             cand_beam, cand_token = cand // V, cand % V  # (B,2K) each
-            cand_rows = (row_base + cand_beam).view(-1)  # (B*2K,) rows of `tokens`
-            cand_seqs = torch.cat((tokens[cand_rows, 1:], cand_token.view(-1, 1)), dim=1)
-            cand_seqs = cand_seqs.view(B, 2 * K, step + 1)  # (B,2K,t) without bos
             is_eos = cand_token == eos_id
 
-            # Only eos among the top K candidates finishes a hypothesis (as in fairseq): an eos
-            # ranked below K live extensions would not have been in a K-wide beam. This is
-            # also what makes beam_size=1 equal greedy.
-            in_top_k = torch.arange(2 * K, device=device) < K
-            finished_scores = length_normalised(cand_scores, step + 1, length_penalty)
-            finishing = is_eos & in_top_k
-            add_finished(pad_to_L(cand_seqs), finished_scores.masked_fill(~finishing, neg_inf))
+            # Only an eos among the top K finishes a hypothesis (as in fairseq): one ranked
+            # below K live extensions would have fallen out of a K-wide beam. It is also what
+            # makes beam_size=1 equal greedy.
+            finishing = length_normalised(cand_scores, step + 1, length_penalty)
+            finishing = finishing.masked_fill(~(is_eos & in_top_k), neg_inf)  # (B,2K)
+            f_score, f_idx = finishing.max(dim=1)  # (B,) each
+            f_rows = row_base + cand_beam.gather(1, f_idx[:, None]).squeeze(1)  # (B,)
+            f_seqs = torch.cat((tokens[f_rows, 1:], cand_token.gather(1, f_idx[:, None])), dim=1)
+            offer(f_seqs, f_score)
 
-            # The K best non-eos candidates live on (there are always K: each beam has one eos).
+            # The K best candidates not ending in eos live on; there are always K, since each
+            # of the K beams contributes at most one eos.
             order = torch.arange(2 * K, device=device) + is_eos * (2 * K)  # eos ranked last
             keep = order.topk(K, dim=1, largest=False).indices  # (B,K), best first
             scores = cand_scores.gather(1, keep)
-            rows = (row_base + cand_beam.gather(1, keep)).view(-1)  # (B*K,)
+            rows = (row_base[:, None] + cand_beam.gather(1, keep)).view(-1)  # (B*K,)
             tokens = torch.cat((tokens[rows], cand_token.gather(1, keep).view(-1, 1)), dim=1)
             if cache is not None:
                 # Cross-attention K/V are equal across a source's beams: no reorder needed.
                 cache.reorder(rows, include_cross=False)
 
-            done |= (done_scores > neg_inf).sum(dim=1) >= K
+            done |= best_scores >= length_normalised(scores[:, 0], step + 1, length_penalty)
             if done.all():
                 break
         else:
-            # Out of steps: the live beams of unfinished sources end here, without eos.
-            live = length_normalised(scores, L, length_penalty)
-            add_finished(tokens[:, 1:].view(B, K, L), live)
+            # Out of steps: the best live beam of each unfinished source ends here, without eos.
+            last = tokens[row_base, 1:]  # (B,L)
+            offer(last, length_normalised(scores[:, 0], L, length_penalty))
 
-        return _strip(done_tokens[:, 0], eos_id, pad_id)
+        return _strip(best_tokens, eos_id, pad_id)

@@ -96,7 +96,7 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TransformerConfig:
-        """Build from a dict, ignoring keys that are not model fields (e.g. a whole trial config)."""
+        """Build from a dict, ignoring keys that are not fields (e.g. a whole trial config)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -185,10 +185,15 @@ class RotaryEmbedding(nn.Module):
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x (..., T, D) by the angles behind cos/sin (T, D)."""
-    x1, x2 = x.chunk(2, dim=-1)  # each (..., T, D/2)
+    """Rotate x (..., T, D) by the angles behind cos/sin (T, D).
+
+    Computed in float32 even under autocast: bf16 holds cos/sin to about 3 digits, which
+    would blur the relative-position property at longer lengths.
+    """
+    xf = x.float()
+    x1, x2 = xf.chunk(2, dim=-1)  # each (..., T, D/2)
     rotated = torch.cat((-x2, x1), dim=-1)  # (..., T, D)
-    return x * cos.to(x.dtype) + rotated * sin.to(x.dtype)
+    return (xf * cos + rotated * sin).to(x.dtype)
 
 
 class MultiHeadAttention(nn.Module):
@@ -401,7 +406,9 @@ class KVCache:
         """
 
         def pick(kv):
-            return None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
+            if kv is None:
+                return None
+            return kv[0].index_select(0, index), kv[1].index_select(0, index)
 
         self.self_kv = [pick(kv) for kv in self.self_kv]
         if include_cross:

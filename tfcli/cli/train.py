@@ -1,0 +1,82 @@
+"""``tfcli train``: one run of one configuration, no search; logged to MLflow."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tfcli.cli.render import OutputFormat, console, print_json
+
+EXIT_RUN_FAILED = 1
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+
+
+def train(
+    file: Annotated[Path, typer.Argument(help="Study file; its default configuration is trained.")],
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", "-s", help="Override a setting: --set train.lr=3e-4 (repeatable)."),
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json: the last stdout line is a JSON object.")] = OutputFormat.table,
+    tracking_uri: Annotated[
+        Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for checkpoints (default: mlruns/train/NAME/TIME).")] = None,
+    test: Annotated[bool, typer.Option("--test/--no-test", help="Score the best checkpoint on the test split at the end.")] = True,
+) -> None:
+    """Train the study's default configuration once (a baseline or a debug run)."""
+    from tfcli.errors import DivergedError
+    from tfcli.study.load import load_spec
+    from tfcli.study.overrides import apply_overrides, flat_settings, parse_set_options
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    spec = apply_overrides(load_spec(file), parse_set_options(set_ or []))
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    workdir = out or Path("mlruns") / "train" / spec.name / time.strftime("%Y%m%d-%H%M%S")
+    quiet = output is OutputFormat.json
+    screen = console(stderr=quiet)
+
+    from tfcli.tracking import RunLogger
+    from tfcli.train.loop import Trainer
+    from tfcli.cli.train_progress import TrainProgress
+
+    screen.print(f"Training {spec.name} ({spec.task.type}); checkpoints in {workdir}; MLflow store {tracking.uri}")
+    try:
+        with RunLogger(tracking, experiment=spec.name, run_name=f"train-{workdir.name}", params=flat_settings(spec), tags={"tfcli.task": spec.task.type}) as run:
+            progress = TrainProgress(screen, spec, run)
+            with progress:
+                trainer = Trainer(spec, workdir, callbacks=[progress], evaluate_test=test)
+                progress.describe(trainer)
+                result = trainer.fit()
+            if result.best is not None:
+                run.log_artifacts(result.best.checkpoint, "checkpoint")
+            if result.test_metrics:
+                run.log_metrics({f"test_{k}": v for k, v in result.test_metrics.items()}, step=result.steps)
+            run.set_tags({"tfcli.parameters": result.parameters, "tfcli.checkpoint_step": result.best.step if result.best else ""})
+            run_id, artifact_uri = run.run_id, run.artifact_uri
+    except DivergedError as err:
+        screen.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(EXIT_RUN_FAILED) from None
+
+    summary = {
+        "run_id": run_id,
+        "tracking_uri": tracking.uri,
+        "artifact_uri": artifact_uri,
+        "checkpoint": str(result.best.checkpoint) if result.best else None,
+        "best_step": result.best.step if result.best else None,
+        "steps": result.steps,
+        "parameters": result.parameters,
+        "metrics": result.best.metrics if result.best else {},
+        "test_metrics": result.test_metrics,
+        "truncated": result.truncated,
+    }
+    if quiet:
+        print_json(summary)
+        return
+    progress.print_summary(result, run_id, tracking.uri)

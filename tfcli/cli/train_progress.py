@@ -1,0 +1,82 @@
+"""The Rich display of ``tfcli train``: a progress bar and a table of evaluations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TrainProgress:
+    """A training-loop callback that draws progress and logs each evaluation to MLflow."""
+
+    def __init__(self, screen, spec, run):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.screen = screen
+        self.spec = spec
+        self.run = run
+        self.progress = Progress(
+            TextColumn("step {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TextColumn("{task.fields[tps]:,.0f} tok/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=screen,
+            transient=False,
+        )
+        self.task_id = None
+        self.rows: list[dict[str, Any]] = []
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task_id = self.progress.add_task("train", total=self.spec.train.max_steps, loss=float("nan"), tps=0.0)
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def describe(self, trainer) -> None:
+        data = trainer.data
+        sizes = ", ".join(f"{k} {v}" for k, v in data.sizes.items())
+        self.screen.print(
+            f"Data: {sizes}; vocabulary {data.tokenizer.vocab_size}; model {trainer.task.parameter_count(trainer.model):,} "
+            f"parameters on {trainer.placement.device} ({trainer.placement.precision})"
+        )
+        cut = {k: v for k, v in data.truncated.items() if v}
+        if cut:
+            self.screen.print(f"[yellow]warning:[/yellow] truncated to the maximum length: {cut} examples (by split)")
+        if trainer.step:
+            self.progress.update(self.task_id, completed=trainer.step)
+
+    def on_step(self, step: int, loss: float, tokens_per_s: float, lr: float) -> None:
+        self.progress.update(self.task_id, completed=step, loss=loss, tps=tokens_per_s)
+
+    def on_evaluation(self, evaluation) -> bool:
+        metrics = evaluation.metrics
+        self.run.log_metrics(metrics, step=evaluation.step)
+        self.rows.append(metrics)
+        objective = self.spec.objective.metric
+        self.progress.console.print(
+            f"step {evaluation.step}: {objective} {metrics.get(objective, float('nan')):.2f}, valid loss {metrics.get('loss', float('nan')):.3f}"
+            + (" (best)" if evaluation.is_best else "")
+        )
+        return False
+
+    def print_summary(self, result, run_id: str, tracking_uri: str) -> None:
+        from rich.table import Table
+
+        from tfcli.data.tasks import TASKS
+
+        names = [m for m in TASKS[self.spec.task.type].metrics]
+        table = Table(title="Evaluations (validation split)")
+        table.add_column("step", justify="right")
+        for name in names:
+            table.add_column(name, justify="right")
+        for row in self.rows:
+            table.add_row(str(row["step"]), *(f"{row[n]:.3f}" if n in row else "" for n in names))
+        self.screen.print(table)
+        if result.test_metrics:
+            test = ", ".join(f"{k} {v:.2f}" for k, v in result.test_metrics.items())
+            self.screen.print(f"Test split (best checkpoint, step {result.best.step}): {test}")
+        self.screen.print(f"MLflow run {run_id} in {tracking_uri}; best checkpoint {result.best.checkpoint if result.best else '-'}")

@@ -1,0 +1,314 @@
+"""The training loop: plain PyTorch, no Ray, no MLflow.
+
+``Trainer`` knows nothing of logging or tuning: callers hook in through :class:`TrainCallback`
+(the Rich progress of ``tfcli train``, the Ray Tune adapter of a study). A callback's
+``on_evaluation`` returning True stops the run (a scheduler's early stop).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tfcli.errors import DivergedError
+from tfcli.study.spec import StudySpec
+
+
+@dataclass
+class Evaluation:
+    """One evaluation on the validation split, and the checkpoint written with it."""
+
+    step: int
+    metrics: dict[str, float]
+    checkpoint: Path
+    is_best: bool
+    elapsed_s: float
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    best: Evaluation | None
+    last: Evaluation | None
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    parameters: int = 0
+    truncated: dict[str, int] = field(default_factory=dict)
+
+
+class TrainCallback(Protocol):
+    def on_start(self, trainer: "Trainer") -> None: ...
+
+    def on_step(self, step: int, loss: float, tokens_per_s: float, lr: float) -> None: ...
+
+    def on_evaluation(self, evaluation: Evaluation) -> bool | None: ...
+
+
+class Trainer:
+    """Trains one configuration of a study: ``Trainer(spec, workdir).fit()``."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        workdir: str | Path,
+        *,
+        callbacks: list | None = None,
+        resume_from: str | Path | None = None,
+        keep_checkpoints: int = 1,
+        evaluate_test: bool = False,
+        hardware=None,
+    ):
+        import torch
+
+        from tfcli.train.device import Hardware, choose_placement
+        from tfcli.train.prepare import prepare
+        from tfcli.train.tasks import runtime_for
+
+        self.spec = spec
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.callbacks = list(callbacks or [])
+        self.keep_checkpoints = keep_checkpoints
+        self.evaluate_test = evaluate_test
+        self.placement = choose_placement(spec.train.device, spec.train.precision, hardware or Hardware.detect())
+
+        torch.manual_seed(spec.train.seed)
+        random.seed(spec.train.seed)
+        self.data = prepare(spec)
+        self.task = runtime_for(spec, self.data)
+        self.model = self.task.build_model().to(self.placement.device)
+        if spec.train.compile:
+            self.model = torch.compile(self.model)
+        decay, no_decay = [], []
+        for name, parameter in self.model.named_parameters():
+            (no_decay if parameter.ndim < 2 or "norm" in name else decay).append(parameter)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": spec.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=spec.train.lr,
+            betas=(spec.train.adam_beta1, spec.train.adam_beta2),
+            eps=1e-9,
+            fused=self.placement.device == "cuda",
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.needs_grad_scaler)
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.best: Evaluation | None = None
+        self.evaluations: list[Evaluation] = []
+        self._epoch_batches: list[list[int]] | None = None
+        if resume_from is not None:
+            self._restore(Path(resume_from))
+
+    # ----------------------------------------------------------------------------- data order
+    def _batches_of_epoch(self, epoch: int) -> list[list[int]]:
+        from tfcli.data.batching import bucket_batches
+
+        return bucket_batches(
+            self.task.lengths("train"), self.spec.train.batch_tokens, shuffle=True, seed=self.spec.train.seed * 100003 + epoch
+        )
+
+    def _next_batch_indices(self) -> list[int]:
+        if self._epoch_batches is None:
+            self._epoch_batches = self._batches_of_epoch(self.epoch)
+        if self.batch_in_epoch >= len(self._epoch_batches):
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            self._epoch_batches = self._batches_of_epoch(self.epoch)
+        indices = self._epoch_batches[self.batch_in_epoch]
+        self.batch_in_epoch += 1
+        return indices
+
+    # ------------------------------------------------------------------------------ training
+    def _set_lr(self) -> float:
+        from tfcli.train.schedule import lr_factor
+
+        t = self.spec.train
+        lr = t.lr * lr_factor(t.schedule, self.step + 1, t.warmup_steps, t.max_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _train_step(self) -> tuple[float, int]:
+        """One optimizer step over ``grad_accum`` batches; returns (mean loss, real tokens)."""
+        import torch
+
+        self.model.train()
+        lr = self._set_lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        batches = [self.task.collate("train", self._next_batch_indices()).to(self.placement.device) for _ in range(self.spec.train.grad_accum)]
+        total_targets = sum(self.task.n_targets(batch) for batch in batches)
+        loss_sum, tokens = 0.0, 0
+        for batch in batches:
+            with self.placement.autocast():
+                loss = self.task.loss(self.model, batch, self.spec.train.label_smoothing)
+            self.scaler.scale(loss / total_targets).backward()
+            loss_sum += float(loss.detach())
+            tokens += self.task.n_real_tokens(batch)
+        mean = loss_sum / max(total_targets, 1)
+        if not math.isfinite(mean):
+            raise DivergedError(
+                f"training diverged at step {self.step + 1}: the loss is {mean}; lower train.lr "
+                f"(now {lr:.3g}) or raise train.warmup_steps"
+            )
+        if self.spec.train.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.spec.train.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        self._last_lr = lr
+        return mean, tokens
+
+    def fit(self) -> TrainResult:
+        spec = self.spec
+        for callback in self.callbacks:
+            getattr(callback, "on_start", lambda trainer: None)(self)
+        stopped = False
+        window_start, window_tokens = time.perf_counter(), 0
+        started = time.perf_counter()
+        train_losses: list[float] = []
+        while self.step < spec.train.max_steps and not stopped:
+            loss, tokens = self._train_step()
+            train_losses.append(loss)
+            window_tokens += tokens
+            now = time.perf_counter()
+            tokens_per_s = window_tokens / max(now - window_start, 1e-9)
+            for callback in self.callbacks:
+                getattr(callback, "on_step", lambda *a: None)(self.step, loss, tokens_per_s, self._last_lr)
+            if self.step % spec.train.eval_every == 0 or self.step == spec.train.max_steps:
+                extra = {
+                    "train_loss": sum(train_losses) / len(train_losses),
+                    "tokens_per_s": tokens_per_s,
+                    "lr": self._last_lr,
+                    "epoch": self.epoch,
+                }
+                train_losses = []
+                evaluation = self.evaluate_and_checkpoint(extra, time.perf_counter() - started)
+                for callback in self.callbacks:
+                    if getattr(callback, "on_evaluation", lambda e: None)(evaluation):
+                        stopped = True
+                window_start, window_tokens = time.perf_counter(), 0
+        result = TrainResult(
+            steps=self.step,
+            best=self.best,
+            last=self.evaluations[-1] if self.evaluations else None,
+            stopped_early=stopped and self.step < spec.train.max_steps,
+            parameters=self.task.parameter_count(self.model),
+            truncated=self.data.truncated,
+        )
+        if self.evaluate_test and self.best is not None:
+            result.test_metrics = self.evaluate_split("test", checkpoint=self.best.checkpoint)[0]
+        return result
+
+    # ---------------------------------------------------------------------------- evaluation
+    def evaluate_split(self, split: str, checkpoint: Path | None = None, limit: int | None = None) -> tuple[dict[str, float], list[dict]]:
+        """Metrics and per-example outputs of the model (or of ``checkpoint``) on a split."""
+        from tfcli.train.checkpoint import load_weights
+
+        if checkpoint is not None:
+            load_weights(self._bare_model(), checkpoint, device=self.placement.device)
+        return self.task.evaluate(self.model, split, self.placement, limit=limit)
+
+    def _bare_model(self):
+        return getattr(self.model, "_orig_mod", self.model)
+
+    def evaluate_and_checkpoint(self, extra: dict[str, float], elapsed: float) -> Evaluation:
+        metrics, outputs = self.evaluate_split("valid", limit=self.spec.eval.max_examples)
+        metrics = {**metrics, **extra, "step": self.step, "elapsed_s": elapsed}
+        objective = self.spec.objective
+        value = metrics.get(objective.metric)
+        is_best = self.best is None or _better(value, self.best.metrics.get(objective.metric), objective.mode)
+        path = self.workdir / f"checkpoint-{self.step:07d}"
+        self.save(path, metrics, outputs)
+        evaluation = Evaluation(self.step, metrics, path, is_best, elapsed)
+        self.evaluations.append(evaluation)
+        if is_best:
+            self.best = evaluation
+        self._prune_checkpoints()
+        return evaluation
+
+    def _prune_checkpoints(self) -> None:
+        keep = {e.checkpoint for e in self.evaluations[-self.keep_checkpoints :]}
+        if self.best is not None:
+            keep.add(self.best.checkpoint)
+        for evaluation in self.evaluations:
+            if evaluation.checkpoint not in keep and evaluation.checkpoint.exists():
+                shutil.rmtree(evaluation.checkpoint, ignore_errors=True)
+
+    # --------------------------------------------------------------------------- checkpoints
+    def checkpoint_config(self) -> dict[str, Any]:
+        return {
+            "format": "tfcli-checkpoint/1",
+            "step": self.step,
+            "task": self.spec.task.type,
+            "model": self.task.model_config.to_dict(),
+            "labels": self.data.labels,
+            "study": self.spec.model_dump(mode="json"),
+            "placement": {"device": self.placement.device, "precision": self.placement.precision},
+        }
+
+    def save(self, path: Path, metrics: dict[str, Any], outputs: list[dict]) -> Path:
+        import torch
+
+        from tfcli.train.checkpoint import save_checkpoint
+
+        state = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "best_step": self.best.step if self.best else -1,
+            "best_value": float(self.best.metrics.get(self.spec.objective.metric, float("nan"))) if self.best else float("nan"),
+        }
+        return save_checkpoint(
+            path,
+            model=self._bare_model(),
+            config=self.checkpoint_config(),
+            tokenizer=self.data.tokenizer,
+            metrics=metrics,
+            outputs=outputs,
+            trainer_state=state,
+        )
+
+    def _restore(self, path: Path) -> None:
+        import json
+
+        import torch
+
+        from tfcli.train.checkpoint import METRICS_FILE, load_trainer_state, load_weights
+
+        load_weights(self._bare_model(), path, device=self.placement.device)
+        state = load_trainer_state(path)
+        if state is None:
+            return
+        self.step = int(state["step"])
+        self.epoch = int(state["epoch"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self._epoch_batches = self._batches_of_epoch(self.epoch)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        metrics_path = path / METRICS_FILE
+        if metrics_path.is_file():
+            metrics = json.loads(metrics_path.read_text())
+            restored = Evaluation(self.step, metrics, path, True, metrics.get("elapsed_s", 0.0))
+            self.evaluations.append(restored)
+            self.best = restored
+
+
+def _better(value: float | None, best: float | None, mode: str) -> bool:
+    if value is None or not math.isfinite(value):
+        return False
+    if best is None or not math.isfinite(best):
+        return True
+    return value > best if mode == "max" else value < best

@@ -1,0 +1,93 @@
+"""A study's data made ready for training: loaded, tokenized and encoded, per split."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfcli.study.spec import DataFiles, StudySpec
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class PreparedData:
+    task: str
+    tokenizer: Any  # tfcli.data.tokenizer.SubwordTokenizer
+    encoded: dict[str, Any]  # split -> EncodedSeq2Seq | EncodedClassification | EncodedQA
+    labels: list[str] | None = None
+    truncated: dict[str, int] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+def data_source(spec: StudySpec) -> str | dict:
+    """``builtin:NAME``, or the data-file mapping with paths resolved against the study file."""
+    data = spec.task.data
+    if not isinstance(data, DataFiles):
+        return data
+    source: dict[str, Any] = {"train": spec.resolve_path(data.train)}
+    for split in ("valid", "test"):
+        if getattr(data, split):
+            source[split] = spec.resolve_path(getattr(data, split))
+    if data.format:
+        source["format"] = data.format
+    if data.columns:
+        source["columns"] = dict(data.columns)
+    return source
+
+
+def tokenizer_texts(task: str, examples: list) -> list[str]:
+    if task in ("translation", "summarization"):
+        return [e.source for e in examples] + [e.target for e in examples]
+    if task == "classification":
+        return [e.text for e in examples]
+    return [e.context for e in examples] + [e.question for e in examples]
+
+
+def prepare(spec: StudySpec) -> PreparedData:
+    from tfcli.data.builtin import load_data
+    from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+    from tfcli.data.tokenizer import SubwordTokenizer
+    from tfcli.errors import DataError
+
+    d, task = spec.data, spec.task.type
+    splits = load_data(
+        task,
+        data_source(spec),
+        train_size=d.train_size,
+        valid_size=d.valid_size,
+        test_size=d.test_size,
+        seed=d.seed,
+    )
+    for split in SPLITS:
+        if not getattr(splits, split):
+            raise DataError(f"the {split} split of {spec.task.data if isinstance(spec.task.data, str) else 'the data files'} is empty")
+    tokenizer = SubwordTokenizer.train(
+        tokenizer_texts(task, splits.train), kind=d.tokenizer, vocab_size=d.vocab_size, lowercase=d.lowercase
+    )
+    max_source = min(d.max_source_length, spec.model.max_length)
+    max_target = min(d.max_target_length, spec.model.max_length)
+    encoded: dict[str, Any] = {}
+    labels: list[str] | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for split in SPLITS:
+            examples = getattr(splits, split)
+            if task in ("translation", "summarization"):
+                encoded[split] = encode_seq2seq(examples, tokenizer, max_source, max_target, split=split)
+            elif task == "classification":
+                encoded[split] = encode_classification(examples, tokenizer, max_source, labels, split=split)
+                labels = encoded[split].labels
+            else:
+                encoded[split] = encode_qa(examples, tokenizer, max_source, split=split)
+    for warning in caught:
+        warnings.warn(warning.message, warning.category, stacklevel=2)
+    return PreparedData(
+        task=task,
+        tokenizer=tokenizer,
+        encoded=encoded,
+        labels=labels,
+        truncated={split: int(encoded[split].truncated) for split in SPLITS},
+        sizes={split: len(encoded[split]) for split in SPLITS},
+    )
