@@ -37,7 +37,7 @@ class DataFiles(Section):
 
 
 def _data_kind(value: Any) -> str:
-    return "files" if isinstance(value, dict) else "ref"
+    return "files" if isinstance(value, (dict, DataFiles)) else "ref"
 
 
 DataSource = Annotated[
