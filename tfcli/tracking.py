@@ -86,6 +86,11 @@ TAG_RUN_NAME = "mlflow.runName"
 TAG_MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_MLFLOW_USER = "mlflow.user"
 
+#: Result keys of a trial's last report when it failed in a way no retry can fix
+#: (divergence, out of memory); see :mod:`tfcli.study.runner`.
+FAILURE_RESULT_KEY = "tfcli_failure"
+FAILURE_MESSAGE_RESULT_KEY = "tfcli_failure_message"
+
 ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
 ROLE_TRAIN = "train"
@@ -328,6 +333,11 @@ def study_record(tracking: Tracking, name: str) -> Optional[StudyRecord]:
     study_id = parent.data.tags.get(TAG_STUDY_ID, "")
     children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
     return _study_record(parent, children, client)
+
+
+def run_tags(tracking: Tracking, run_id: str) -> dict[str, str]:
+    """The tags of one run."""
+    return dict(tracking.client().get_run(run_id).data.tags)
 
 
 def list_studies(tracking: Tracking) -> list[StudyRecord]:
@@ -593,6 +603,7 @@ class _Child:
     ended: bool = True  # no open run in this session (until on_trial_start)
     done_seen: bool = False  # a scheduler or stopper set done=True on a result
     failures: int = 0
+    failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
 
 
 class _Writer:
@@ -772,6 +783,9 @@ class _StudyTracker:
 
         result = result or {}
         child = self._child(trial)
+        if result.get(FAILURE_RESULT_KEY):
+            child.failure = f"{result[FAILURE_RESULT_KEY]}: {result.get(FAILURE_MESSAGE_RESULT_KEY, '')}".strip()
+            return  # its objective is a sentinel (the worst value), not a measurement
         step = _step_of(result)
         if step is None:
             return
@@ -795,7 +809,11 @@ class _StudyTracker:
         self._writer.metrics(child, metrics, step)
 
     def on_trial_complete(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
-        self._finish(trial, "FINISHED")
+        child = self._children.get(trial.trial_id)
+        if child is not None and child.failure:
+            self._finish(trial, "FAILED", error=child.failure)
+        else:
+            self._finish(trial, "FINISHED")
 
     def on_trial_error(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
         self._finish(trial, "FAILED", error=_trial_error_text(trial))

@@ -18,8 +18,10 @@ def console(stderr: bool = False):
     """A Rich console; width comes from ``COLUMNS`` when set, so tests can pin it."""
     from rich.console import Console
 
-    width = os.environ.get("COLUMNS")
-    return Console(stderr=stderr, width=int(width) if width and width.isdigit() else None, highlight=False, soft_wrap=True)
+    columns = os.environ.get("COLUMNS", "")
+    stream = sys.stderr if stderr else sys.stdout
+    width = int(columns) if columns.isdigit() else (None if stream.isatty() else 160)
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True)
 
 
 def print_json(payload: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -89,3 +89,201 @@ def schema() -> None:
     from tfcli.study.spec import StudySpec
 
     typer.echo(json.dumps(StudySpec.model_json_schema(), indent=2))
+
+
+TrackingOption = Annotated[
+    Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")
+]
+AddressOption = Annotated[
+    Optional[str], typer.Option("--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a local Ray).")
+]
+StorageOption = Annotated[
+    Optional[str], typer.Option("--storage", help="Where Ray keeps study state for resuming (default: ./mlruns/ray).")
+]
+
+EXIT_TRIALS_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _finish(outcome, name: str, screen) -> None:
+    """Print how the study went and exit 0 (all finished), 1 (some failed) or 130 (interrupted)."""
+    failed = outcome.failed + outcome.errored
+    done = outcome.finished + outcome.stopped
+    best = outcome.best_trial
+    best_text = f"; best {outcome.metric} {best.best:.3f} ({best.trial_id})" if best and best.best is not None else ""
+    screen.print(
+        f"{name}: {done} finished ({outcome.stopped} stopped early), {failed} failed, {outcome.unfinished} unfinished "
+        f"in {outcome.elapsed_s:.0f}s{best_text}"
+    )
+    for trial in outcome.trials:
+        if trial.status in ("failed", "errored") and trial.error:
+            screen.print(f"  {trial.trial_id} {trial.status}: {trial.error}", markup=False)
+    if outcome.interrupted or outcome.unfinished:
+        screen.print(f"Interrupted; continue with: tfcli study resume {name}")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    screen.print(f"Report: tfcli report {name}")
+    if failed:
+        raise typer.Exit(EXIT_TRIALS_FAILED)
+
+
+@app.command("start")
+def start(
+    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    address: AddressOption = None,
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
+    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")] = None,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the first configurations and the space size; run nothing.")] = False,
+) -> None:
+    """Run every trial of a study on Ray Tune and record it in MLflow."""
+    from tfcli.study.describe import space_summary, trial_count
+    from tfcli.study.load import load_spec
+
+    spec = load_spec(file)
+    screen = console()
+    if dry_run:
+        _print_dry_run(spec, num_samples, screen)
+        return
+    from tfcli.study.lifecycle import ensure_new_study, start_study
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    ensure_new_study(spec, tracking)
+    total = num_samples or trial_count(spec)
+    screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
+    from tfcli.cli.study_live import StudyLive
+
+    live = StudyLive(screen, spec, total)
+    with live:
+        outcome = start_study(
+            spec, tracking, storage=storage, address=address, num_samples=num_samples, max_concurrent=max_concurrent, progress=live
+        )
+    _finish(outcome, spec.name, screen)
+
+
+def _print_dry_run(spec, num_samples: int | None, screen) -> None:
+    from rich.table import Table
+
+    from tfcli.study.describe import space_summary, trial_count
+    from tfcli.study.space import describe_trials
+
+    total = num_samples or trial_count(spec)
+    shown = min(total, 10)
+    rows = describe_trials(spec, shown)
+    screen.print(f"{spec.name}: {space_summary(spec)}; {total} trials; showing the first {len(rows)}")
+    table = Table(title=None)
+    table.add_column("#", justify="right")
+    names = list(spec.search.parameters)
+    for name in names:
+        table.add_column(name, justify="right")
+    for index, row in enumerate(rows, 1):
+        table.add_row(str(index), *(_cell(row.get(n, "")) for n in names))
+    screen.print(table)
+
+
+@app.command("resume")
+def resume(
+    name: Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")],
+    address: AddressOption = None,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry trials that errored, from their last checkpoint.")] = False,
+) -> None:
+    """Continue an interrupted study without re-running finished trials."""
+    from tfcli.cli.study_live import StudyLive
+    from tfcli.study.describe import trial_count
+    from tfcli.study.lifecycle import load_stored_study, resume_study
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    stored = load_stored_study(tracking, name)
+    screen = console()
+    screen.print(f"Resuming study {name} from {tracking.uri}")
+    with StudyLive(screen, stored.spec, trial_count(stored.spec)) as live:
+        outcome = resume_study(name, tracking, address=address, storage=storage, retry_errored=retry_failed, progress=live)
+    _finish(outcome, name, screen)
+
+
+@app.command("extend")
+def extend(
+    name: Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")],
+    num_samples: Annotated[int, typer.Option("--num-samples", min=1, help="How many more trials.")],
+    address: AddressOption = None,
+    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1)] = None,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Run N more trials under the same parent run, the searcher warm-started from finished ones."""
+    from tfcli.cli.study_live import StudyLive
+    from tfcli.study.lifecycle import extend_study, load_stored_study
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    stored = load_stored_study(tracking, name)
+    screen = console()
+    with StudyLive(screen, stored.spec, num_samples) as live:
+        outcome, warm = extend_study(
+            name, tracking, num_samples=num_samples, address=address, storage=storage, max_concurrent=max_concurrent, progress=live
+        )
+    screen.print(f"Searcher warm-started from {warm} finished trial(s).")
+    _finish(outcome, name, screen)
+
+
+@app.command("list")
+def list_(tracking_uri: TrackingOption = None, output: FormatOption = OutputFormat.table) -> None:
+    """The studies in the tracking store."""
+    from tfcli.tracking import check_tracking, list_studies, resolve_tracking
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    studies = list_studies(tracking)
+    if output is OutputFormat.json:
+        print_json({"tracking_uri": tracking.uri, "studies": [s.to_dict() for s in studies]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Studies in {tracking.uri}")
+    for column in ("name", "task", "status", "trials", "objective", "best", "started"):
+        table.add_column(column)
+    for s in studies:
+        counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(s.counts.items()) if v)
+        best = f"{s.best_value:.3f}" if s.best_value is not None else ""
+        started = s.start_time.strftime("%Y-%m-%d %H:%M") if s.start_time else ""
+        table.add_row(s.name, s.task or "", s.status, counts, f"{s.objective_metric} ({s.objective_mode})", best, started)
+    console().print(table)
+
+
+@app.command("status")
+def status(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    tracking_uri: TrackingOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """The trials of one study, with their status and best objective."""
+    from tfcli.study.lifecycle import load_stored_study
+    from tfcli.tracking import check_tracking, resolve_tracking, trial_records
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    stored = load_stored_study(tracking, name)
+    records = trial_records(tracking, name, history=False)
+    if output is OutputFormat.json:
+        print_json({"study": stored.record.to_dict(), "trials": [r.to_dict() for r in records]})
+        return
+    from rich.table import Table
+
+    spec = stored.spec
+    params = list(spec.search.parameters)
+    table = Table(title=f"{name}: {spec.objective.metric} ({spec.objective.mode})")
+    for column in ("trial", "status", *params, "step", spec.objective.metric):
+        table.add_column(column)
+    for r in records:
+        value = f"{r.objective_value:.3f}" if r.objective_value is not None else ""
+        table.add_row(
+            r.trial_id, r.status.value + (" (early stop)" if r.stopped_early else ""),
+            *(_cell(dict(r.config).get(p, "")) for p in params), str(r.last_step or ""), value,
+        )
+    console().print(table)
+
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

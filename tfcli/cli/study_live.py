@@ -1,0 +1,123 @@
+"""The live display of a running study: progress, best so far, and a table of trials."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+STATE_STYLES = {
+    "running": "cyan",
+    "retrying": "yellow",
+    "finished": "green",
+    "stopped": "blue",
+    "failed": "red",
+    "errored": "red",
+    "unfinished": "magenta",
+}
+DONE_STATES = {"finished", "stopped", "failed", "errored"}
+
+
+class StudyLive:
+    """Implements the runner's ``Progress`` hooks and draws them with Rich ``Live``."""
+
+    def __init__(self, screen, spec, total: int):
+        self.screen = screen
+        self.spec = spec
+        self.total = total
+        self.metric = spec.objective.metric
+        self.mode = spec.objective.mode
+        self.params = list(spec.search.parameters)[:4]
+        self.trials: dict[str, dict[str, Any]] = {}
+        self.started = time.monotonic()
+        self.live = None
+
+    def __enter__(self):
+        from rich.live import Live
+
+        self.live = Live(self.render(), console=self.screen, refresh_per_second=2, transient=False)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.update(self.render())
+            self.live.__exit__(*exc)
+            if not self.screen.is_terminal:
+                self.screen.print()
+        return False
+
+    # Progress hooks ------------------------------------------------------------------------
+    def on_result(self, trial_id: str, result: dict) -> None:
+        trial = self.trials.setdefault(trial_id, {"state": "running", "config": {}, "best": None})
+        config = result.get("config") or {}
+        if config:
+            trial["config"] = config
+        if "step" in result:
+            trial["step"] = result["step"]
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value) and "tfcli_failure" not in result:
+            trial["last"] = value
+            if trial["best"] is None or (value > trial["best"] if self.mode == "max" else value < trial["best"]):
+                trial["best"] = value
+        self._refresh()
+
+    def on_trial_state(self, trial_id: str, state: str) -> None:
+        self.trials.setdefault(trial_id, {"state": state, "config": {}, "best": None})["state"] = state
+        self._refresh()
+
+    # Rendering -----------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def best(self) -> tuple[str, float] | None:
+        scored = [(tid, t["best"]) for tid, t in self.trials.items() if t["best"] is not None and t["state"] not in ("failed", "errored")]
+        if not scored:
+            return None
+        pick = max if self.mode == "max" else min
+        return pick(scored, key=lambda item: item[1])
+
+    def render(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        done = sum(t["state"] in DONE_STATES for t in self.trials.values())
+        elapsed = time.monotonic() - self.started
+        eta = "-"
+        if done:
+            remaining = max(self.total - done, 0) * elapsed / done
+            eta = _duration(remaining)
+        best = self.best()
+        best_text = f"best {self.metric} {best[1]:.3f} ({best[0]})" if best else f"best {self.metric} -"
+        header = Text(f"{self.spec.name}: {done}/{self.total} trials done, elapsed {_duration(elapsed)}, ETA {eta}; {best_text}")
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("trial")
+        table.add_column("status")
+        for name in self.params:
+            table.add_column(name, justify="right")
+        table.add_column("step", justify="right")
+        table.add_column(self.metric, justify="right")
+        for trial_id, trial in self.trials.items():
+            state = trial["state"]
+            row = [trial_id, f"[{STATE_STYLES.get(state, 'white')}]{state}[/]"]
+            row += [_short(trial["config"].get(name)) for name in self.params]
+            row += [str(trial.get("step", "")), f"{trial['best']:.3f}" if trial["best"] is not None else ""]
+            table.add_row(*row)
+        return Group(header, table)
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

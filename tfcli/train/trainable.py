@@ -1,0 +1,56 @@
+"""The Ray Tune adapter: one trial is one :class:`Trainer` run that reports to Tune.
+
+The only training module that imports Ray. Everything else a trial does is the plain training
+loop, which ``tfcli train`` and the unit tests run without Ray.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tfcli.study.spec import StudySpec
+
+
+class TuneReporter:
+    """Training-loop callback: every evaluation goes to Tune with its checkpoint folder."""
+
+    def on_evaluation(self, evaluation) -> bool:
+        from ray import tune
+
+        metrics = {k: v for k, v in evaluation.metrics.items() if isinstance(v, (int, float))}
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(evaluation.checkpoint)))
+        return False
+
+
+def trial_spec(config: dict[str, Any], study: dict[str, Any]) -> StudySpec:
+    """The study's defaults with this trial's sampled values applied."""
+    spec = StudySpec.model_validate(study["spec"])
+    spec._base_dir = study.get("base_dir")
+    spec._source_file = study.get("source_file")
+    return spec.with_overrides(config)
+
+
+def train_trial(config: dict[str, Any], study: dict[str, Any]) -> None:
+    """Run one trial: resume from Tune's checkpoint when there is one (retry, restore, PBT)."""
+    import torch
+    from ray import tune
+
+    from tfcli.train.loop import Trainer
+
+    spec = trial_spec(config, study)
+    torch.set_num_threads(max(1, int(spec.resources.cpu)))
+    workdir = Path(tempfile.mkdtemp(prefix="tfcli-trial-"))
+    try:
+        resume_from = None
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            resume_from = workdir / "resume"
+            with checkpoint.as_directory() as folder:
+                shutil.copytree(folder, resume_from)
+        trainer = Trainer(spec, workdir / "run", callbacks=[TuneReporter()], resume_from=resume_from)
+        trainer.fit()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
