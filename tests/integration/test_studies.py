@@ -1,0 +1,127 @@
+"""Studies end to end through the CLI: trials on Ray Tune, every trial a child run in MLflow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import study_runs, study_text, store_client
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+
+
+def check_complete_study(project, name, n_trials, objective="bleu"):
+    parents, children = study_runs(project, name)
+    assert len(parents) == 1, [p.info.run_id for p in parents]
+    parent = parents[0]
+    assert len(children) == n_trials
+    client = store_client(project)
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert len({c.data.tags["tfcli.trial_id"] for c in children}) == n_trials
+    for child in children:
+        assert child.info.status == "FINISHED", (child.data.tags.get("tfcli.trial_id"), child.info.status)
+        assert child.data.params["train.max_steps"] == "20" and "model.d_model" in child.data.params
+        history = client.get_metric_history(child.info.run_id, objective)
+        steps = [m.step for m in history]
+        assert steps and steps == sorted(set(steps)), steps
+        assert set(steps) <= {10, 20}
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "checkpoint")}
+        assert {"checkpoint/model.safetensors", "checkpoint/valid_outputs.jsonl", "checkpoint/config.json"} <= artifacts
+    parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert "study.yaml" in parent_artifacts
+    assert parent.data.tags["tfcli.study_name"] == name
+    return parent, children
+
+
+def test_random_asha_study(project, ray_session, cli):
+    (project / "s.yaml").write_text(study_text("rand-asha"))
+    result = cli("study", "start", "s.yaml")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "4 finished" in result.stdout
+    parent, children = check_complete_study(project, "rand-asha", 4)
+    stopped = [c for c in children if c.data.tags.get("tfcli.stopped_early") == "true"]
+    assert all(int(c.data.tags["tfcli.last_step"]) == 10 for c in stopped)
+
+    listing = cli("study", "list", "--format", "json")
+    studies = json.loads(listing.stdout)["studies"]
+    assert [s["name"] for s in studies] == ["rand-asha"]
+    status = cli("study", "status", "rand-asha", "--format", "json")
+    trials = json.loads(status.stdout)["trials"]
+    assert sorted(t["status"] for t in trials) == ["FINISHED"] * 4
+
+
+def test_tpe_study(project, ray_session, cli):
+    (project / "s.yaml").write_text(study_text("tpe", method="tpe", scheduler="{type: fifo}"))
+    result = cli("study", "start", "s.yaml")
+    assert result.exit_code == 0, result.output + result.stderr
+    check_complete_study(project, "tpe", 4)
+
+
+def test_pbt_study(project, ray_session, cli):
+    text = study_text(
+        "pbt",
+        parameters="    train.lr: {distribution: log_uniform, min: 1.0e-3, max: 1.0e-2}",
+        scheduler="{type: pbt, perturbation_interval: 10}",
+    )
+    (project / "s.yaml").write_text(text)
+    result = cli("study", "start", "s.yaml")
+    assert result.exit_code == 0, result.output + result.stderr
+    parent, children = check_complete_study(project, "pbt", 4)
+    client = store_client(project)
+    for child in children:
+        assert client.get_metric_history(child.info.run_id, "hp/train.lr"), "PBT logs the searched value as it changes"
+
+
+def test_trials_that_raise_or_diverge_fail_and_the_others_finish(project, ray_session, cli):
+    text = study_text(
+        "failures",
+        task="qa",
+        data="facts",
+        method="grid",
+        samples=1,
+        scheduler="{type: fifo}",
+        parameters="    train.lr: {values: [3.0e-3, 10.0]}\n    data.max_source_length: {values: [96, 4]}",
+        train_extra=", grad_clip: 0, schedule: constant, adam_beta2: 0.0, label_smoothing: 0.0",
+    )
+    (project / "s.yaml").write_text(text)
+    result = cli("study", "start", "s.yaml")
+    assert result.exit_code == 1, result.output + result.stderr
+    parents, children = study_runs(project, "failures")
+    by_config = {
+        (c.data.params["train.lr"], c.data.params["data.max_source_length"]): c for c in children
+    }
+    assert len(by_config) == 4
+    assert by_config[("0.003", "96")].info.status == "FINISHED"
+    diverged = by_config[("10.0", "96")]
+    assert diverged.info.status == "FAILED" and "diverged" in diverged.data.tags["tfcli.error"]
+    for key in (("0.003", "4"), ("10.0", "4")):
+        raised = by_config[key]
+        assert raised.info.status == "FAILED" and "max_length" in raised.data.tags["tfcli.error"]
+
+
+def test_extend_runs_more_trials_under_the_same_parent_with_a_warm_searcher(project, ray_session, cli):
+    (project / "s.yaml").write_text(study_text("ext", method="tpe", scheduler="{type: fifo}"))
+    assert cli("study", "start", "s.yaml").exit_code == 0
+    first_parent, first = study_runs(project, "ext")
+    result = cli("study", "extend", "ext", "--num-samples", "4")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "warm-started from 4 finished trial(s)" in result.stdout
+    parents, children = study_runs(project, "ext")
+    assert [p.info.run_id for p in parents] == [p.info.run_id for p in first_parent]
+    assert len(children) == 8
+
+    from tfcli.study.runner import default_storage
+    from ray.tune.search import ConcurrencyLimiter
+    from tfcli.study.space import make_searcher
+    from tfcli.study.lifecycle import load_stored_study
+    from tfcli.tracking import resolve_tracking
+
+    spec = load_stored_study(resolve_tracking(None), "ext").spec
+    searcher = make_searcher(spec)
+    searcher.restore_from_dir(str(project / "mlruns" / "ray" / "ext-ext1"))
+    inner = searcher.searcher if isinstance(searcher, ConcurrencyLimiter) else searcher
+    told = [t for t in inner._ot_study.trials if t.state.name == "COMPLETE"]
+    first_values = sorted(float(c.data.tags["tfcli.objective_value"]) for c in first)
+    assert len(told) == 8
+    assert sorted(t.value for t in told[:4]) == pytest.approx(first_values)
