@@ -604,6 +604,7 @@ class _Child:
     done_seen: bool = False  # a scheduler or stopper set done=True on a result
     failures: int = 0
     failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
+    settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
 
 
 class _Writer:
@@ -765,7 +766,9 @@ class _StudyTracker:
         child = self._children.get(trial.trial_id)
         if child is None:
             self._create_child(trial)
-        elif child.ended:
+        elif child.ended and not child.settled:
+            # A trial Ray restarts after a driver crash may have finished in MLflow already,
+            # when the crash came before Ray saved its own state; such a run stays closed.
             self._reopen_child(child, trial)
 
     def on_trial_restore(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
@@ -783,6 +786,8 @@ class _StudyTracker:
 
         result = result or {}
         child = self._child(trial)
+        if child.settled:
+            return
         if result.get(FAILURE_RESULT_KEY):
             child.failure = f"{result[FAILURE_RESULT_KEY]}: {result.get(FAILURE_MESSAGE_RESULT_KEY, '')}".strip()
             return  # its objective is a sentinel (the worst value), not a measurement
@@ -926,13 +931,17 @@ class _StudyTracker:
                 ended=True,
                 failures=_int(tags.get(TAG_NUM_FAILURES)) or 0,
             )
+            max_steps = children[trial_id].max_steps
+            children[trial_id].settled = (
+                run.info.status == "FINISHED" and last_step is not None and max_steps is not None and last_step >= max_steps
+            )
         return children
 
     def _child(self, trial: Any) -> _Child:
         child = self._children.get(trial.trial_id)
         if child is None:
             child = self._create_child(trial)
-        elif child.ended:
+        elif child.ended and not child.settled:
             self._reopen_child(child, trial)
         return child
 
@@ -1454,3 +1463,298 @@ def _one_line(err: Any) -> str:
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# --- artifacts and models (report/export) ---------------------------------------------------
+#
+# What ``tfcli report``, ``tfcli export``, ``tfcli predict`` and ``tfcli ui`` need from MLflow.
+# Added for issue 6; everything above this line is untouched by it.
+
+TAG_PARAMETERS = "tfcli.parameters"  # a run's parameter count, when its writer knew it
+TAG_EXPORT_TRIAL_RUN = "tfcli.source_run_id"  # a logged model: the trial run it came from
+REPORT_ARTIFACT = "report.html"
+
+
+@dataclass(frozen=True)
+class StudySnapshot:
+    """One read of a study: its record, its trials (without metric history) and their tags.
+
+    ``tags`` maps each trial's run id to all of its run's tags, for what :class:`TrialRecord`
+    does not carry (``tfcli.parameters``, ``tfcli.experiment_tag``, ...).
+    """
+
+    study: StudyRecord
+    trials: list
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def study_names(tracking: Tracking) -> list[str]:
+    """The names of the studies in the store (one search over the parent runs), sorted."""
+    client = tracking.client()
+    experiment_ids = [e.experiment_id for e in _all_experiments(client)]
+    parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'")
+    return sorted({p.data.tags.get(TAG_STUDY_NAME) or p.info.run_name or "" for p in parents} - {""})
+
+
+def unknown_study_error(tracking: Tracking, name: str) -> StudyError:
+    """The one-line error for a study name the store does not hold, naming the ones it does."""
+    known = study_names(tracking)
+    listing = f"known studies: {', '.join(known)}" if known else "the store holds no study yet"
+    return StudyError(
+        f"the study must exist in the tracking store, but there is no study named {name!r} "
+        f"in {tracking.uri} ({listing})"
+    )
+
+
+def load_study(tracking: Tracking, name: str) -> StudySnapshot:
+    """The study ``name`` with all of its trials, read in a few paged searches.
+
+    The fast path of the reports: no metric history is read (``TrialRecord.best`` is empty;
+    the objective's best value and step come from the tags the callback sets at a trial's
+    end). Raises :class:`StudyError` naming the known studies when there is no such study.
+    """
+    parent = find_study(tracking, name)
+    if parent is None:
+        raise unknown_study_error(tracking, name)
+    client = tracking.client()
+    tags = parent.data.tags
+    children = study_runs(tracking, tags.get(TAG_STUDY_ID, ""), experiment_id=parent.info.experiment_id)
+    trials = [
+        _trial_record(
+            run,
+            client=client,
+            study=name,
+            objective_metric=tags.get(TAG_OBJECTIVE_METRIC),
+            objective_mode=tags.get(TAG_OBJECTIVE_MODE),
+            history=False,
+        )
+        for run in children
+    ]
+    return StudySnapshot(
+        study=_study_record(parent, children, client),
+        trials=trials,
+        tags={run.info.run_id: dict(run.data.tags) for run in children},
+    )
+
+
+def metric_histories(tracking: Tracking, run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
+    """``{run_id: [(step, value), ...]}`` of the metric ``key``, sorted by step (one call per run)."""
+    client = tracking.client()
+    histories = {}
+    for run_id in run_ids:
+        points = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        histories[run_id] = [(int(m.step), float(m.value)) for m in points]
+    return histories
+
+
+def download_run_artifact(tracking: Tracking, run_id: str, path: str, dst: str | Path) -> Optional[Path]:
+    """Download the artifact ``path`` (a file or a folder) of a run into ``dst``; None if absent.
+
+    Goes through MLflow's artifact repository, so it works the same on a local store and on
+    a tracking server that proxies or points at remote artifact storage.
+    """
+    from mlflow.exceptions import MlflowException
+
+    Path(dst).mkdir(parents=True, exist_ok=True)
+    try:
+        with _no_progress_bars():
+            return Path(tracking.client().download_artifacts(run_id, path, str(dst)))
+    except (MlflowException, OSError):
+        return None
+
+
+def list_run_artifacts(tracking: Tracking, run_id: str, path: Optional[str] = None) -> list[str]:
+    """The artifact paths directly under ``path`` of a run (empty when there are none)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return [a.path for a in tracking.client().list_artifacts(run_id, path)]
+    except (MlflowException, OSError):
+        return []
+
+
+def log_run_artifact(tracking: Tracking, run_id: str, local_path: str | Path, artifact_path: Optional[str] = None) -> str:
+    """Log a local file to an existing run (its status is left as it is); returns its artifact URI."""
+    client = tracking.client()
+    client.log_artifact(run_id, str(local_path), artifact_path)
+    name = Path(local_path).name
+    base = client.get_run(run_id).info.artifact_uri.rstrip("/")
+    return f"{base}/{artifact_path.strip('/')}/{name}" if artifact_path else f"{base}/{name}"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """What :func:`log_pyfunc_model` logged and registered."""
+
+    name: str
+    version: str
+    alias: Optional[str]
+    model_id: str
+    model_uri: str  # models:/<model_id>
+    registered_uri: str  # models:/NAME@alias, or models:/NAME/VERSION without an alias
+
+
+def log_pyfunc_model(
+    tracking: Tracking,
+    *,
+    code_path: str | Path,
+    artifacts: Mapping[str, str],
+    registered_model_name: str,
+    experiment_id: str,
+    source_run_id: Optional[str],
+    input_columns: list[str],
+    params: Optional[Mapping[str, Any]] = None,
+    tags: Optional[Mapping[str, Any]] = None,
+    pip_requirements: Optional[list[str]] = None,
+    alias: Optional[str] = "best",
+    name: str = "model",
+) -> RegisteredModel:
+    """Log a "models from code" pyfunc model and register a version of it under ``alias``.
+
+    ``code_path`` is the Python file that defines the model and calls
+    ``mlflow.models.set_model``: MLflow stores the file itself, never a pickle, and loads the
+    model by running it. ``artifacts`` are local files or folders copied with the model (the
+    file calls ``context.artifacts[key]``). The model is a LoggedModel of the experiment
+    ``experiment_id`` whose source run is ``source_run_id`` (the trial), created without
+    reopening that run, so its status and end time stay as they were. Its signature: string
+    columns ``input_columns`` in, one string column out, with the optional params
+    ``beam_size`` and ``batch_size`` (0: the model's own setting).
+    """
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", column) for column in input_columns]),
+        outputs=Schema([ColSpec("string", "prediction")]),
+        params=ParamSchema([ParamSpec("beam_size", "long", 0), ParamSpec("batch_size", "long", 0)]),
+    )
+    client = tracking.client()
+    with _fluent_store(tracking), _no_progress_bars():
+        logged = client.create_logged_model(
+            experiment_id=experiment_id,
+            name=name,
+            source_run_id=source_run_id,
+            params={k: _truncate(_param_value(v), _MAX_PARAM_VALUE) for k, v in (params or {}).items()},
+            tags={k: _truncate(str(v), _MAX_TAG_VALUE) for k, v in (tags or {}).items()},
+        )
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(code_path),
+            artifacts=dict(artifacts),
+            signature=signature,
+            pip_requirements=pip_requirements,
+            model_id=logged.model_id,
+            registered_model_name=registered_model_name,
+            await_registration_for=60,
+        )
+        version = str(info.registered_model_version)
+        if alias:
+            client.set_registered_model_alias(registered_model_name, alias, version)
+    return RegisteredModel(
+        name=registered_model_name,
+        version=version,
+        alias=alias,
+        model_id=logged.model_id,
+        model_uri=f"models:/{logged.model_id}",
+        registered_uri=f"models:/{registered_model_name}@{alias}" if alias else f"models:/{registered_model_name}/{version}",
+    )
+
+
+def download_model(tracking: Tracking, model_uri: str, dst: str | Path) -> Path:
+    """Download a model's files (``models:/NAME@alias``, ``models:/NAME/VERSION``, ...) to ``dst``.
+
+    Only files are fetched; nothing is loaded or run. Raises :class:`StudyError` in one line
+    when the store has no such model.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    Path(dst).mkdir(parents=True, exist_ok=True)
+    with _fluent_store(tracking), _no_progress_bars():
+        try:
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
+        except (MlflowException, OSError) as err:
+            raise StudyError(
+                f"the model must be registered in {tracking.uri}, but {model_uri} could not be "
+                f"fetched: {_one_line(getattr(err, 'message', err))}"
+            ) from None
+
+
+def ui_command(tracking: Tracking, *, host: str, port: int, workers: int = 1) -> list[str]:
+    """The ``mlflow server`` command line that serves the UI (and REST API) on the store.
+
+    A local store serves its SQLite database with its artifact folder as both the default
+    artifact root of new experiments and the destination of proxied artifact uploads.
+    """
+    import sys
+
+    if tracking.is_remote:
+        raise StudyError(
+            f"`tfcli ui` serves a local store, but the tracking URI is the server {tracking.uri}; "
+            "open it in a browser instead"
+        )
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking.uri]
+    if tracking.artifact_root is not None:
+        root = Path(tracking.artifact_root).absolute()
+        command += ["--default-artifact-root", str(root), "--artifacts-destination", str(root)]
+    command += ["--host", host, "--port", str(int(port)), "--workers", str(int(workers))]
+    return command
+
+
+class _fluent_store:
+    """Point MLflow's fluent API (tracking and registry) at ``tracking`` for a ``with`` block.
+
+    MLflow keeps both URIs in module globals and in environment variables; both are put back
+    on exit, so the rest of the process (and its subprocesses) sees what it saw before.
+    """
+
+    def __init__(self, tracking: Tracking):
+        self.tracking = tracking
+
+    def __enter__(self) -> "_fluent_store":
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        _quiet_mlflow_logs()
+        self._saved = (
+            tracking_utils._tracking_uri,
+            registry_utils._registry_uri,
+            os.environ.get("MLFLOW_TRACKING_URI"),
+            os.environ.get("MLFLOW_REGISTRY_URI"),
+        )
+        mlflow.set_tracking_uri(self.tracking.uri)
+        mlflow.set_registry_uri(self.tracking.uri)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+
+        tracking_uri, registry_uri, env_tracking, env_registry = self._saved
+        mlflow.set_tracking_uri(tracking_uri)
+        registry_utils._registry_uri = registry_uri
+        for key, value in (("MLFLOW_TRACKING_URI", env_tracking), ("MLFLOW_REGISTRY_URI", env_registry)):
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        return False
+
+
+class _no_progress_bars:
+    """No tqdm bars from MLflow's artifact transfers (on stderr, for every file) in a block."""
+
+    _KEY = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+    def __enter__(self) -> "_no_progress_bars":
+        self._saved = os.environ.get(self._KEY)
+        if self._saved is None:
+            os.environ[self._KEY] = "false"
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        if self._saved is None:
+            os.environ.pop(self._KEY, None)
+        return False
