@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import random
-import string
 from collections.abc import Callable, Hashable
 
 from tfcli.data.examples import (
@@ -67,7 +66,10 @@ def _generate_splits(
     sizes: tuple[int, int, int],
     seed: int,
 ) -> Splits:
-    """Draw unique examples: test, then valid, then train, each from its own stream."""
+    """Draw unique examples: test, then valid, then train, each from its own stream.
+
+    ``make`` returns one example or a list of examples that belong together (kept in order).
+    """
     seen: set[Hashable] = set()
     out: dict[str, list] = {}
     for split, n in (("test", sizes[2]), ("valid", sizes[1]), ("train", sizes[0])):
@@ -75,18 +77,20 @@ def _generate_splits(
         got: list = []
         misses = 0
         while len(got) < n:
-            ex = make(rng)
-            k = key(ex)
-            if k in seen:
-                misses += 1
-                if misses > 20 * n + 1000:
-                    raise DataError(
-                        f"builtin:{name} cannot generate {sum(sizes)} distinct examples; "
-                        f"it ran out after {len(seen)}, use smaller sizes"
-                    )
-                continue
-            seen.add(k)
-            got.append(ex)
+            made = make(rng)
+            for ex in made if isinstance(made, list) else [made]:
+                k = key(ex)
+                if k in seen:
+                    misses += 1
+                    if misses > 20 * n + 1000:
+                        raise DataError(
+                            f"builtin:{name} cannot generate {sum(sizes)} distinct examples; "
+                            f"it ran out after {len(seen)}, use smaller sizes"
+                        )
+                    continue
+                if len(got) < n:
+                    seen.add(k)
+                    got.append(ex)
         out[split] = got
     return Splits(train=out["train"], valid=out["valid"], test=out["test"])
 
@@ -445,16 +449,19 @@ def _make_headline(rng: random.Random) -> Seq2SeqExample:
         f"{_cap(full)} {past} {n} {obj} in {town} {when}.",
         f"{n} {obj} in {town} were {past} by {a['plain']} {when}.",
         f"In {town}, {full} {past} {n} {obj} {when}.",
-        f"{_cap(full)} visited {town} {when}. During the visit, {a['pronoun']} {past} {n} {obj} there.",
+        f"{_cap(full)} visited {town} {when}. "
+        f"During the visit, {a['pronoun']} {past} {n} {obj} there.",
     ])
 
     def past_event() -> str:
         e = _event(rng, towns, actors, objects)
-        return f"{_cap(rng.choice(_TIMES_PAST))}, {e['actor']['full']} {e['past']} {e['n']} {e['obj']} in {e['town']}."
+        when = _cap(rng.choice(_TIMES_PAST))
+        return f"{when}, {e['actor']['full']} {e['past']} {e['n']} {e['obj']} in {e['town']}."
 
     def plan() -> str:
         e = _event(rng, towns, actors, objects)
-        return f"{_cap(e['actor']['plain'])} plans to {e['base']} {e['n']} {e['obj']} in {e['town']} next year."
+        who = _cap(e["actor"]["plain"])
+        return f"{who} plans to {e['base']} {e['n']} {e['obj']} in {e['town']} next year."
 
     def quote() -> str:
         speaker = _actor(rng, actors)["plain"]
@@ -467,7 +474,8 @@ def _make_headline(rng: random.Random) -> Seq2SeqExample:
         return f"The move will cost about {rng.randint(2, 90)} million dollars."
 
     def critics() -> str:
-        return f"Critics in {town} said the plan was {rng.choice(['too expensive', 'too late', 'rushed'])}."
+        why = rng.choice(["too expensive", "too late", "rushed"])
+        return f"Critics in {town} said the plan was {why}."
 
     kinds = [past_event, plan, quote, background, cost, critics]
     distractors = [f() for f in rng.sample(kinds, rng.randint(2, 4))]
@@ -541,30 +549,31 @@ def _verb_base(past: str) -> str:
             "hated": "hate", "disliked": "dislike", "regretted": "regret"}[past]
 
 
-def _make_sentiment(rng: random.Random) -> ClassificationExample:
+_CONTRAST_FORMS = (
+    "{a}, but {b}", "although {a}, {b}", "{b}, although {a}", "{a}. however, {b}", "{a}, yet {b}",
+)
+_LABEL_NAMES = {-1: "negative", 0: "mixed", 1: "positive"}
+
+
+def _make_sentiment(rng: random.Random) -> ClassificationExample | list[ClassificationExample]:
+    """One example; sometimes a minimal pair: the same clauses swapped, the label flipped."""
     form = rng.random()
     if form < 0.2:
         pol = rng.choice((-1, 1))
-        text = sentiment_clause(rng, pol)
-        label = pol
-    elif form < 0.8:
+        return ClassificationExample(sentiment_clause(rng, pol) + ".", _LABEL_NAMES[pol])
+    if form < 0.8:  # contrast: the clause after "but"/"however", or the main clause, decides
         second = rng.choice((-1, 1))
         first = -second if rng.random() < 0.85 else second
         c1, c2 = sentiment_clause(rng, first), sentiment_clause(rng, second)
-        text = rng.choice((
-            f"{c1}, but {c2}",
-            f"although {c1}, {c2}",
-            f"{c2}, although {c1}",
-            f"{c1}. however, {c2}",
-            f"{c1}, yet {c2}",
-        ))
-        label = second
-    else:
-        p1, p2 = rng.choice((-1, 1)), rng.choice((-1, 1))
-        c1, c2 = sentiment_clause(rng, p1), sentiment_clause(rng, p2)
-        text = f"{c1} and {c2}"
-        label = p1 if p1 == p2 else 0
-    return ClassificationExample(text=text + ".", label={-1: "negative", 0: "mixed", 1: "positive"}[label])
+        template = rng.choice(_CONTRAST_FORMS)
+        ex = ClassificationExample(template.format(a=c1, b=c2) + ".", _LABEL_NAMES[second])
+        if first != second and rng.random() < 0.1:
+            twin = ClassificationExample(template.format(a=c2, b=c1) + ".", _LABEL_NAMES[first])
+            return [ex, twin]
+        return ex
+    p1, p2 = rng.choice((-1, 1)), rng.choice((-1, 1))
+    text = f"{sentiment_clause(rng, p1)} and {sentiment_clause(rng, p2)}."
+    return ClassificationExample(text, _LABEL_NAMES[p1 if p1 == p2 else 0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,7 +631,7 @@ class _SpanText:
 
 
 def _make_fact(rng: random.Random) -> QAExample:
-    n_people = rng.choice((2, 3, 3, 4))
+    n_people = rng.choice((2, 3, 3))
     cities = rng.sample(_CITIES, 2 * n_people + 1)
     births = rng.sample(range(1940, 1995), n_people)
     moves: list[int] = []
@@ -670,7 +679,8 @@ def _make_fact(rng: random.Random) -> QAExample:
         for s in order:
             doc.sentence(s)
         if rng.random() < 0.2:
-            doc.sentence([f"{rng.choice(cities)} is known for its {rng.choice(['museums', 'harbor', 'old bridges', 'food markets'])}."])
+            sight = rng.choice(["museums", "harbor", "old bridges", "food markets"])
+            doc.sentence([f"{rng.choice(cities)} is known for its {sight}."])
     i = rng.randrange(n_people)
     attr = rng.choice(list(_FACTS_QUESTIONS))
     person = people[i]
