@@ -1,0 +1,199 @@
+"""``tfcli report`` on a study of 1,000 trials: wall time and peak memory.
+
+Builds (once; reused with --store) a local MLflow store holding one study whose parent run
+and 1,000 finished child runs look like the study callback's: the tags, the full
+configuration as params, and five evaluations of seven metrics each, written with MLflow's
+batch API (``log_batch``). Each child also gets ``checkpoint/config.json`` and
+``checkpoint/valid_outputs.jsonl`` (200 validation outputs), so the report really counts
+parameters from checkpoint configs and runs its significance tests.
+
+Then it runs ``tfcli report`` as a fresh process (as a user would) several times per format
+and prints the median wall time and the peak resident memory of the process. Goal: the
+default report (table) in at most 3 s.
+
+Run: python benchmarks/report_scale.py [--trials 1000] [--store DIR] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STUDY = "report-scale"
+SPEC = {
+    "name": STUDY,
+    "task": {"type": "translation", "data": "builtin:dates"},
+    "train": {"max_steps": 500, "eval_every": 100},
+    "objective": {"metric": "bleu", "mode": "max"},
+    "search": {
+        "method": "random",
+        "num_samples": 1000,
+        "parameters": {
+            "train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 3e-3},
+            "model.d_model": {"values": [64, 128, 256]},
+            "model.encoder_layers": {"distribution": "int_uniform", "min": 1, "max": 4},
+            "model.dropout": {"distribution": "uniform", "min": 0.0, "max": 0.3},
+        },
+    },
+}
+
+
+def build_store(root: Path, trials: int, seed: int = 0) -> str:
+    """Write the study into a fresh store under ``root``; returns the tracking URI."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    from tfcli import tracking as tr
+    from tfcli.study.spec import StudySpec
+
+    tracking = tr.check_tracking(tr.resolve_tracking(f"sqlite:///{root / 'mlflow.db'}"))
+    client = tracking.client()
+    spec = StudySpec.model_validate(SPEC)
+    experiment_id = tr.ensure_experiment(tracking, STUDY, client)
+    study_id = "bench-0001"
+    parent = client.create_run(
+        experiment_id,
+        run_name=STUDY,
+        tags={
+            tr.TAG_STUDY_ID: study_id,
+            tr.TAG_STUDY_NAME: STUDY,
+            tr.TAG_ROLE: tr.ROLE_STUDY,
+            tr.TAG_TASK: "translation",
+            tr.TAG_OBJECTIVE_METRIC: "bleu",
+            tr.TAG_OBJECTIVE_MODE: "max",
+            tr.TAG_SPEC: spec.model_dump_json(indent=2),
+        },
+    ).info.run_id
+    rng = random.Random(seed)
+    references = [f"{1990 + i % 30} - {1 + i % 12:02d} - {1 + i % 28:02d}" for i in range(200)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(trials):
+            config = {
+                "train.lr": math.exp(rng.uniform(math.log(1e-4), math.log(3e-3))),
+                "model.d_model": rng.choice([64, 128, 256]),
+                "model.encoder_layers": rng.randint(1, 4),
+                "model.dropout": rng.uniform(0.0, 0.3),
+            }
+            trial_spec = spec.with_overrides(config)
+            quality = 60 - 8 * abs(math.log10(config["train.lr"]) + 3) + config["model.d_model"] / 32 - 20 * config["model.dropout"]
+            trial_id = f"bench_{n:05d}"
+            start = 1_700_000_000_000 + n * 60_000
+            run = client.create_run(
+                experiment_id,
+                run_name=trial_id,
+                start_time=start,
+                tags={
+                    tr.TAG_PARENT_RUN: parent,
+                    tr.TAG_STUDY_ID: study_id,
+                    tr.TAG_STUDY_NAME: STUDY,
+                    tr.TAG_ROLE: tr.ROLE_TRIAL,
+                    tr.TAG_TRIAL_ID: trial_id,
+                    tr.TAG_CONFIG: json.dumps(config, sort_keys=True),
+                    tr.TAG_OBJECTIVE_METRIC: "bleu",
+                    tr.TAG_OBJECTIVE_MODE: "max",
+                    tr.TAG_TASK: "translation",
+                },
+            )
+            run_id = run.info.run_id
+            metrics, best, best_step = [], -1.0, 0
+            for k, step in enumerate(range(100, 501, 100)):
+                bleu = max(0.0, quality * (1 - math.exp(-(k + 1) / 2)) + rng.gauss(0, 1.5))
+                if bleu > best:
+                    best, best_step = bleu, step
+                values = {"bleu": bleu, "chrf": bleu * 1.4, "ter": 100 - bleu, "meteor": bleu / 100, "loss": 5 / (k + 1), "train_loss": 5.2 / (k + 1), "lr": config["train.lr"]}
+                metrics += [Metric(key, float(v), start + step, step) for key, v in values.items()]
+            params = [Param(k, v) for k, v in tr.spec_params(trial_spec).items()]
+            tags = [
+                RunTag(tr.TAG_OBJECTIVE_VALUE, repr(best)),
+                RunTag(tr.TAG_OBJECTIVE_STEP, str(best_step)),
+                RunTag(tr.TAG_CHECKPOINT_STEP, str(best_step)),
+                RunTag(tr.TAG_CHECKPOINT, tr.CHECKPOINT_ARTIFACT_PATH),
+                RunTag(tr.TAG_LAST_STEP, "500"),
+            ]
+            for i in range(0, len(params), 100):
+                client.log_batch(run_id, params=params[i : i + 100])
+            client.log_batch(run_id, metrics=metrics, tags=tags)
+            folder = Path(tmp) / "checkpoint"
+            folder.mkdir(exist_ok=True)
+            model = {"vocab_size": 1000, "kind": "seq2seq", "d_model": config["model.d_model"], "heads": 4,
+                     "encoder_layers": config["model.encoder_layers"], "decoder_layers": 2, "ffn_dim": 512,
+                     "positional": "sinusoidal", "norm": "pre", "tie_embeddings": True, "max_length": 256}
+            (folder / "config.json").write_text(json.dumps({"format": "tfcli-checkpoint/1", "model": model}))
+            with (folder / "valid_outputs.jsonl").open("w") as handle:
+                for i, ref in enumerate(references):
+                    prediction = ref if rng.random() < best / 70 else ref[:-3] + "00"
+                    handle.write(json.dumps({"index": i, "source": ref, "reference": ref, "prediction": prediction}) + "\n")
+            client.log_artifacts(run_id, str(folder), tr.CHECKPOINT_ARTIFACT_PATH)
+            client.set_terminated(run_id, "FINISHED", end_time=start + 50_000)
+            if (n + 1) % 100 == 0:
+                print(f"  {n + 1} trials written", flush=True)
+    client.set_terminated(parent, "FINISHED")
+    return tracking.uri
+
+
+def timed(command: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) of the child process, and its stdout."""
+    start = time.perf_counter()
+    # A wrapper child, so ru_maxrss of RUSAGE_CHILDREN is this run's alone.
+    code = (
+        "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "sys.stdout.write(p.stdout); sys.stderr.write(p.stderr);"
+        "print('MAXRSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    rss = int(next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("MAXRSS")))
+    return wall, rss, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--store", type=Path, default=None, help="Folder of the store (built there if it holds none).")
+    parser.add_argument("--runs", type=int, default=3, help="Timed runs per format (median reported).")
+    args = parser.parse_args()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    root = (args.store or Path(tempfile.mkdtemp(prefix="tfcli-report-scale-"))).absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    if not (root / "mlflow.db").exists():
+        print(f"building a store of {args.trials} trials in {root} ...", flush=True)
+        start = time.perf_counter()
+        uri = build_store(root, args.trials)
+        print(f"  built in {time.perf_counter() - start:.0f} s", flush=True)
+    base = [sys.executable, "-m", "tfcli", "report", STUDY, "--tracking-uri", uri]
+    cases = [
+        ("table (default: top 20, significance, importance)", base),
+        ("json, all trials", base + ["--format", "json", "--top", "0"]),
+        ("csv, all trials", base + ["--format", "csv", "--top", "0"]),
+        ("table --no-significance --no-importance", base + ["--no-significance", "--no-importance"]),
+        ("table --metric chrf (reads 1,000 histories)", base + ["--metric", "chrf", "--no-significance", "--no-importance"]),
+        ("html (learning curves of the top 10)", base + ["--format", "html", "--no-log", "--out", str(root / "report.html")]),
+    ]
+    floor = [sys.executable, "-c", f"from mlflow import MlflowClient; MlflowClient({uri!r}).search_experiments()"]
+    print(f"trials: {args.trials}; store: {uri}; runs per case: {args.runs}")
+    timed(base)  # warm the file cache
+    wall, rss, _ = zip(*(timed(floor) for _ in range(args.runs)))
+    print(f"{'floor: import mlflow + open the store':52s} median {statistics.median(wall):6.2f} s   peak RSS {max(rss) / 1024:6.0f} MiB")
+    for label, command in cases:
+        results = [timed(command) for _ in range(args.runs)]
+        wall, rss, outputs = zip(*results)
+        if "json" in label:
+            assert len(json.loads(outputs[0])["ranked"]) == args.trials
+        print(f"{label:52s} median {statistics.median(wall):6.2f} s   peak RSS {max(rss) / 1024:6.0f} MiB")
+    print("goal: the default table report in <= 3 s")
+
+
+if __name__ == "__main__":
+    main()
