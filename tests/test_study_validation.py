@@ -176,3 +176,20 @@ def test_yaml_is_loaded_safely(tmp_path):
     with pytest.raises(StudySpecError) as info:
         load_spec(study)
     assert info.value.problems[0].line == 1
+
+
+def test_pbt_cannot_perturb_the_model(cli, tmp_path):
+    study = tmp_path / "pbt.yaml"
+    study.write_text(
+        edit("scheduler: {type: asha, grace_period: 50}", "scheduler: {type: pbt, mutations: [train.lr, model.d_model]}")
+    )
+    result = cli("study", "validate", study)
+    assert result.exit_code == 2
+    assert f"{study}:20: scheduler.mutations.1: pbt cannot perturb 'model.d_model'" in result.stderr
+
+
+def test_pbt_default_mutations_leave_the_model_alone():
+    from tfcli.study.space import pbt_mutations
+
+    spec = load_spec_text(edit("scheduler: {type: asha, grace_period: 50}", "scheduler: {type: pbt}"))
+    assert set(pbt_mutations(spec)) == {"train.lr"}

@@ -69,11 +69,15 @@ def _root(
 
 
 def _register() -> None:
-    from tfcli.cli import score, study, train
+    from tfcli.cli import export, predict, report, score, study, train, ui
 
     app.add_typer(study.app, name="study", help="Create, check and run studies.")
     train.register(app)
     score.register(app)
+    report.register(app)
+    export.register(app)
+    predict.register(app)
+    ui.register(app)
 
 
 _register()

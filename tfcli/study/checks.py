@@ -296,12 +296,19 @@ def _schedule_problems(data: dict) -> Iterator[Problem]:
         return
     if search.method != "random":
         yield ("scheduler", "type"), f"pbt explores by perturbing trials and needs search.method random, but got {search.method}"
-    perturbable = [n for n, p in search.parameters.items() if p.kind != "value"]
+    perturbable = [n for n, p in search.parameters.items() if p.kind != "value" and n.split(".", 1)[0] in ("train", "eval")]
     if not perturbable:
-        yield ("scheduler", "type"), "pbt needs at least one searched parameter (values or a distribution) to perturb"
+        yield ("scheduler", "type"), (
+            "pbt needs at least one searched train.* or eval.* parameter (values or a distribution) to perturb; "
+            "model.* and data.* settings cannot change under a running model"
+        )
     for index, name in enumerate(scheduler.mutations or []):
         if name not in search.parameters:
             yield ("scheduler", "mutations", index), f"{name!r} is not a searched parameter; choose from: {', '.join(search.parameters) or 'none'}"
+        elif name.split(".", 1)[0] not in ("train", "eval"):
+            yield ("scheduler", "mutations", index), (
+                f"pbt cannot perturb {name!r}: a trial continues from another trial's checkpoint, so only train.* and eval.* settings can change"
+            )
 
 
 def cross_check(data: Any, base_dir: Path) -> list[Problem]:

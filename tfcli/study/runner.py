@@ -684,6 +684,9 @@ def run_study(
                     scheduler=make_scheduler(spec),
                     num_samples=num_samples or spec.search.num_samples,
                     time_budget_s=spec.budget.time_seconds,
+                    # A new trial reuses a finished trial's worker process: torch, tfcli and
+                    # the cached data stay imported, which saves seconds per trial.
+                    reuse_actors=True,
                 ),
                 run_config=tune.RunConfig(
                     name=exp_name,

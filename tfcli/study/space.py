@@ -355,13 +355,20 @@ def _clip_config(config: dict, rules: dict[str, tuple]) -> dict:
     return config
 
 
-def pbt_mutations(spec: StudySpec) -> dict[str, Any]:
-    """What PBT perturbs: ``scheduler.mutations`` or every searched parameter.
+#: Sections whose settings can change under a running model (PBT's exploit step).
+PBT_MUTABLE_SECTIONS = ("train", "eval")
 
-    Distributions become Tune domains (resampled, or scaled by 0.8/1.2 and kept in bounds);
-    ``values`` become lists (resampled, or moved to a neighbouring value).
+
+def pbt_mutations(spec: StudySpec) -> dict[str, Any]:
+    """What PBT perturbs: ``scheduler.mutations``, or every searched ``train.*``/``eval.*`` one.
+
+    A running trial continues from another trial's checkpoint, so only settings that leave the
+    model and its data unchanged can be perturbed; searched ``model.*`` and ``data.*`` values
+    are sampled once per trial. Distributions become Tune domains (resampled, or scaled by
+    0.8/1.2 and kept in bounds); ``values`` become lists (resampled, or moved to a neighbour).
     """
-    names = spec.scheduler.mutations if spec.scheduler.mutations is not None else searched(spec)
+    default = [p for p in searched(spec) if p.split(".", 1)[0] in PBT_MUTABLE_SECTIONS]
+    names = spec.scheduler.mutations if spec.scheduler.mutations is not None else default
     mutations: dict[str, Any] = {}
     for path in names:
         param = spec.search.parameters[path]

@@ -1,0 +1,63 @@
+"""``tfcli export``: a trial's checkpoint as a model folder, optionally registered in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tfcli.cli.render import OutputFormat, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+
+
+def export(
+    name: Annotated[str, typer.Argument(help="Study name.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (new or empty).", show_default=False)],
+    trial: Annotated[Optional[str], typer.Option("--trial", help="Export this trial (id, its numeric end such as 00002, or run id) instead of the best.")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Pick the best trial by this metric (default: the objective).")] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="max or min for --metric (default: the metric's natural one).")] = None,
+    register_name: Annotated[
+        Optional[str], typer.Option("--register", help="Also log it as an MLflow pyfunc model and register a version of NAME with the alias 'best'.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the export files in a folder that is not empty.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json: one JSON object on stdout.")] = OutputFormat.table,
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+) -> None:
+    """Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."""
+    from tfcli.export import export_study, register_export
+    from tfcli.report.ranking import ReportError
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    if mode is not None and mode not in ("max", "min"):
+        raise ReportError(f"--mode must be max or min, but got {mode!r}")
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    result = export_study(tracking, name, out, trial=trial, metric=metric, mode=mode, force=force)
+    p, m = result.config["provenance"], result.config["metrics"]
+    registered = register_export(tracking, result.path, register_name) if register_name else None
+    summary = {
+        "path": str(result.path),
+        "study": p["study"],
+        "trial_id": p["trial_id"],
+        "run_id": p["run_id"],
+        "step": p["step"],
+        "metrics": m["values"],
+        "registered": None
+        if registered is None
+        else {"name": registered.name, "version": registered.version, "alias": registered.alias, "uri": registered.registered_uri, "model_id": registered.model_id},
+    }
+    if output is OutputFormat.json:
+        print_json(summary)
+        return
+    objective = p["objective"]
+    value = m["values"].get(objective["metric"]) if objective["metric"] else None
+    typer.echo(
+        f"Exported trial {p['trial_id']} of {p['study']} (step {p['step']}"
+        + (f", {objective['metric']} {value:.4g}" if isinstance(value, (int, float)) else "")
+        + f") to {result.path}"
+    )
+    if registered is not None:
+        typer.echo(f"Registered {registered.name} version {registered.version} as {registered.registered_uri}")

@@ -1,0 +1,169 @@
+"""``tfcli report``: rank a study's trials, test the top one, score hyperparameter importance."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class Mode(str, Enum):
+    max = "max"
+    min = "min"
+
+
+class At(str, Enum):
+    best = "best"
+    last = "last"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    names: Annotated[list[str], typer.Argument(help="Study name; with two or more, their best trials side by side.", show_default=False)],
+    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Rank by this logged metric (default: the study's objective).")] = None,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", help="max or min (default: the objective's mode, else the metric's natural one).")] = None,
+    top: Annotated[int, typer.Option("--top", "-k", help="Show the best K ranked trials; 0 shows all.", min=0)] = 20,
+    where: Annotated[
+        Optional[list[str]],
+        typer.Option("--where", "-w", help="Keep trials where KEY OP VALUE holds, e.g. 'model.d_model>=128' or status=FINISHED (repeatable, all must hold)."),
+    ] = None,
+    columns: Annotated[
+        Optional[list[str]],
+        typer.Option("--columns", "-c", help="Columns to show, comma-separated: rank, trial, value, step, time, parameters, status, run_id, error, any parameter or metric."),
+    ] = None,
+    at: Annotated[At, typer.Option("--at", help="best: each trial's best value and its step; last: the last logged value.")] = At.best,
+    compare: Annotated[int, typer.Option("--compare", help="Test the top trial against this many next ones.", min=0)] = 3,
+    significance: Annotated[bool, typer.Option("--significance/--no-significance", help="Paired bootstrap of the top trial against the next ones.")] = True,
+    importance: Annotated[bool, typer.Option("--importance/--no-importance", help="fANOVA hyperparameter importance over finished trials.")] = True,
+    output: Annotated[
+        ReportFormat,
+        typer.Option("--format", "-f", help="table, json, markdown, html (a plotly page), or csv (the trials only, raw numbers)."),
+    ] = ReportFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (html default: NAME-report.html).")] = None,
+    log_html: Annotated[bool, typer.Option("--log/--no-log", help="html: also log the page as report.html on the study's parent run.")] = True,
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+) -> None:
+    """Rank a study's trials by its objective or --metric, with significance and importance.
+
+    Failed and killed trials are listed apart. Two or more study names compare the studies'
+    best trials side by side.
+    """
+    from tfcli.report.ranking import parse_columns, parse_where
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    conditions = [parse_where(w) for w in where or []]
+    chosen_columns = parse_columns(columns)
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    if len(names) > 1:
+        _compare(tracking, names, metric, mode, at, output, out)
+        return
+    from tfcli.report.build import build_report
+
+    wants_extras = output is not ReportFormat.csv
+    built = build_report(
+        tracking,
+        names[0],
+        metric=metric,
+        mode=mode.value if mode else None,
+        at=at.value,
+        top=top or None,
+        where=conditions,
+        columns=chosen_columns,
+        compare=compare,
+        with_significance=significance and wants_extras and compare > 0,
+        with_importance=importance and wants_extras,
+        curves=output is ReportFormat.html,
+    )
+    if output is ReportFormat.html:
+        _write_html(tracking, built, out, log_html)
+        return
+    from tfcli.report import render
+
+    if output is ReportFormat.table:
+        if out is None:
+            render.print_table(built, _console())
+        else:
+            with out.open("w", encoding="utf-8") as handle:
+                render.print_table(built, _console(file=handle))
+            _done(out)
+        return
+    text = {ReportFormat.csv: render.to_csv, ReportFormat.json: render.to_json, ReportFormat.markdown: render.to_markdown}[output](built)
+    if output is ReportFormat.json and not text.endswith("\n"):
+        text += "\n"
+    _emit(text, out)
+    if output is ReportFormat.csv:
+        for note in built.notes:
+            if "METEOR" in note:
+                typer.echo(f"Note: {note}", err=True)
+
+
+def _console(file=None):
+    import os
+
+    from rich.console import Console
+
+    width = os.environ.get("COLUMNS")
+    return Console(file=file, width=int(width) if width and width.isdigit() else (200 if file is not None else None), highlight=False, soft_wrap=False)
+
+
+def _emit(text: str, out: Optional[Path]) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    _done(out)
+
+
+def _done(path: Path) -> None:
+    typer.echo(f"Wrote {path}", err=True)
+
+
+def _write_html(tracking, built, out: Optional[Path], log_html: bool) -> None:
+    import shutil
+    import tempfile
+
+    from tfcli import tracking as tr
+    from tfcli.report.html import render_html
+
+    page = render_html(built)
+    path = out or Path(f"{built.study.name}-report.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    typer.echo(f"Wrote {path}")
+    if log_html:
+        with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
+            staged = Path(tmp) / tr.REPORT_ARTIFACT
+            shutil.copyfile(path, staged)
+            uri = tr.log_run_artifact(tracking, built.study.run_id, staged)
+        typer.echo(f"Logged {tr.REPORT_ARTIFACT} on the study's parent run {built.study.run_id} ({uri})")
+
+
+def _compare(tracking, names, metric, mode, at, output, out) -> None:
+    from tfcli.report import render
+    from tfcli.report.build import compare_studies
+    from tfcli.report.ranking import ReportError
+
+    if output is ReportFormat.html:
+        raise ReportError("--format html reports one study; compare studies with table, csv, json or markdown")
+    bests = compare_studies(tracking, names, metric=metric, mode=mode.value if mode else None, at=at.value)
+    if output is ReportFormat.table:
+        render.print_compare(bests, _console())
+        return
+    text = {ReportFormat.csv: render.compare_to_csv, ReportFormat.json: render.compare_to_json, ReportFormat.markdown: render.compare_to_markdown}[output](bests)
+    _emit(text if text.endswith("\n") else text + "\n", out)

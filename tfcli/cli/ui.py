@@ -1,0 +1,74 @@
+"""``tfcli ui``: the MLflow UI on the study store, bound to loopback unless told otherwise."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ui")(ui)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from tfcli.errors import UserError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise UserError(f"--port must be free on {host}, but port {port} is taken ({err.strerror or err}); choose another with --port") from None
+
+
+def ui(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.", min=1, max=65535)] = 5000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind; 127.0.0.1 keeps it on this machine, 0.0.0.0 opens it to the network.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option("--workers", help="Server worker processes.", min=1)] = 1,
+    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+) -> None:
+    """Serve the MLflow UI on the study store and print each study's experiment URL."""
+    import os
+    import signal
+    import subprocess
+
+    from tfcli.tracking import check_tracking, list_studies, resolve_tracking, ui_command
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    command = ui_command(tracking, host=host, port=port, workers=workers)
+    _check_port(host, port)
+    base = f"http://{_url_host(host)}:{port}"
+    studies = list_studies(tracking)
+    typer.echo(f"MLflow UI on {tracking.uri} at {base}  (Ctrl+C stops it)")
+    for study in studies:
+        typer.echo(f"  {study.name}: {base}/#/experiments/{study.experiment_id}")
+    if not studies:
+        typer.echo("  (no studies in this store yet)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"Note: bound to {host}: anyone who can reach this machine can read (and write) the store.", err=True)
+    # The server stays in this process group, so stopping the group stops it too.
+    server = subprocess.Popen(command, env={**os.environ, "MLFLOW_TRACKING_URI": tracking.uri})
+    previous = signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        try:
+            code = server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = server.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+        raise typer.Exit(1)

@@ -1,0 +1,334 @@
+"""Building a report from the tracking store: what ``tfcli report`` computes before rendering.
+
+Reads: one :func:`tfcli.tracking.load_study` (a few paged searches, no metric history),
+then only what the options ask for: the history of a non-objective ranking metric
+(``at="best"``), the checkpoint configs of the shown trials that lack a parameter count, the
+validation outputs of the trials under test, and for HTML the learning curves of the top
+trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
+from tfcli.report.importance import Importance, fanova, search_space
+from tfcli.report.ranking import (
+    Condition,
+    Ranking,
+    ReportError,
+    Row,
+    check_columns,
+    check_metric,
+    default_mode,
+    logged_metrics,
+    rank_trials,
+    searched_parameters,
+    with_parameters,
+)
+from tfcli.report.significance import Significance, compare_outputs, skipped, untestable_reason
+
+#: Learning curves in the HTML page: this many of the top trials.
+CURVES = 10
+
+
+@dataclass
+class Report:
+    study: StudyRecord
+    ranking: Ranking
+    columns: list[str]
+    parameters: list[str]  # the searched ones
+    trials: int  # in the study, before filters
+    where: list[str] = field(default_factory=list)
+    significance: Optional[Significance] = None
+    importance: Optional[Importance] = None
+    notes: list[str] = field(default_factory=list)
+    parameter_source: str = ""
+    histories: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # html only
+    records: list[TrialRecord] = field(default_factory=list)
+    all_ranked: list[Row] = field(default_factory=list)  # every ranked trial, before --top
+
+    @property
+    def metric(self) -> str:
+        return self.ranking.metric
+
+    @property
+    def mode(self) -> str:
+        return self.ranking.mode
+
+
+def with_history(tracking, records: Sequence[TrialRecord], metric: str, *, only: Optional[set] = None) -> list[TrialRecord]:
+    """``records`` with ``best[metric]`` filled from MLflow's history (one call per run)."""
+    from tfcli import tracking as tr
+
+    wanted = [r for r in records if metric in r.metrics and (only is None or r.run_id in only)]
+    histories = tr.metric_histories(tracking, [r.run_id for r in wanted], metric)
+    out = []
+    for record in records:
+        points = histories.get(record.run_id)
+        if not points:
+            out.append(record)
+            continue
+        mode = default_mode(metric, record.objective_metric, record.objective_mode)
+        top: Optional[MetricBest] = None
+        for step, value in points:
+            if top is None or better(value, top.value, mode):
+                top = MetricBest(value=value, step=step)
+        out.append(dataclasses.replace(record, best={**record.best, metric: top}))
+    return out
+
+
+def objective_from_history(tracking, records: Sequence[TrialRecord], tags: dict, metric: str) -> list[TrialRecord]:
+    """Trials without the ``tfcli.objective_value`` tag (still running, or ended without a
+    checkpoint) get the objective's best value and step from its history, not its last value."""
+    from tfcli import tracking as tr
+
+    untagged = {r.run_id for r in records if tr.TAG_OBJECTIVE_VALUE not in tags.get(r.run_id, {}) and metric in r.metrics}
+    if not untagged:
+        return list(records)
+    out = []
+    for record in with_history(tracking, records, metric, only=untagged):
+        best = record.best.get(metric) if record.run_id in untagged else None
+        out.append(dataclasses.replace(record, objective_value=best.value, objective_step=best.step) if best else record)
+    return out
+
+
+def _default_columns(parameters: Sequence[str], metric: str) -> list[str]:
+    return ["rank", "trial", metric, "step", *parameters, "time", "parameters", "status"]
+
+
+def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[str, Optional[int]], str]:
+    """Parameter counts of ``rows`` (by run id) and a note on where they came from.
+
+    A run's ``tfcli.parameters`` tag when it has one (study trials do not). Otherwise the count
+    follows from the architecture (:func:`tfcli.export.parameter_count`): the trial's
+    ``model.*`` params, plus the vocabulary size and label count, which depend only on the
+    data settings and are read from one ``checkpoint/config.json`` per distinct ``data.*``
+    setting. Trials of a data setting without any checkpoint stay blank.
+    """
+    from tfcli import tracking as tr
+    from tfcli.export import parameter_count
+
+    counts: dict[str, Optional[int]] = {}
+    sources = set()
+    pending: dict[tuple, list[Row]] = {}
+    for row in rows:
+        run_id = row.record.run_id
+        tag = tags.get(run_id, {}).get(tr.TAG_PARAMETERS)
+        try:
+            counts[run_id] = int(float(tag)) if tag not in (None, "") else None
+        except ValueError:
+            counts[run_id] = None
+        if counts[run_id] is not None:
+            sources.add("tag")
+            continue
+        key = tuple(sorted((k, str(v)) for k, v in row.record.params.items() if k.startswith("data.")))
+        pending.setdefault(key, []).append(row)
+    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
+        for group in pending.values():
+            base = None
+            for row in group:
+                if not row.record.has_checkpoint:
+                    continue
+                path = tr.download_run_artifact(
+                    tracking, row.record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/config.json", Path(tmp) / row.record.run_id,
+                    artifact_uri=row.record.artifact_uri,
+                )
+                try:
+                    base = json.loads(path.read_text(encoding="utf-8")).get("model") if path is not None else None
+                except ValueError:
+                    base = None
+                if base:
+                    break
+            if not base:
+                continue
+            for row in group:
+                model = {k[len("model."):]: v for k, v in row.record.params.items() if k.startswith("model.")}
+                counts[row.record.run_id] = parameter_count({**base, **model})
+                sources.add("architecture")
+    text = {
+        frozenset(): "",
+        frozenset({"tag"}): "parameters: the runs' tfcli.parameters tags",
+        frozenset({"architecture"}): "parameters: counted from each trial's model.* params, with the vocabulary size of its data setting's checkpoint/config.json (study trials carry no tfcli.parameters tag)",
+        frozenset({"tag", "architecture"}): "parameters: tfcli.parameters tags, else counted from the model.* params and a checkpoint's vocabulary size",
+    }[frozenset(sources)]
+    return counts, text
+
+
+def _outputs(tracking, record: TrialRecord, tmp: Path) -> Optional[list[dict]]:
+    from tfcli import tracking as tr
+
+    if not record.has_checkpoint:
+        return None
+    path = tr.download_run_artifact(
+        tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{tr.VALID_OUTPUTS_FILE}", tmp / record.run_id, artifact_uri=record.artifact_uri
+    )
+    if path is None or not path.is_file():
+        return None
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int) -> Significance:
+    """The top trial against the next ``compare`` ranked trials on their validation outputs."""
+    from tfcli.metrics import MetricSettings
+
+    metric = ranking.metric
+    reason = untestable_reason(study.task, metric)
+    if reason:
+        return skipped(metric, reason)
+    if len(ranking.ranked) < 2:
+        return skipped(metric, f"a paired test needs two ranked trials, but there {'is' if len(ranking.ranked) == 1 else 'are'} {len(ranking.ranked)}")
+    settings = MetricSettings()
+    if study.spec_json:
+        try:
+            evaluation = json.loads(study.spec_json).get("eval") or {}
+            settings = MetricSettings(
+                bleu_tokenize=evaluation.get("bleu_tokenize", "13a"),
+                rouge_tokenizer=evaluation.get("rouge_tokenizer", "auto"),
+                bootstrap_resamples=int(evaluation.get("bootstrap_resamples", 1000)),
+            )
+        except (ValueError, AttributeError):
+            pass
+    top = ranking.ranked[0]
+    others = ranking.ranked[1 : 1 + max(0, compare)]
+    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
+        folder = Path(tmp)
+        top_outputs = _outputs(tracking, top.record, folder)
+        if not top_outputs:
+            return skipped(metric, f"the top trial {top.trial_id} has no saved validation outputs (checkpoint/valid_outputs.jsonl)", top.trial_id)
+        pairs = [(row.trial_id, row.rank, _outputs(tracking, row.record, folder)) for row in others]
+    return compare_outputs(study.task, metric, (top.trial_id, top_outputs), pairs, settings)
+
+
+def importance(study: StudyRecord, ranking: Ranking, parameters: Sequence[str]) -> Importance:
+    rows = [row for row in ranking.ranked if row.record.status is TrialStatus.FINISHED]
+    points = [({**row.record.params, **row.record.config}, row.value) for row in rows]
+    return fanova(points, list(parameters), search_space(study.spec_json), ranking.mode, ranking.metric)
+
+
+def build_report(
+    tracking,
+    name: str,
+    *,
+    metric: Optional[str] = None,
+    mode: Optional[str] = None,
+    at: str = "best",
+    top: Optional[int] = 20,
+    where: Sequence[Condition] = (),
+    columns: Optional[Sequence[str]] = None,
+    compare: int = 3,
+    with_significance: bool = True,
+    with_importance: bool = True,
+    with_parameters_count: bool = True,
+    curves: bool = False,
+) -> Report:
+    """Everything a single-study report shows. ``top`` None or 0: every ranked trial."""
+    from tfcli import tracking as tr
+
+    snapshot = tr.load_study(tracking, name)
+    study, records = snapshot.study, list(snapshot.trials)
+    notes: list[str] = []
+    metric = metric or study.objective_metric
+    if metric is None:
+        raise ReportError(f"study {name!r} names no objective metric; choose one with --metric ({', '.join(logged_metrics(records))})")
+    if metric != study.objective_metric:  # the objective is fine before any trial logged it
+        check_metric(metric, records)
+    mode = mode or default_mode(metric, study.objective_metric, study.objective_mode)
+    if at == "best" and metric != study.objective_metric:
+        records = with_history(tracking, records, metric)
+    elif at == "best":
+        records = objective_from_history(tracking, records, snapshot.tags, metric)
+    ranking = rank_trials(records, metric, mode, at=at, where=where)
+    parameters = searched_parameters(study.spec_json, records)
+    chosen = list(columns) if columns else _default_columns(parameters, metric)
+    check_columns(chosen, records, metric)
+    every_ranked = list(ranking.ranked)
+    if top:
+        ranking = dataclasses.replace(ranking, ranked=ranking.ranked[:top])
+    parameter_source = ""
+    if with_parameters_count and "parameters" in chosen:
+        counts, parameter_source = _parameter_counts(tracking, ranking.ranked, snapshot.tags)
+        ranking = with_parameters(ranking, counts)
+    if at == "last":
+        notes.append(f"{metric}: the last logged value of each trial")
+    elif metric == study.objective_metric:
+        notes.append(f"{metric}: each trial's best value, the one its logged checkpoint was scored with")
+    else:
+        notes.append(f"{metric}: each trial's best value in its history (the logged checkpoint is the best by {study.objective_metric})")
+    report = Report(
+        study=study,
+        ranking=ranking,
+        columns=chosen,
+        parameters=parameters,
+        trials=len(snapshot.trials),
+        where=[c.text for c in where],
+        notes=notes,
+        parameter_source=parameter_source,
+        records=records,
+        all_ranked=every_ranked,
+    )
+    if with_significance:
+        report.significance = significance(tracking, study, ranking, compare)
+    if with_importance:
+        full = dataclasses.replace(ranking, ranked=every_ranked)  # importance sees every ranked trial
+        report.importance = importance(study, full, parameters)
+    if curves and ranking.ranked:
+        shown = [row.record.run_id for row in ranking.ranked[:CURVES]]
+        report.histories = tr.metric_histories(tracking, shown, metric)
+    if metric == "meteor" or "meteor" in chosen:
+        from tfcli.metrics import METEOR_NOTE
+
+        report.notes.append(METEOR_NOTE)
+    return report
+
+
+# --- several studies side by side -------------------------------------------------------------
+
+
+@dataclass
+class StudyBest:
+    study: StudyRecord
+    metric: str
+    mode: str
+    best: Optional[Row]
+    finished: int
+    trials: int
+    parameters: list[str]
+
+
+def compare_studies(tracking, names: Sequence[str], *, metric: Optional[str] = None, mode: Optional[str] = None, at: str = "best") -> list[StudyBest]:
+    """The best trial of each study by ``metric`` (default: each study's own objective)."""
+    from tfcli import tracking as tr
+
+    result = []
+    for name in names:
+        snapshot = tr.load_study(tracking, name)
+        study, records = snapshot.study, list(snapshot.trials)
+        chosen = metric or study.objective_metric
+        if chosen is None:
+            raise ReportError(f"study {name!r} names no objective metric; choose one with --metric")
+        if metric is not None:
+            check_metric(chosen, records)
+        chosen_mode = mode or default_mode(chosen, study.objective_metric, study.objective_mode)
+        if at == "best" and chosen != study.objective_metric:
+            records = with_history(tracking, records, chosen)
+        elif at == "best":
+            records = objective_from_history(tracking, records, snapshot.tags, chosen)
+        ranking = rank_trials(records, chosen, chosen_mode, at=at)
+        result.append(
+            StudyBest(
+                study=study,
+                metric=chosen,
+                mode=chosen_mode,
+                best=ranking.best,
+                finished=sum(r.status is TrialStatus.FINISHED for r in records),
+                trials=len(records),
+                parameters=searched_parameters(study.spec_json, records),
+            )
+        )
+    return result

@@ -1,0 +1,358 @@
+"""Rendering a report as a Rich table, CSV, JSON or Markdown (HTML lives in :mod:`.html`).
+
+* table: Rich tables on the terminal: the ranking, the trials listed apart, significance,
+  importance and notes;
+* csv: one table of trials (ranked first, then the ones apart with an empty rank), raw
+  numbers (``time_s`` in seconds) and nothing else, so any CSV reader takes it;
+* json: one JSON document with everything;
+* markdown: GitHub tables with headings, for pasting into an issue or a notebook.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any, Optional, Sequence
+
+from tfcli.report.build import Report, StudyBest
+from tfcli.report.ranking import Row, cell
+
+FORMATS = ("table", "csv", "json", "markdown", "html")
+
+
+# --- cells --------------------------------------------------------------------------------------
+
+
+def fmt_number(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+            return f"{value:.3e}"
+        if abs(value) < 1:
+            return f"{value:.4g}"
+        if abs(value) < 100:
+            return f"{value:.4f}".rstrip("0").rstrip(".")
+        return f"{value:.2f}"
+    return str(value)
+
+
+def fmt_duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def fmt_count(count: Optional[int]) -> str:
+    if count is None:
+        return ""
+    if count >= 1_000_000:
+        return f"{count / 1e6:.2f}M"
+    if count >= 10_000:
+        return f"{count / 1e3:.1f}k"
+    return str(count)
+
+
+def display(row: Row, column: str, metric: str) -> str:
+    value = cell(row, column, metric)
+    if column == "time":
+        return fmt_duration(value)
+    if column == "parameters":
+        return fmt_count(value)
+    return fmt_number(value)
+
+
+def header(column: str, report: Report) -> str:
+    return column
+
+
+def _apart_columns(report: Report) -> list[str]:
+    columns = [c for c in report.columns if c not in ("rank", "status")]
+    return ["trial" if "trial" not in columns else columns.pop(columns.index("trial")), "status", *columns, "error"]
+
+
+# --- json ---------------------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def row_dict(row: Row, report: Report) -> dict:
+    r = row.record
+    return {
+        "rank": row.rank,
+        "trial_id": r.trial_id,
+        "run_id": r.run_id,
+        "status": r.status.value,
+        "value": _json_value(row.value),
+        "step": row.step,
+        "config": {k: r.config.get(k, r.params.get(k)) for k in report.parameters},
+        "duration_s": r.duration_s,
+        "parameters": row.parameters,
+        "stopped_early": r.stopped_early,
+        "error": r.error,
+        "metrics": {k: _json_value(v) for k, v in sorted(r.metrics.items())},
+        "cells": {c: _json_value(cell(row, c, report.metric)) for c in report.columns},
+    }
+
+
+def to_json(report: Report) -> str:
+    payload = {
+        "study": report.study.to_dict(),
+        "metric": report.metric,
+        "mode": report.mode,
+        "at": report.ranking.at,
+        "where": report.where,
+        "trials": report.trials,
+        "filtered_out": report.ranking.filtered_out,
+        "columns": report.columns,
+        "ranked": [row_dict(row, report) for row in report.ranking.ranked],
+        "apart": [row_dict(row, report) for row in report.ranking.apart],
+        "significance": report.significance.to_dict() if report.significance else None,
+        "importance": report.importance.to_dict() if report.importance else None,
+        "notes": report.notes + ([report.parameter_source] if report.parameter_source else []),
+    }
+    return json.dumps(payload, indent=2, default=str)
+
+
+# --- csv ----------------------------------------------------------------------------------------
+
+
+def to_csv(report: Report) -> str:
+    columns = list(report.columns)
+    if "status" not in columns:
+        columns.append("status")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["time_s" if c == "time" else c for c in columns])
+    for row in report.ranking.ranked + report.ranking.apart:
+        writer.writerow(["" if (v := _json_value(cell(row, c, report.metric))) is None else v for c in columns])
+    return buffer.getvalue()
+
+
+# --- markdown -----------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_md_escape(h) for h in headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _significance_rows(report: Report) -> list[list[str]]:
+    s = report.significance
+    rows = []
+    for t in s.tests if s else []:
+        if t.note:
+            rows.append([f"{s.top_trial} vs {t.other_trial} (#{t.other_rank})", "", "", "", "", t.note])
+            continue
+        rows.append(
+            [
+                f"{s.top_trial} vs {t.other_trial} (#{t.other_rank})",
+                f"{fmt_number(t.score_top)} vs {fmt_number(t.score_other)}",
+                fmt_number(t.diff),
+                f"[{fmt_number(t.ci_low)}, {fmt_number(t.ci_high)}]",
+                f"{t.p_value:.4f}",
+                "yes" if t.significant else "no",
+            ]
+        )
+    return rows
+
+
+SIGNIFICANCE_HEADERS = ("top vs other", "scores", "difference", "95% CI", "p-value", "significant (p < 0.05)")
+
+
+def to_markdown(report: Report) -> str:
+    study = report.study
+    lines = [
+        f"## Study {study.name}: trials ranked by {report.metric} ({report.mode})",
+        "",
+        f"{report.trials} trials; task {study.task}; objective {study.objective_metric} ({study.objective_mode})"
+        + (f"; where {' and '.join(report.where)} ({report.ranking.filtered_out} filtered out)" if report.where else ""),
+        "",
+    ]
+    if report.ranking.ranked:
+        lines += _md_table([header(c, report) for c in report.columns], [[display(r, c, report.metric) for c in report.columns] for r in report.ranking.ranked])
+    else:
+        lines.append("No trial has a finite value yet.")
+    if report.ranking.apart:
+        columns = _apart_columns(report)
+        lines += ["", "### Failed, killed and without a value", ""]
+        lines += _md_table(columns, [[display(r, c, report.metric) for c in columns] for r in report.ranking.apart])
+    s = report.significance
+    if s is not None:
+        lines += ["", f"### Significance ({s.metric}, paired bootstrap)", ""]
+        if s.note:
+            lines.append(f"Skipped: {s.note}.")
+        else:
+            lines += _md_table(SIGNIFICANCE_HEADERS, _significance_rows(report))
+            lines += ["", f"{s.examples} validation examples, {s.resamples} resamples; difference = top minus other."]
+    imp = report.importance
+    if imp is not None:
+        lines += ["", f"### Hyperparameter importance ({imp.method})", ""]
+        if imp.note:
+            lines.append(f"Skipped: {imp.note}.")
+        else:
+            lines += _md_table(("parameter", "importance"), [[k, f"{v:.3f}"] for k, v in imp.importances.items()])
+            lines += ["", f"Over {imp.trials} finished trials."]
+    notes = report.notes + ([report.parameter_source] if report.parameter_source else [])
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+# --- rich table ---------------------------------------------------------------------------------
+
+
+def print_table(report: Report, console) -> None:
+    from rich.table import Table
+
+    study = report.study
+    title = f"{study.name}: trials ranked by {report.metric} ({report.mode})"
+    subtitle = f"{report.trials} trials, task {study.task}, objective {study.objective_metric} ({study.objective_mode})"
+    if report.where:
+        subtitle += f"; where {' and '.join(report.where)} ({report.ranking.filtered_out} filtered out)"
+    table = Table(title=title, caption=subtitle, show_lines=False)
+    for column in report.columns:
+        table.add_column(header(column, report), justify="right" if column not in ("trial", "status", "run_id", "error") else "left")
+    for row in report.ranking.ranked:
+        table.add_row(*(display(row, c, report.metric) for c in report.columns))
+    if report.ranking.ranked:
+        console.print(table)
+    else:
+        console.print(f"{title}: no trial has a finite value yet ({subtitle}).")
+    if report.ranking.apart:
+        columns = _apart_columns(report)
+        apart = Table(title="Failed, killed and without a value")
+        for column in columns:
+            apart.add_column(column)
+        for row in report.ranking.apart:
+            apart.add_row(*(display(row, c, report.metric) for c in columns))
+        console.print(apart)
+    s = report.significance
+    if s is not None:
+        if s.note:
+            console.print(f"Significance: skipped: {s.note}.")
+        else:
+            sig = Table(title=f"Significance: paired bootstrap on {s.metric}, {s.examples} examples, {s.resamples} resamples")
+            for column in SIGNIFICANCE_HEADERS:
+                sig.add_column(column)
+            for values in _significance_rows(report):
+                sig.add_row(*values)
+            console.print(sig)
+    imp = report.importance
+    if imp is not None:
+        if imp.note:
+            console.print(f"Importance: skipped: {imp.note}.")
+        else:
+            table = Table(title=f"Hyperparameter importance over {imp.trials} finished trials (fANOVA)")
+            table.add_column("parameter")
+            table.add_column("importance", justify="right")
+            for name, value in imp.importances.items():
+                table.add_row(name, f"{value:.3f}")
+            console.print(table)
+    for note in report.notes + ([report.parameter_source] if report.parameter_source else []):
+        console.print(f"Note: {note}")
+
+
+# --- several studies ----------------------------------------------------------------------------
+
+
+def compare_columns(bests: Sequence[StudyBest]) -> list[str]:
+    params: list[str] = []
+    for b in bests:
+        params += [p for p in b.parameters if p not in params]
+    return ["study", "task", "metric", "mode", "best", "trial", "step", "finished", *params]
+
+
+def compare_cells(best: StudyBest, columns: Sequence[str]) -> dict[str, Any]:
+    row = best.best
+    values: dict[str, Any] = {
+        "study": best.study.name,
+        "task": best.study.task,
+        "metric": best.metric,
+        "mode": best.mode,
+        "best": _json_value(row.value) if row else None,
+        "trial": row.trial_id if row else None,
+        "step": row.step if row else None,
+        "finished": f"{best.finished}/{best.trials}",
+    }
+    for column in columns[8:]:
+        values[column] = (row.record.config.get(column, row.record.params.get(column)) if row else None)
+    return values
+
+
+def compare_to_json(bests: Sequence[StudyBest]) -> str:
+    payload = {
+        "studies": [
+            {
+                "study": b.study.to_dict(),
+                "metric": b.metric,
+                "mode": b.mode,
+                "finished": b.finished,
+                "trials": b.trials,
+                "best": None
+                if b.best is None
+                else {
+                    "trial_id": b.best.trial_id,
+                    "run_id": b.best.record.run_id,
+                    "value": _json_value(b.best.value),
+                    "step": b.best.step,
+                    "config": {p: b.best.record.config.get(p, b.best.record.params.get(p)) for p in b.parameters},
+                },
+            }
+            for b in bests
+        ]
+    }
+    return json.dumps(payload, indent=2, default=str)
+
+
+def compare_to_csv(bests: Sequence[StudyBest]) -> str:
+    columns = compare_columns(bests)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for b in bests:
+        values = compare_cells(b, columns)
+        writer.writerow(["" if values[c] is None else values[c] for c in columns])
+    return buffer.getvalue()
+
+
+def compare_to_markdown(bests: Sequence[StudyBest]) -> str:
+    columns = compare_columns(bests)
+    rows = [[fmt_number(compare_cells(b, columns)[c]) for c in columns] for b in bests]
+    return "\n".join([f"## Studies compared: {', '.join(b.study.name for b in bests)}", "", *_md_table(columns, rows)]) + "\n"
+
+
+def print_compare(bests: Sequence[StudyBest], console) -> None:
+    from rich.table import Table
+
+    columns = compare_columns(bests)
+    table = Table(title="Best trial of each study")
+    for column in columns:
+        table.add_column(column)
+    for b in bests:
+        values = compare_cells(b, columns)
+        table.add_row(*(fmt_number(values[c]) for c in columns))
+    console.print(table)
