@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.render import console
+
 
 class ReportFormat(str, Enum):
     table = "table"
@@ -112,12 +114,12 @@ def report(
 
 
 def _console(file=None):
-    import os
-
+    """The terminal's console, or one 200 columns wide for a file (tables must not wrap)."""
+    if file is None:
+        return console()
     from rich.console import Console
 
-    width = os.environ.get("COLUMNS")
-    return Console(file=file, width=int(width) if width and width.isdigit() else (200 if file is not None else None), highlight=False, soft_wrap=False)
+    return Console(file=file, width=200, highlight=False, soft_wrap=False)
 
 
 def _emit(text: str, out: Optional[Path]) -> None:
