@@ -78,6 +78,9 @@ def _register() -> None:
     export.register(app)
     predict.register(app)
     ui.register(app)
+    from tfcli.cli import cluster
+
+    app.add_typer(cluster.app, name="cluster", help="Studies on clusters: Ray jobs, SLURM scripts, cluster checks.")
 
 
 _register()

@@ -235,12 +235,22 @@ def _probe_cluster(address: str) -> None:
             text=True,
             timeout=CONNECT_TIMEOUT_S,
         )
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as err:
+        from tfcli.cluster.checks import auth_hint
+
+        hint = auth_hint(address, err.stderr)
+        if hint:
+            raise ClusterError(hint) from None
         raise ClusterError(
             f"no Ray cluster answered at {address} within {CONNECT_TIMEOUT_S} s; "
             "check that --address names the head node's GCS port (default 6379)"
         ) from None
     if done.returncode != 0:
+        from tfcli.cluster.checks import auth_hint
+
+        hint = auth_hint(address, done.stderr)
+        if hint:
+            raise ClusterError(hint)
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
         last = (errors or lines or [f"exit code {done.returncode}"])[-1]
@@ -289,8 +299,10 @@ def connect(address: str | None = None) -> bool:
             "give the head node's GCS address (HOST:6379) or use `tfcli cluster submit`"
         )
     _probe_cluster(address)
+    from tfcli.cluster.checks import requested_runtime_env
+
     try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        ray.init(address=address, runtime_env=requested_runtime_env(), log_to_driver=False, logging_level=logging.WARNING)
     except Exception as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ClusterError(f"cannot connect to the Ray cluster at {address}: {first}") from None
@@ -658,6 +670,10 @@ def run_study(
 
     started = connect(address)
     try:
+        if (address or os.environ.get("RAY_ADDRESS") or "local") != "local":
+            from tfcli.cluster.checks import preflight
+
+            preflight(storage_path)
         payload = study_payload(spec, study_id=study_id, experiment=exp_name)
         wrapped = _build_trainable(trainable, spec, payload)
         if resume:

@@ -1,0 +1,10 @@
+"""Running studies on clusters: pre-flight checks of a Ray cluster, Ray Jobs, SLURM scripts.
+
+- :mod:`tfcli.cluster.checks`: before any trial starts on an existing cluster, check that
+  every node can import tfcli and, on more than one node, that Ray's storage is shared.
+- :mod:`tfcli.cluster.jobs`: submit a study as a Ray job and follow, inspect or stop it.
+- :mod:`tfcli.cluster.slurm`: an sbatch script that starts a Ray cluster inside a SLURM
+  allocation and runs a study on it.
+
+Ray is imported inside functions, so importing this package stays cheap.
+"""
