@@ -90,8 +90,9 @@ def main() -> None:
         asha_total = sum(max((step for _, step, _ in trial), default=0) for trial in asha)
         asha_best = max(bleu for trial in asha for _, _, bleu in trial)
         needed = steps_to_reach(asha, fifo_best - 1.0)
+        fifo_needed = steps_to_reach(fifo, fifo_best - 1.0)
         print(f"{args.trials} trials, up to {args.steps} steps each")
-        print(f"FIFO: best BLEU {fifo_best:.2f}, {fifo_steps} trial-steps")
+        print(f"FIFO: best BLEU {fifo_best:.2f}, {fifo_steps} trial-steps; within 1 BLEU of it after {fifo_needed} trial-steps")
         print(f"ASHA: best BLEU {asha_best:.2f}, {asha_total} trial-steps in all ({asha_total / fifo_steps:.2f} of FIFO's)")
         if needed is None:
             print("ASHA never came within 1 BLEU of FIFO's best")
