@@ -13,7 +13,7 @@ a trial's compute is Tune's ``time_total_s`` (time inside the trainable). Goal: 
 and no worse than plain Ray Tune. Ray's start-up is paid by neither: one Ray session is started
 first and shared.
 
-Run: python benchmarks/study_overhead.py [--trials 8] [--steps 60]
+Run: python benchmarks/study_overhead.py [--trials 8] [--steps 600]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="tfcli-overhead-"))
