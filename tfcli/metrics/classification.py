@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tfcli.data.tasks import TASKS
 from tfcli.metrics.base import Evaluation, SuffStats
 
 if TYPE_CHECKING:
@@ -18,18 +19,7 @@ if TYPE_CHECKING:
 
     from tfcli.metrics.api import MetricSettings
 
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "f1",
-    "precision",
-    "recall",
-    "f1_micro",
-    "precision_micro",
-    "recall_micro",
-    "f1_weighted",
-    "precision_weighted",
-    "recall_weighted",
-)
+CLASSIFICATION_METRICS = tuple(m for m in TASKS["classification"].metrics if m != "loss")
 
 
 class LabelCounts:
