@@ -209,10 +209,11 @@ def test_failed_and_killed_trials_are_listed_apart_and_studies_compare(cli, real
 
 def test_the_fast_read_returns_what_mlflow_search_returns(real_study):
     from tfcli import tracking as tr
+    from tfcli.tracking.sql_fast_path import _sql_study_runs
 
     client, experiment, _ = mlflow_children(real_study)
     slow = tr.study_runs(real_study.tracking, real_study.study_id, experiment_id=experiment.experiment_id)
-    fast = tr._sql_study_runs(real_study.tracking.client(), experiment.experiment_id, real_study.study_id)
+    fast = _sql_study_runs(real_study.tracking.client(), experiment.experiment_id, real_study.study_id)
     assert [r.info.run_id for r in fast] == [r.info.run_id for r in slow]
     for a, b in zip(slow, fast):
         assert (a.data.tags, a.data.params) == (b.data.tags, b.data.params)

@@ -1,0 +1,468 @@
+"""The study callback: one parent run per study, one child run per Ray trial.
+
+:class:`_StudyTracker` is its logic without Ray; :func:`_callback_class` builds
+``MlflowStudyCallback`` from it and ``ray.tune.Callback`` the first time the package
+:mod:`tfcli.tracking` is asked for that name. What the runs hold: see :mod:`tfcli.tracking`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+from tfcli.tracking.artifacts import _read_text_artifact
+from tfcli.tracking.environment import _environment_tags, _ray_address
+from tfcli.tracking.ray_trial import _trial_error_text, best_checkpoint
+from tfcli.tracking.search import _quote, _search, _tag
+from tfcli.tracking.store import Tracking, ensure_experiment
+from tfcli.tracking.tags import (
+    CONFIG_HISTORY_ARTIFACT,
+    FAILURE_MESSAGE_RESULT_KEY,
+    FAILURE_RESULT_KEY,
+    HPARAM_METRIC_PREFIX,
+    RAY_RESULT_KEYS,
+    ROLE_STUDY,
+    ROLE_TRIAL,
+    SPEC_ARTIFACT,
+    STUDY_FILE_ARTIFACT,
+    TAG_CHECKPOINT_STEP,
+    TAG_CONFIG,
+    TAG_CONFIG_CHANGES,
+    TAG_CONFIG_FINAL,
+    TAG_ERROR,
+    TAG_EXPERIMENT_TAG,
+    TAG_HOST,
+    TAG_LAST_STEP,
+    TAG_NUM_FAILURES,
+    TAG_OBJECTIVE_METRIC,
+    TAG_OBJECTIVE_MODE,
+    TAG_OBJECTIVE_STEP,
+    TAG_OBJECTIVE_VALUE,
+    TAG_PARENT_RUN,
+    TAG_RAY_ADDRESS,
+    TAG_ROLE,
+    TAG_SPEC,
+    TAG_STOP_REASON,
+    TAG_STOPPED_EARLY,
+    TAG_STUDY_ID,
+    TAG_STUDY_NAME,
+    TAG_TASK,
+    TAG_TRIAL_ID,
+    TAG_TRIAL_NAME,
+    _MAX_TAG_VALUE,
+)
+from tfcli.tracking.values import (
+    _error_summary,
+    _int,
+    _json_tag,
+    _metric_name,
+    _now_ms,
+    _numeric_items,
+    _param_value,
+    _searched,
+    _step_of,
+    _truncate,
+)
+from tfcli.tracking.writer import (
+    _Child,
+    _log_tags,
+    _op_config_change,
+    _op_create_child,
+    _op_finish_child,
+    _op_reopen,
+    _op_tags_and_text,
+    _op_terminate,
+    _Writer,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+
+    from tfcli.study.spec import StudySpec
+
+log = logging.getLogger(__name__)
+
+
+class _StudyTracker:
+    """The logic of :class:`MlflowStudyCallback`, without Ray, so tests can drive it directly.
+
+    Constructed on the driver with the store, the study's spec and its id; picklable (Ray
+    stores callbacks in ``tuner.pkl``): the client, the writer thread and the run map are
+    rebuilt by ``setup`` from the store, which is how a restored study re-attaches.
+    """
+
+    _RUNTIME = ("parent_run_id", "experiment_id", "_children", "_writer", "_client", "_budget_s", "_t0")
+
+    def __init__(
+        self,
+        tracking: Tracking,
+        spec: "StudySpec",
+        study_id: str,
+        *,
+        study_file: Optional[str | Path] = None,
+        ray_address: Optional[str] = None,
+        tags: Optional[Mapping[str, Any]] = None,
+        log_hparams: Optional[bool] = None,
+        flush_timeout_s: float = 300.0,
+    ):
+        self.tracking = tracking
+        self.spec = spec
+        self.study_id = study_id
+        self.study_file = str(study_file) if study_file is not None else spec.source_file
+        self.ray_address = ray_address
+        self.extra_tags = {k: str(v) for k, v in (tags or {}).items()}
+        self.log_hparams = spec.scheduler.type == "pbt" if log_hparams is None else log_hparams
+        self.flush_timeout_s = flush_timeout_s
+        self._reset()
+
+    def _reset(self) -> None:
+        self.parent_run_id: Optional[str] = None
+        self.experiment_id: Optional[str] = None
+        self._children: dict[str, _Child] = {}
+        self._writer: Optional[_Writer] = None
+        self._client = None
+        self._budget_s: Optional[float] = None
+        self._t0 = time.monotonic()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in self._RUNTIME:
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._reset()
+
+    def get_state(self) -> Optional[dict]:
+        return None  # the store is the state: setup re-reads it
+
+    # -- Tune hooks --------------------------------------------------------------------------
+
+    def setup(
+        self, stop: Any = None, num_samples: Any = None, total_num_samples: Any = None, **info: Any
+    ) -> None:
+        if self._writer is not None:
+            self._writer.close(self.flush_timeout_s)
+        self._reset()
+        self._budget_s = info.get("time_budget_s")
+        client = self.tracking.client()
+        self._client = client
+        self.experiment_id = ensure_experiment(self.tracking, self.spec.name, client)
+        self.parent_run_id = self._attach_parent(client)
+        self._children = self._load_children(client)
+        self._writer = _Writer(client)
+
+    def on_trial_start(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
+        child = self._children.get(trial.trial_id)
+        if child is None:
+            self._create_child(trial)
+        elif child.ended and not child.settled:
+            # A trial Ray restarts after a driver crash may have finished in MLflow already,
+            # when the crash came before Ray saved its own state; such a run stays closed.
+            self._reopen_child(child, trial)
+
+    def on_trial_restore(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
+        pass
+
+    def on_trial_result(
+        self,
+        iteration: int = 0,
+        trials: Any = None,
+        trial: Any = None,
+        result: Optional[dict] = None,
+        **info: Any,
+    ) -> None:
+        from mlflow.entities import Metric
+
+        result = result or {}
+        child = self._child(trial)
+        if child.settled:
+            return
+        if result.get(FAILURE_RESULT_KEY):
+            child.failure = f"{result[FAILURE_RESULT_KEY]}: {result.get(FAILURE_MESSAGE_RESULT_KEY, '')}".strip()
+            return  # its objective is a sentinel (the worst value), not a measurement
+        step = _step_of(result)
+        if step is None:
+            return
+        config = _searched(trial.config)
+        if config != child.config:
+            self._record_config_change(child, config, step)
+        if result.get("done"):
+            child.done_seen = True
+        if child.last_step is not None and step <= child.last_step:
+            return  # logged before a restore (or a PBT exploit went back in steps)
+        now = _now_ms()
+        metrics = [
+            Metric(_metric_name(k), float(v), now, step) for k, v in _numeric_items(result, RAY_RESULT_KEYS)
+        ]
+        if self.log_hparams:
+            metrics += [
+                Metric(_metric_name(HPARAM_METRIC_PREFIX + k), float(v), now, step)
+                for k, v in _numeric_items(config)
+            ]
+        child.last_step = step
+        self._writer.metrics(child, metrics, step)
+
+    def on_trial_complete(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
+        child = self._children.get(trial.trial_id)
+        if child is not None and child.failure:
+            self._finish(trial, "FAILED", error=child.failure)
+        else:
+            self._finish(trial, "FINISHED")
+
+    def on_trial_error(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
+        self._finish(trial, "FAILED", error=_trial_error_text(trial))
+
+    def on_trial_recover(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
+        child = self._child(trial)
+        child.failures += 1
+        text = _trial_error_text(trial)
+        tags = {TAG_NUM_FAILURES: str(child.failures)}
+        artifact = f"errors/failure_{child.failures}.txt"
+        self._writer.call("recover", _op_tags_and_text, child, tags, text, artifact)
+
+    def on_experiment_end(self, trials: Any = None, **info: Any) -> None:
+        if self._writer is None:
+            return
+        budget_spent = bool(self._budget_s) and time.monotonic() - self._t0 >= float(self._budget_s) * 0.98
+        killed = False
+        for trial in trials or []:
+            child = self._children.get(trial.trial_id)
+            if child is None or child.ended:
+                continue
+            if budget_spent:
+                self._finish(trial, "FINISHED", stop_reason="time_budget")
+            else:
+                self._finish(trial, "KILLED")
+                killed = True
+        status = "KILLED" if killed else "FINISHED"
+        self._writer.call("end study", _op_terminate, self.parent_run_id, status)
+        if not self._writer.close(self.flush_timeout_s):
+            log.warning(
+                "MLflow: not everything was written within %.0fs; the store may miss the last results",
+                self.flush_timeout_s,
+            )
+        self._writer = None
+
+    # other hooks of ray.tune.Callback keep their no-op defaults
+
+    # -- parent and children -----------------------------------------------------------------
+
+    def _attach_parent(self, client: "MlflowClient") -> str:
+        spec = self.spec
+        tags = {
+            TAG_STUDY_ID: self.study_id,
+            TAG_STUDY_NAME: spec.name,
+            TAG_ROLE: ROLE_STUDY,
+            TAG_TASK: spec.task.type,
+            TAG_OBJECTIVE_METRIC: spec.objective.metric,
+            TAG_OBJECTIVE_MODE: spec.objective.mode,
+            TAG_HOST: socket.gethostname(),
+            TAG_RAY_ADDRESS: self.ray_address or _ray_address(),
+            **_environment_tags(),
+            **self.extra_tags,
+        }
+        spec_json = spec.model_dump_json(indent=2)
+        if len(spec_json) <= _MAX_TAG_VALUE:
+            tags[TAG_SPEC] = spec_json
+        existing = _search(
+            client,
+            [self.experiment_id],
+            f"{_tag(TAG_STUDY_ID)} = {_quote(self.study_id)} and {_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+            order_by=["attributes.start_time ASC"],
+        )
+        if existing:
+            run_id = existing[0].info.run_id
+            client.update_run(run_id, status="RUNNING")
+            _log_tags(client, run_id, tags)
+        else:
+            run_id = client.create_run(self.experiment_id, tags=tags, run_name=spec.name).info.run_id
+        client.log_text(run_id, spec_json, SPEC_ARTIFACT)
+        study_text = None
+        if self.study_file and Path(self.study_file).is_file():
+            study_text = Path(self.study_file).read_text(encoding="utf-8")
+        if study_text is None:
+            import yaml
+
+            study_text = yaml.safe_dump(json.loads(spec_json), sort_keys=False)
+        client.log_text(run_id, study_text, STUDY_FILE_ARTIFACT)
+        return run_id
+
+    def _load_children(self, client: "MlflowClient") -> dict[str, _Child]:
+        children: dict[str, _Child] = {}
+        runs = _search(
+            client,
+            [self.experiment_id],
+            f"{_tag(TAG_STUDY_ID)} = {_quote(self.study_id)} and {_tag(TAG_ROLE)} = '{ROLE_TRIAL}'",
+            order_by=["attributes.start_time ASC"],
+        )
+        for run in runs:
+            tags = run.data.tags
+            trial_id = tags.get(TAG_TRIAL_ID)
+            if not trial_id or trial_id in children:
+                continue
+            config = _json_tag(tags.get(TAG_CONFIG_FINAL)) or _json_tag(tags.get(TAG_CONFIG)) or {}
+            history = []
+            if (_int(tags.get(TAG_CONFIG_CHANGES)) or 0) > 0:
+                history = _json_tag(_read_text_artifact(client, run.info.run_id, CONFIG_HISTORY_ARTIFACT)) or []
+            last_step = _int(tags.get(TAG_LAST_STEP))
+            if last_step is None and run.data.metrics:
+                steps = [
+                    m.step for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key)
+                ]
+                last_step = max(steps) if steps else None
+            children[trial_id] = _Child(
+                trial_id=trial_id,
+                run_id=run.info.run_id,
+                last_step=last_step,
+                config=config,
+                history=history or [{"step": 0, "config": config}],
+                max_steps=self._trial_spec(config).train.max_steps,
+                ended=True,
+                failures=_int(tags.get(TAG_NUM_FAILURES)) or 0,
+            )
+            max_steps = children[trial_id].max_steps
+            children[trial_id].settled = (
+                run.info.status == "FINISHED" and last_step is not None and max_steps is not None and last_step >= max_steps
+            )
+        return children
+
+    def _child(self, trial: Any) -> _Child:
+        child = self._children.get(trial.trial_id)
+        if child is None:
+            child = self._create_child(trial)
+        elif child.ended and not child.settled:
+            self._reopen_child(child, trial)
+        return child
+
+    def _create_child(self, trial: Any) -> _Child:
+        config = _searched(trial.config)
+        trial_spec = self._trial_spec(config)
+        child = _Child(
+            trial_id=trial.trial_id,
+            config=config,
+            history=[{"step": 0, "config": config}],
+            max_steps=trial_spec.train.max_steps,
+            ended=False,
+        )
+        self._children[trial.trial_id] = child
+        tags = {
+            TAG_PARENT_RUN: self.parent_run_id,
+            TAG_STUDY_ID: self.study_id,
+            TAG_STUDY_NAME: self.spec.name,
+            TAG_ROLE: ROLE_TRIAL,
+            TAG_TRIAL_ID: trial.trial_id,
+            TAG_TRIAL_NAME: str(trial),
+            TAG_EXPERIMENT_TAG: str(getattr(trial, "experiment_tag", "") or ""),
+            TAG_CONFIG: _truncate(json.dumps(config, sort_keys=True), _MAX_TAG_VALUE),
+            TAG_OBJECTIVE_METRIC: self.spec.objective.metric,
+            TAG_OBJECTIVE_MODE: self.spec.objective.mode,
+            TAG_TASK: self.spec.task.type,
+        }
+        params = spec_params(trial_spec)
+        self._writer.call("create trial run", _op_create_child, self.experiment_id, child, tags, params)
+        return child
+
+    def _reopen_child(self, child: _Child, trial: Any) -> None:
+        child.ended = False
+        child.done_seen = False
+        self._writer.call("reopen trial run", _op_reopen, child)
+
+    def _trial_spec(self, config: Mapping[str, Any]) -> "StudySpec":
+        from tfcli.study.spec import SEARCHABLE_SECTIONS
+
+        overrides = {}
+        for path, value in config.items():
+            section, _, name = path.partition(".")
+            if section in SEARCHABLE_SECTIONS and name in SEARCHABLE_SECTIONS[section].model_fields:
+                overrides[path] = value
+        try:
+            return self.spec.with_overrides(overrides)
+        except (KeyError, ValueError):
+            return self.spec
+
+    def _record_config_change(self, child: _Child, config: dict, step: int) -> None:
+        changes = {
+            key: {"from": child.config.get(key), "to": config.get(key)}
+            for key in sorted(set(child.config) | set(config))
+            if child.config.get(key) != config.get(key)
+        }
+        child.config = config
+        child.history.append({"step": step, "config": config, "changes": changes})
+        tags = {
+            TAG_CONFIG_CHANGES: str(len(child.history) - 1),
+            TAG_CONFIG_FINAL: _truncate(json.dumps(config, sort_keys=True), _MAX_TAG_VALUE),
+        }
+        history = json.loads(json.dumps(child.history))  # a snapshot for the writer thread
+        self._writer.call("config change", _op_config_change, child, tags, history)
+
+    def _finish(
+        self, trial: Any, status: str, *, error: Optional[str] = None, stop_reason: Optional[str] = None
+    ) -> None:
+        child = self._children.get(trial.trial_id)
+        if child is None and error is None:
+            return  # a trial that never started (removed while pending): no run to end
+        child = self._child(trial)
+        if child.ended:
+            return
+        child.ended = True
+        tags: dict[str, str] = {}
+        if status == "FINISHED":
+            early = stop_reason is not None or (
+                child.done_seen
+                and child.max_steps is not None
+                and child.last_step is not None
+                and child.last_step < child.max_steps
+            )
+            if early:
+                tags[TAG_STOPPED_EARLY] = "true"
+                tags[TAG_STOP_REASON] = stop_reason or "scheduler"
+        if error:
+            tags[TAG_ERROR] = _truncate(_error_summary(error), 1000)
+        checkpoint = None
+        if status != "KILLED":  # a killed trial's checkpoint is logged when it ends after resume
+            best = best_checkpoint(trial, self.spec.objective.metric, self.spec.objective.mode)
+            if best is not None:
+                checkpoint, value, step = best
+                if value is not None:
+                    tags[TAG_OBJECTIVE_VALUE] = repr(float(value))
+                if step is not None:
+                    tags[TAG_OBJECTIVE_STEP] = str(step)
+                    tags[TAG_CHECKPOINT_STEP] = str(step)
+        self._writer.call("end trial run", _op_finish_child, child, status, tags, error, checkpoint)
+
+
+def spec_params(spec: "StudySpec") -> dict[str, str]:
+    """A spec's ``model``, ``train``, ``data`` and ``eval`` sections as dotted MLflow params."""
+    params = {}
+    for section in ("model", "train", "data", "eval"):
+        for name, value in getattr(spec, section).model_dump(mode="json").items():
+            params[f"{section}.{name}"] = _param_value(value)
+    return params
+
+
+_CALLBACK_CLASS = None
+
+
+def _callback_class() -> type:
+    global _CALLBACK_CLASS
+    if _CALLBACK_CLASS is None:
+        from ray.tune import Callback
+
+        class MlflowStudyCallback(_StudyTracker, Callback):
+            """Ray Tune callback: the driver's only writer to MLflow for a study.
+
+            ``MlflowStudyCallback(tracking, spec, study_id, study_file=None, ray_address=None,
+            tags=None, log_hparams=None, flush_timeout_s=300)``; pass it in
+            ``tune.RunConfig(callbacks=[...])``. See :mod:`tfcli.tracking` for what it logs.
+            """
+
+        MlflowStudyCallback.__module__ = __package__  # pickles name it tfcli.tracking.MlflowStudyCallback
+        MlflowStudyCallback.__qualname__ = "MlflowStudyCallback"
+        _CALLBACK_CLASS = MlflowStudyCallback
+    return _CALLBACK_CLASS

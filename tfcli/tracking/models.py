@@ -1,0 +1,159 @@
+"""Logged and registered models: ``tfcli export --register`` logs one, ``tfcli predict`` fetches one."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from tfcli.errors import StudyError
+from tfcli.tracking.artifacts import _no_progress_bars
+from tfcli.tracking.store import Tracking, _quiet_mlflow_logs
+from tfcli.tracking.tags import _MAX_PARAM_VALUE, _MAX_TAG_VALUE
+from tfcli.tracking.values import _one_line, _param_value, _truncate
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """What :func:`log_pyfunc_model` logged and registered."""
+
+    name: str
+    version: str
+    alias: Optional[str]
+    model_id: str
+    model_uri: str  # models:/<model_id>
+    registered_uri: str  # models:/NAME@alias, or models:/NAME/VERSION without an alias
+
+
+def log_pyfunc_model(
+    tracking: Tracking,
+    *,
+    code_path: str | Path,
+    artifacts: Mapping[str, str],
+    registered_model_name: str,
+    experiment_id: str,
+    source_run_id: Optional[str],
+    input_columns: list[str],
+    params: Optional[Mapping[str, Any]] = None,
+    tags: Optional[Mapping[str, Any]] = None,
+    pip_requirements: Optional[list[str]] = None,
+    alias: Optional[str] = "best",
+    name: str = "model",
+) -> RegisteredModel:
+    """Log a "models from code" pyfunc model and register a version of it under ``alias``.
+
+    ``code_path`` is the Python file that defines the model and calls
+    ``mlflow.models.set_model``: MLflow stores the file itself, never a pickle, and loads the
+    model by running it. ``artifacts`` are local files or folders copied with the model (the
+    file calls ``context.artifacts[key]``). The model is a LoggedModel of the experiment
+    ``experiment_id`` whose source run is ``source_run_id`` (the trial), created without
+    reopening that run, so its status and end time stay as they were. Its signature: string
+    columns ``input_columns`` in, one string column out, with the optional params
+    ``beam_size`` and ``batch_size`` (0: the model's own setting).
+    """
+    import warnings
+
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", column) for column in input_columns]),
+        outputs=Schema([ColSpec("string", "prediction")]),
+        params=ParamSchema([ParamSpec("beam_size", "long", 0), ParamSpec("batch_size", "long", 0)]),
+    )
+    client = tracking.client()
+    with _fluent_store(tracking), _no_progress_bars():
+        logged = client.create_logged_model(
+            experiment_id=experiment_id,
+            name=name,
+            source_run_id=source_run_id,
+            params={k: _truncate(_param_value(v), _MAX_PARAM_VALUE) for k, v in (params or {}).items()},
+            tags={k: _truncate(str(v), _MAX_TAG_VALUE) for k, v in (tags or {}).items()},
+        )
+        with warnings.catch_warnings():
+            # "An input example was not provided": the signature is given instead.
+            warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(code_path),
+                artifacts=dict(artifacts),
+                signature=signature,
+                pip_requirements=pip_requirements,
+                model_id=logged.model_id,
+                registered_model_name=registered_model_name,
+                await_registration_for=60,
+            )
+        version = str(info.registered_model_version)
+        if alias:
+            client.set_registered_model_alias(registered_model_name, alias, version)
+    return RegisteredModel(
+        name=registered_model_name,
+        version=version,
+        alias=alias,
+        model_id=logged.model_id,
+        model_uri=f"models:/{logged.model_id}",
+        registered_uri=f"models:/{registered_model_name}@{alias}" if alias else f"models:/{registered_model_name}/{version}",
+    )
+
+
+def download_model(tracking: Tracking, model_uri: str, dst: str | Path) -> Path:
+    """Download a model's files (``models:/NAME@alias``, ``models:/NAME/VERSION``, ...) to ``dst``.
+
+    Only files are fetched; nothing is loaded or run. Raises :class:`StudyError` in one line
+    when the store has no such model.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    Path(dst).mkdir(parents=True, exist_ok=True)
+    with _fluent_store(tracking), _no_progress_bars():
+        try:
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
+        except (MlflowException, OSError) as err:
+            raise StudyError(
+                f"the model must be registered in {tracking.uri}, but {model_uri} could not be "
+                f"fetched: {_one_line(getattr(err, 'message', err))}"
+            ) from None
+
+
+class _fluent_store:
+    """Point MLflow's fluent API (tracking and registry) at ``tracking`` for a ``with`` block.
+
+    MLflow keeps both URIs in module globals and in environment variables; both are put back
+    on exit, so the rest of the process (and its subprocesses) sees what it saw before.
+    """
+
+    def __init__(self, tracking: Tracking):
+        self.tracking = tracking
+
+    def __enter__(self) -> "_fluent_store":
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        _quiet_mlflow_logs()
+        self._saved = (
+            tracking_utils._tracking_uri,
+            registry_utils._registry_uri,
+            os.environ.get("MLFLOW_TRACKING_URI"),
+            os.environ.get("MLFLOW_REGISTRY_URI"),
+        )
+        mlflow.set_tracking_uri(self.tracking.uri)
+        mlflow.set_registry_uri(self.tracking.uri)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+
+        tracking_uri, registry_uri, env_tracking, env_registry = self._saved
+        mlflow.set_tracking_uri(tracking_uri)
+        registry_utils._registry_uri = registry_uri
+        for key, value in (("MLFLOW_TRACKING_URI", env_tracking), ("MLFLOW_REGISTRY_URI", env_registry)):
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        return False

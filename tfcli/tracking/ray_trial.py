@@ -1,0 +1,59 @@
+"""What the study callback reads of a Ray Tune trial: its best kept checkpoint, its error text.
+
+Duck-typed on Ray's ``Trial`` (no Ray import), so tests can hand in plain objects.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from tfcli.records import better
+from tfcli.tracking.values import _flatten, _number, _step_of
+
+
+def best_checkpoint(trial: Any, metric: str, mode: str) -> Optional[tuple[Any, Optional[float], Optional[int]]]:
+    """``(checkpoint, objective value, step)`` of the trial's best kept checkpoint, or None.
+
+    Ray's checkpoint manager keeps the trial's checkpoints (all, or the ``num_to_keep`` best
+    by its score attribute, plus the latest) with the result each was reported with; the best
+    by ``metric`` under ``mode`` wins, later ones on ties; without the metric, the latest.
+    """
+    manager = getattr(getattr(trial, "run_metadata", None), "checkpoint_manager", None)
+    results = list(getattr(manager, "_checkpoint_results", None) or [])
+    latest = getattr(manager, "latest_checkpoint_result", None)
+    if latest is not None and all(latest is not r for r in results):
+        results.append(latest)
+    best, best_value = None, None
+    for result in results:
+        if getattr(result, "checkpoint", None) is None:
+            continue
+        value = _number(_flatten(result.metrics or {}).get(metric))
+        if value is None or math.isnan(value):
+            continue
+        if best is None or not better(best_value, value, mode):
+            best, best_value = result, value
+    if best is None:
+        if latest is not None and latest.checkpoint is not None:
+            return latest.checkpoint, None, _step_of(latest.metrics or {})
+        checkpoint = getattr(trial, "checkpoint", None)
+        return (checkpoint, None, None) if checkpoint is not None else None
+    return best.checkpoint, best_value, _step_of(best.metrics or {})
+
+
+def _trial_error_text(trial: Any) -> str:
+    path = getattr(trial, "error_file", None)
+    if path and os.path.isfile(path):
+        try:
+            return Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+    try:
+        error = trial.get_error()
+        if error:
+            return str(error)
+    except Exception:  # noqa: BLE001
+        pass
+    return f"trial {trial.trial_id} failed (Ray gave no error text)"

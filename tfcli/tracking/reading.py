@@ -1,0 +1,317 @@
+"""Reading studies and trials back from the store as records, for the CLI and the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Mapping, Optional
+
+from tfcli.errors import StudyError
+from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
+from tfcli.tracking.artifacts import _no_progress_bars, _read_text_artifact
+from tfcli.tracking.search import _all_experiments, _experiment_ids, _quote, _search, _tag
+from tfcli.tracking.sql_fast_path import _sql_study_runs
+from tfcli.tracking.store import Tracking
+from tfcli.tracking.tags import (
+    HPARAM_METRIC_PREFIX,
+    ROLE_STUDY,
+    ROLE_TRIAL,
+    SPEC_ARTIFACT,
+    TAG_CHECKPOINT,
+    TAG_CHECKPOINT_STEP,
+    TAG_CONFIG,
+    TAG_CONFIG_CHANGES,
+    TAG_CONFIG_FINAL,
+    TAG_ERROR,
+    TAG_LAST_STEP,
+    TAG_OBJECTIVE_METRIC,
+    TAG_OBJECTIVE_MODE,
+    TAG_OBJECTIVE_STEP,
+    TAG_OBJECTIVE_VALUE,
+    TAG_ROLE,
+    TAG_SPEC,
+    TAG_STOPPED_EARLY,
+    TAG_STUDY_ID,
+    TAG_STUDY_NAME,
+    TAG_TASK,
+    TAG_TRIAL_ID,
+)
+from tfcli.tracking.values import _datetime, _float, _int, _json_tag, _parse_param
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+
+def find_study(tracking: Tracking, name: str) -> Optional["Run"]:
+    """The parent run of the study ``name`` (the latest, if the name was used twice), or None."""
+    client = tracking.client()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None or experiment.lifecycle_stage != "active":
+        return None
+    runs = _search(
+        client,
+        [experiment.experiment_id],
+        f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+        order_by=["attributes.start_time DESC"],
+    )
+    return runs[0] if runs else None
+
+
+def parent_run_id(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> Optional[str]:
+    """The id of the parent run tagged with ``study_id``, or None."""
+    client = tracking.client()
+    runs = _search(
+        client,
+        _experiment_ids(client, experiment_id),
+        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> list["Run"]:
+    """The child (trial) runs of the study ``study_id``, oldest first."""
+    client = tracking.client()
+    return _search(
+        client,
+        _experiment_ids(client, experiment_id),
+        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_TRIAL}'",
+        order_by=["attributes.start_time ASC"],
+    )
+
+
+def study_record(tracking: Tracking, name: str) -> Optional[StudyRecord]:
+    """The :class:`StudyRecord` of the study ``name``, or None."""
+    parent = find_study(tracking, name)
+    if parent is None:
+        return None
+    client = tracking.client()
+    study_id = parent.data.tags.get(TAG_STUDY_ID, "")
+    children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
+    return _study_record(parent, children, client)
+
+
+def run_tags(tracking: Tracking, run_id: str) -> dict[str, str]:
+    """The tags of one run."""
+    return dict(tracking.client().get_run(run_id).data.tags)
+
+
+def list_studies(tracking: Tracking) -> list[StudyRecord]:
+    """Every study in the store (for ``tfcli study list``), newest first."""
+    client = tracking.client()
+    experiment_ids = [e.experiment_id for e in _all_experiments(client)]
+    if not experiment_ids:
+        return []
+    parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+                      order_by=["attributes.start_time DESC"])
+    if not parents:
+        return []
+    parent_experiments = sorted({p.info.experiment_id for p in parents})
+    children = _search(client, parent_experiments, f"{_tag(TAG_ROLE)} = '{ROLE_TRIAL}'")
+    by_study: dict[str, list] = {}
+    for child in children:
+        by_study.setdefault(child.data.tags.get(TAG_STUDY_ID, ""), []).append(child)
+    return [_study_record(p, by_study.get(p.data.tags.get(TAG_STUDY_ID, ""), []), client) for p in parents]
+
+
+def trial_records(tracking: Tracking, study_name: str, *, history: bool = True) -> list[TrialRecord]:
+    """The trials of the study ``study_name`` as :class:`TrialRecord`, oldest first.
+
+    ``history=True`` reads each metric's history to fill ``best`` (one query per metric and
+    run); without it ``best`` is empty and the objective comes from tags and final values.
+    Raises :class:`StudyError` when the store has no such study.
+    """
+    parent = find_study(tracking, study_name)
+    if parent is None:
+        raise StudyError(
+            f"the study must exist in the tracking store, but there is no study named {study_name!r} "
+            f"in {tracking.uri} (`tfcli study list` shows the studies there)"
+        )
+    client = tracking.client()
+    tags = parent.data.tags
+    runs = study_runs(tracking, tags.get(TAG_STUDY_ID, ""), experiment_id=parent.info.experiment_id)
+    return _trial_records(parent, runs, client, study=study_name, history=history)
+
+
+@dataclass(frozen=True)
+class StudySnapshot:
+    """One read of a study: its record, its trials (without metric history) and their tags.
+
+    ``tags`` maps each trial's run id to all of its run's tags, for what :class:`TrialRecord`
+    does not carry (``tfcli.parameters``, ``tfcli.experiment_tag``, ...).
+    """
+
+    study: StudyRecord
+    trials: list
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def study_names(tracking: Tracking) -> list[str]:
+    """The names of the studies in the store (one search over the parent runs), sorted."""
+    client = tracking.client()
+    experiment_ids = [e.experiment_id for e in _all_experiments(client)]
+    parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'")
+    return sorted({p.data.tags.get(TAG_STUDY_NAME) or p.info.run_name or "" for p in parents} - {""})
+
+
+def unknown_study_error(tracking: Tracking, name: str) -> StudyError:
+    """The one-line error for a study name the store does not hold, naming the ones it does."""
+    known = study_names(tracking)
+    listing = f"known studies: {', '.join(known)}" if known else "the store holds no study yet"
+    return StudyError(
+        f"the study must exist in the tracking store, but there is no study named {name!r} "
+        f"in {tracking.uri} ({listing})"
+    )
+
+
+def load_study(tracking: Tracking, name: str) -> StudySnapshot:
+    """The study ``name`` with all of its trials, read in a few paged searches.
+
+    The fast path of the reports: no metric history is read (``TrialRecord.best`` is empty;
+    the objective's best value and step come from the tags the callback sets at a trial's
+    end). Raises :class:`StudyError` naming the known studies when there is no such study.
+    """
+    parent = find_study(tracking, name)
+    if parent is None:
+        raise unknown_study_error(tracking, name)
+    client = tracking.client()
+    tags = parent.data.tags
+    study_id = tags.get(TAG_STUDY_ID, "")
+    children = _sql_study_runs(client, parent.info.experiment_id, study_id)
+    if children is None:
+        children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
+    trials = _trial_records(parent, children, client, study=name, history=False)
+    with _no_progress_bars():  # _study_record downloads spec.json when the tag lacks it
+        study = _study_record(parent, children, client)
+    return StudySnapshot(
+        study=study,
+        trials=trials,
+        tags={run.info.run_id: dict(run.data.tags) for run in children},
+    )
+
+
+def metric_histories(tracking: Tracking, run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
+    """``{run_id: [(step, value), ...]}`` of the metric ``key``, sorted by step (one call per run)."""
+    client = tracking.client()
+    histories = {}
+    for run_id in run_ids:
+        points = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        histories[run_id] = [(int(m.step), float(m.value)) for m in points]
+    return histories
+
+
+def _trial_records(
+    parent: "Run", runs: list, client: "MlflowClient", *, study: str, history: bool
+) -> list[TrialRecord]:
+    """The trial ``runs`` as records, judged by the objective their parent (the study) names."""
+    tags = parent.data.tags
+    return [
+        _trial_record(
+            run,
+            client=client,
+            study=study,
+            objective_metric=tags.get(TAG_OBJECTIVE_METRIC),
+            objective_mode=tags.get(TAG_OBJECTIVE_MODE),
+            history=history,
+        )
+        for run in runs
+    ]
+
+
+def _study_record(parent: "Run", children: list, client: "MlflowClient") -> StudyRecord:
+    tags = parent.data.tags
+    metric, mode = tags.get(TAG_OBJECTIVE_METRIC), tags.get(TAG_OBJECTIVE_MODE) or "max"
+    counts = {status.value: 0 for status in TrialStatus}
+    best_id, best_value = None, None
+    for child in children:
+        counts[TrialStatus.from_mlflow(child.info.status).value] += 1
+        value = _float(child.data.tags.get(TAG_OBJECTIVE_VALUE))
+        if value is None and metric:
+            value = child.data.metrics.get(metric)
+        if value is not None and (best_value is None or better(value, best_value, mode)):
+            best_id, best_value = child.data.tags.get(TAG_TRIAL_ID), value
+    spec_json = tags.get(TAG_SPEC)
+    if spec_json is None:
+        spec_json = _read_text_artifact(client, parent.info.run_id, SPEC_ARTIFACT)
+    return StudyRecord(
+        name=tags.get(TAG_STUDY_NAME, parent.info.run_name or ""),
+        study_id=tags.get(TAG_STUDY_ID, ""),
+        run_id=parent.info.run_id,
+        experiment_id=parent.info.experiment_id,
+        status=parent.info.status,
+        spec_json=spec_json,
+        objective_metric=metric,
+        objective_mode=tags.get(TAG_OBJECTIVE_MODE),
+        task=tags.get(TAG_TASK),
+        start_time=_datetime(parent.info.start_time),
+        end_time=_datetime(parent.info.end_time) if parent.info.status != "RUNNING" else None,
+        counts=counts,
+        best_trial_id=best_id,
+        best_value=best_value,
+        artifact_uri=parent.info.artifact_uri,
+    )
+
+
+def _trial_record(
+    run: "Run",
+    *,
+    client: "MlflowClient",
+    study: str,
+    objective_metric: Optional[str],
+    objective_mode: Optional[str],
+    history: bool,
+) -> TrialRecord:
+    from tfcli.data.tasks import metric_mode
+
+    tags, metrics = run.data.tags, dict(run.data.metrics)
+    status = TrialStatus.from_mlflow(run.info.status)
+    best: dict[str, MetricBest] = {}
+    if history:
+        for key in sorted(metrics):
+            if key.startswith(HPARAM_METRIC_PREFIX):
+                continue
+            mode = objective_mode if key == objective_metric and objective_mode else metric_mode(key)
+            top: Optional[MetricBest] = None
+            for point in sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: m.step):
+                if top is None or better(point.value, top.value, mode):
+                    top = MetricBest(value=point.value, step=point.step)
+            if top is not None:
+                best[key] = top
+    objective_value = _float(tags.get(TAG_OBJECTIVE_VALUE))
+    objective_step = _int(tags.get(TAG_OBJECTIVE_STEP))
+    if objective_value is None and objective_metric:
+        if objective_metric in best:
+            objective_value, objective_step = best[objective_metric].value, best[objective_metric].step
+        elif objective_metric in metrics:
+            objective_value, objective_step = metrics[objective_metric], _int(tags.get(TAG_LAST_STEP))
+    start, end = _datetime(run.info.start_time), _datetime(run.info.end_time)
+    if not status.is_done:
+        end = None
+    config = _json_tag(tags.get(TAG_CONFIG)) or {}
+    checkpoint = tags.get(TAG_CHECKPOINT)
+    return TrialRecord(
+        study=study,
+        study_id=tags.get(TAG_STUDY_ID, ""),
+        trial_id=tags.get(TAG_TRIAL_ID, ""),
+        run_id=run.info.run_id,
+        status=status,
+        params={k: _parse_param(v) for k, v in sorted(run.data.params.items())},
+        config=config,
+        final_config=_json_tag(tags.get(TAG_CONFIG_FINAL)) or config,
+        metrics=metrics,
+        best=best,
+        objective_metric=objective_metric,
+        objective_mode=objective_mode,
+        objective_value=objective_value,
+        objective_step=objective_step,
+        last_step=_int(tags.get(TAG_LAST_STEP)),
+        checkpoint_uri=f"{run.info.artifact_uri.rstrip('/')}/{checkpoint}" if checkpoint else None,
+        checkpoint_step=_int(tags.get(TAG_CHECKPOINT_STEP)),
+        start_time=start,
+        end_time=end,
+        duration_s=(end - start).total_seconds() if start and end else None,
+        error=tags.get(TAG_ERROR),
+        stopped_early=tags.get(TAG_STOPPED_EARLY) == "true",
+        config_changes=_int(tags.get(TAG_CONFIG_CHANGES)) or 0,
+        artifact_uri=run.info.artifact_uri,
+    )

@@ -1,0 +1,205 @@
+"""Writing to runs: params and tags in batches, and the study callback's writer thread.
+
+:class:`_Writer` makes every MLflow call of the study callback after its ``setup``; the
+``_op_*`` functions are the operations it runs, each called as ``(client, *args)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+
+from tfcli.tracking.tags import (
+    CHECKPOINT_ARTIFACT_PATH,
+    CONFIG_HISTORY_ARTIFACT,
+    ERROR_ARTIFACT,
+    TAG_CHECKPOINT,
+    TAG_ERROR,
+    TAG_LAST_STEP,
+    TAG_STOP_REASON,
+    TAG_STOPPED_EARLY,
+    _MAX_METRICS_PER_BATCH,
+    _MAX_PARAM_VALUE,
+    _MAX_TAG_VALUE,
+    _MAX_TAGS_PER_BATCH,
+)
+from tfcli.tracking.values import _chunks, _metric_name, _one_line, _param_value, _truncate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+
+
+def _log_params(client: "MlflowClient", run_id: str, params: Mapping[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    batch = [Param(_metric_name(k), _truncate(_param_value(v), _MAX_PARAM_VALUE)) for k, v in params.items()]
+    for chunk in _chunks(batch, _MAX_TAGS_PER_BATCH):
+        client.log_batch(run_id, params=chunk)
+
+
+def _log_tags(client: "MlflowClient", run_id: str, tags: Mapping[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    batch = [RunTag(k, _truncate(str(v), _MAX_TAG_VALUE)) for k, v in tags.items() if v is not None]
+    for chunk in _chunks(batch, _MAX_TAGS_PER_BATCH):
+        client.log_batch(run_id, tags=chunk)
+
+
+@dataclass
+class _Child:
+    """The driver's view of one trial's child run."""
+
+    trial_id: str
+    run_id: Optional[str] = None  # set by the writer thread once the run exists
+    last_step: Optional[int] = None  # the last step whose metrics were queued
+    config: dict = field(default_factory=dict)  # the searched values now in force
+    history: list = field(default_factory=list)  # config_history.json
+    max_steps: Optional[int] = None
+    ended: bool = True  # no open run in this session (until on_trial_start)
+    done_seen: bool = False  # a scheduler or stopper set done=True on a result
+    failures: int = 0
+    failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
+    settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
+
+
+class _Writer:
+    """A background thread that owns every MLflow call made after ``setup``.
+
+    ``call`` queues an operation, ``metrics`` queues metrics of one child; metrics queued
+    between two operations are coalesced into ``log_batch`` calls per run, so a slow store
+    never stalls the Tune driver. Operations run in the order they were queued.
+    """
+
+    def __init__(self, client: "MlflowClient"):
+        self.client = client
+        self.errors = 0
+        self._queue: "queue.Queue[tuple]" = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="tfcli-mlflow-writer", daemon=True)
+        self._thread.start()
+
+    def call(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        self._queue.put(("call", what, fn, args))
+
+    def metrics(self, child: _Child, metrics: list, step: int) -> None:
+        self._queue.put(("metrics", child, metrics, step))
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        done = threading.Event()
+        self._queue.put(("flush", done))
+        return done.wait(timeout)
+
+    def close(self, timeout: Optional[float] = None) -> bool:
+        flushed = self.flush(timeout)
+        self._queue.put(("stop",))
+        if flushed:
+            self._thread.join(timeout=5)
+        return flushed
+
+    def _loop(self) -> None:
+        pending: dict[int, tuple[_Child, list, int]] = {}
+        while True:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                kind = item[0]
+                if kind == "metrics":
+                    _, child, metrics, step = item
+                    _, queued, last = pending.get(id(child), (child, [], step))
+                    pending[id(child)] = (child, queued + metrics, max(last, step))
+                    continue
+                self._write_pending(pending)
+                if kind == "call":
+                    _, what, fn, args = item
+                    self._guard(what, fn, self.client, *args)
+                elif kind == "flush":
+                    item[1].set()
+                elif kind == "stop":
+                    return
+            self._write_pending(pending)
+
+    def _write_pending(self, pending: dict) -> None:
+        from mlflow.entities import RunTag
+
+        for child, metrics, step in pending.values():
+            if child.run_id is None:
+                self._warn("metrics", f"trial {child.trial_id} has no run")
+                continue
+            chunks = list(_chunks(metrics, _MAX_METRICS_PER_BATCH)) or [[]]
+            for i, chunk in enumerate(chunks):
+                # The last-step tag goes with the last chunk, so it never runs ahead of the data.
+                tags = [RunTag(TAG_LAST_STEP, str(step))] if i == len(chunks) - 1 else []
+                self._guard("log_batch", self.client.log_batch, child.run_id, chunk, (), tags)
+        pending.clear()
+
+    def _guard(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as err:  # noqa: BLE001 - tracking must never take a study down
+            self._warn(what, err)
+
+    def _warn(self, what: str, err: Any) -> None:
+        self.errors += 1
+        if self.errors <= 5 or self.errors % 100 == 0:
+            log.warning("MLflow: %s failed (%d failures so far): %s", what, self.errors, _one_line(err))
+
+
+def _op_create_child(client, experiment_id: str, child: _Child, tags: dict, params: dict) -> None:
+    run = client.create_run(experiment_id, tags=tags, run_name=child.trial_id)
+    child.run_id = run.info.run_id
+    _log_params(client, child.run_id, params)
+
+
+def _op_reopen(client, child: _Child) -> None:
+    if child.run_id is None:
+        return
+    client.update_run(child.run_id, status="RUNNING")
+    tags = client.get_run(child.run_id).data.tags
+    for key in (TAG_STOPPED_EARLY, TAG_STOP_REASON, TAG_ERROR):
+        if key in tags:
+            client.delete_tag(child.run_id, key)
+
+
+def _op_config_change(client, child: _Child, tags: dict, history: list) -> None:
+    if child.run_id is None:
+        return
+    _log_tags(client, child.run_id, tags)
+    client.log_dict(child.run_id, history, CONFIG_HISTORY_ARTIFACT)
+
+
+def _op_tags_and_text(client, child: _Child, tags: dict, text: Optional[str], artifact_file: str) -> None:
+    if child.run_id is None:
+        return
+    _log_tags(client, child.run_id, tags)
+    if text:
+        client.log_text(child.run_id, text, artifact_file)
+
+
+def _op_finish_child(
+    client, child: _Child, status: str, tags: dict, error: Optional[str], checkpoint: Any
+) -> None:
+    if child.run_id is None:
+        return
+    try:
+        if error:
+            client.log_text(child.run_id, error, ERROR_ARTIFACT)
+        if checkpoint is not None:
+            with checkpoint.as_directory() as local_dir:
+                client.log_artifacts(child.run_id, local_dir, CHECKPOINT_ARTIFACT_PATH)
+            tags = {**tags, TAG_CHECKPOINT: CHECKPOINT_ARTIFACT_PATH}
+        _log_tags(client, child.run_id, tags)
+    finally:
+        client.set_terminated(child.run_id, status)
+
+
+def _op_terminate(client, run_id: Optional[str], status: str) -> None:
+    if run_id is not None:
+        client.set_terminated(run_id, status)
