@@ -28,7 +28,9 @@ The modules, each with one job; the rest of tfcli uses the names re-exported her
 * :mod:`.store`: :class:`Tracking`, resolving and checking a tracking URI, experiments;
 * :mod:`.search`: paged searches of experiments and runs;
 * :mod:`.reading`: studies and trials read back as records (:func:`load_study`, ...), with
-  :mod:`.sql_fast_path` reading a study's trial runs with SQL on a database store;
+  :mod:`.sqlite_reader` reading a local SQLite store without MLflow (what makes
+  ``tfcli report`` fast) and :mod:`.sql_fast_path` reading a study's trial runs with SQL on
+  any other database store;
 * :mod:`.callback`: the study callback (:class:`MlflowStudyCallback`), with :mod:`.writer`
   (its writer thread), :mod:`.ray_trial` (what it reads of a Ray trial) and
   :mod:`.environment` (the version, git and user tags every run gets);
@@ -53,6 +55,7 @@ from tfcli.tracking.reading import (
     load_study,
     metric_histories,
     parent_run_id,
+    readable_tracking,
     run_tags,
     study_names,
     study_record,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from tfcli.tracking import sqlite_reader
 from tfcli.tracking.store import Tracking
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,12 +21,16 @@ def download_run_artifact(
 
     Goes through MLflow's artifact repositories, so it works the same on a local store and on
     a tracking server that proxies or points at remote artifact storage. With the run's
-    ``artifact_uri`` (a TrialRecord has it) MLflow skips looking the run up: about 6x faster.
+    ``artifact_uri`` (a TrialRecord has it) MLflow skips looking the run up: about 6x faster;
+    and where that URI is a local folder, the artifact is copied as a file, without MLflow.
     """
+    Path(dst).mkdir(parents=True, exist_ok=True)
+    local = sqlite_reader.local_artifact(artifact_uri, path)
+    if local is not None:
+        return _copy_local(local, Path(dst))
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    Path(dst).mkdir(parents=True, exist_ok=True)
     try:
         with _no_progress_bars():
             if artifact_uri:
@@ -33,6 +39,21 @@ def download_run_artifact(
             return Path(tracking.client().download_artifacts(run_id, path, str(dst)))
     except (MlflowException, OSError):
         return None
+
+
+def _copy_local(source: Path, dst: Path) -> Optional[Path]:
+    """``source`` copied to ``dst/<its name>`` as MLflow's local download does; None if absent."""
+    target = dst / source.name
+    try:
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copyfile(source, target)
+        else:
+            return None
+    except OSError:
+        return None
+    return target
 
 
 def list_run_artifacts(tracking: Tracking, run_id: str, path: Optional[str] = None) -> list[str]:

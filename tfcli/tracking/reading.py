@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from tfcli.errors import StudyError
 from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
 from tfcli.tracking.artifacts import _no_progress_bars, _read_text_artifact
+from tfcli.tracking import sqlite_reader
 from tfcli.tracking.search import _all_experiments, _experiment_ids, _quote, _search, _tag
 from tfcli.tracking.sql_fast_path import _sql_study_runs
-from tfcli.tracking.store import Tracking
+from tfcli.tracking.store import Tracking, check_tracking, resolve_tracking
 from tfcli.tracking.tags import (
     HPARAM_METRIC_PREFIX,
     ROLE_STUDY,
@@ -88,7 +89,7 @@ def study_record(tracking: Tracking, name: str) -> Optional[StudyRecord]:
     client = tracking.client()
     study_id = parent.data.tags.get(TAG_STUDY_ID, "")
     children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
-    return _study_record(parent, children, client)
+    return _study_record(parent, children, _mlflow_text(client))
 
 
 def run_tags(tracking: Tracking, run_id: str) -> dict[str, str]:
@@ -111,7 +112,8 @@ def list_studies(tracking: Tracking) -> list[StudyRecord]:
     by_study: dict[str, list] = {}
     for child in children:
         by_study.setdefault(child.data.tags.get(TAG_STUDY_ID, ""), []).append(child)
-    return [_study_record(p, by_study.get(p.data.tags.get(TAG_STUDY_ID, ""), []), client) for p in parents]
+    read_text = _mlflow_text(client)
+    return [_study_record(p, by_study.get(p.data.tags.get(TAG_STUDY_ID, ""), []), read_text) for p in parents]
 
 
 def trial_records(tracking: Tracking, study_name: str, *, history: bool = True) -> list[TrialRecord]:
@@ -148,9 +150,14 @@ class StudySnapshot:
 
 def study_names(tracking: Tracking) -> list[str]:
     """The names of the studies in the store (one search over the parent runs), sorted."""
-    client = tracking.client()
-    experiment_ids = [e.experiment_id for e in _all_experiments(client)]
-    parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'")
+    store = sqlite_reader.open_store(tracking)
+    if store is not None:
+        with store:
+            parents = store.runs_tagged(store.experiment_ids(), {TAG_ROLE: ROLE_STUDY})
+    else:
+        client = tracking.client()
+        experiment_ids = [e.experiment_id for e in _all_experiments(client)]
+        parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'")
     return sorted({p.data.tags.get(TAG_STUDY_NAME) or p.info.run_name or "" for p in parents} - {""})
 
 
@@ -165,33 +172,62 @@ def unknown_study_error(tracking: Tracking, name: str) -> StudyError:
 
 
 def load_study(tracking: Tracking, name: str) -> StudySnapshot:
-    """The study ``name`` with all of its trials, read in a few paged searches.
+    """The study ``name`` with all of its trials, read in a few queries.
 
-    The fast path of the reports: no metric history is read (``TrialRecord.best`` is empty;
-    the objective's best value and step come from the tags the callback sets at a trial's
-    end). Raises :class:`StudyError` naming the known studies when there is no such study.
+    What the reports read: no metric history (``TrialRecord.best`` is empty; the objective's
+    best value and step come from the tags the callback sets at a trial's end). A local
+    SQLite store is read without MLflow (:mod:`.sqlite_reader`), any other store with
+    MLflow's client. Raises :class:`StudyError` naming the known studies when there is no
+    such study.
     """
-    parent = find_study(tracking, name)
-    if parent is None:
-        raise unknown_study_error(tracking, name)
-    client = tracking.client()
-    tags = parent.data.tags
-    study_id = tags.get(TAG_STUDY_ID, "")
-    children = _sql_study_runs(client, parent.info.experiment_id, study_id)
-    if children is None:
-        children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
-    trials = _trial_records(parent, children, client, study=name, history=False)
-    with _no_progress_bars():  # _study_record downloads spec.json when the tag lacks it
-        study = _study_record(parent, children, client)
+    store = sqlite_reader.open_store(tracking)
+    if store is not None:
+        with store:
+            found = _local_study(store, name)
+        if found is None:
+            raise unknown_study_error(tracking, name)
+        parent, children = found
+        read_text = _local_text
+    else:
+        parent = find_study(tracking, name)
+        if parent is None:
+            raise unknown_study_error(tracking, name)
+        client = tracking.client()
+        study_id = parent.data.tags.get(TAG_STUDY_ID, "")
+        children = _sql_study_runs(client, parent.info.experiment_id, study_id)
+        if children is None:
+            children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
+        read_text = _mlflow_text(client)
+    with _no_progress_bars():
+        study = _study_record(parent, children, read_text)
     return StudySnapshot(
         study=study,
-        trials=trials,
+        trials=_trial_records(parent, children, None, study=name, history=False),
         tags={run.info.run_id: dict(run.data.tags) for run in children},
     )
 
 
+def readable_tracking(uri: Optional[str]) -> Tracking:
+    """The store at ``uri`` for a command that only reads it.
+
+    A local SQLite store the standard library can read is taken as it is, without importing
+    MLflow; any other store goes through :func:`check_tracking` (which creates a missing
+    local store and probes a server).
+    """
+    tracking = resolve_tracking(uri)
+    store = sqlite_reader.open_store(tracking)
+    if store is None:
+        return check_tracking(tracking)
+    store.close()
+    return tracking
+
+
 def metric_histories(tracking: Tracking, run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
-    """``{run_id: [(step, value), ...]}`` of the metric ``key``, sorted by step (one call per run)."""
+    """``{run_id: [(step, value), ...]}`` of the metric ``key``, sorted by step (one query per run)."""
+    store = sqlite_reader.open_store(tracking)
+    if store is not None:
+        with store:
+            return {run_id: [(step, value) for step, value, _ in store.metric_history(run_id, key)] for run_id in run_ids}
     client = tracking.client()
     histories = {}
     for run_id in run_ids:
@@ -200,8 +236,32 @@ def metric_histories(tracking: Tracking, run_ids: Iterable[str], key: str) -> di
     return histories
 
 
+def _local_study(store: "sqlite_reader.SqliteStore", name: str) -> Optional[tuple[Any, list]]:
+    """The newest parent run of the study ``name`` and its trial runs, or None."""
+    experiment_id = store.experiment_id(name)
+    if experiment_id is None:
+        return None
+    parents = store.runs_tagged([experiment_id], {TAG_ROLE: ROLE_STUDY}, newest_first=True)
+    if not parents:
+        return None
+    study_id = parents[0].data.tags.get(TAG_STUDY_ID, "")
+    return parents[0], store.runs_tagged([experiment_id], {TAG_ROLE: ROLE_TRIAL, TAG_STUDY_ID: study_id})
+
+
+def _local_text(run: Any, path: str) -> Optional[str]:
+    local = sqlite_reader.local_artifact(run.info.artifact_uri, path)
+    try:
+        return local.read_text(encoding="utf-8") if local is not None else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _mlflow_text(client: "MlflowClient") -> Callable[[Any, str], Optional[str]]:
+    return lambda run, path: _read_text_artifact(client, run.info.run_id, path)
+
+
 def _trial_records(
-    parent: "Run", runs: list, client: "MlflowClient", *, study: str, history: bool
+    parent: "Run", runs: list, client: Optional["MlflowClient"], *, study: str, history: bool
 ) -> list[TrialRecord]:
     """The trial ``runs`` as records, judged by the objective their parent (the study) names."""
     tags = parent.data.tags
@@ -218,7 +278,9 @@ def _trial_records(
     ]
 
 
-def _study_record(parent: "Run", children: list, client: "MlflowClient") -> StudyRecord:
+def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str], Optional[str]]) -> StudyRecord:
+    """``read_text(run, path)`` reads a text artifact of ``parent`` (``spec.json``, when the
+    spec did not fit in a tag)."""
     tags = parent.data.tags
     metric, mode = tags.get(TAG_OBJECTIVE_METRIC), tags.get(TAG_OBJECTIVE_MODE) or "max"
     counts = {status.value: 0 for status in TrialStatus}
@@ -232,7 +294,7 @@ def _study_record(parent: "Run", children: list, client: "MlflowClient") -> Stud
             best_id, best_value = child.data.tags.get(TAG_TRIAL_ID), value
     spec_json = tags.get(TAG_SPEC)
     if spec_json is None:
-        spec_json = _read_text_artifact(client, parent.info.run_id, SPEC_ARTIFACT)
+        spec_json = read_text(parent, SPEC_ARTIFACT)
     return StudyRecord(
         name=tags.get(TAG_STUDY_NAME, parent.info.run_name or ""),
         study_id=tags.get(TAG_STUDY_ID, ""),
@@ -255,7 +317,7 @@ def _study_record(parent: "Run", children: list, client: "MlflowClient") -> Stud
 def _trial_record(
     run: "Run",
     *,
-    client: "MlflowClient",
+    client: Optional["MlflowClient"],
     study: str,
     objective_metric: Optional[str],
     objective_mode: Optional[str],

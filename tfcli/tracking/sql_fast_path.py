@@ -98,21 +98,29 @@ def _sql_study_runs(client: "MlflowClient", experiment_id: str, study_id: str) -
     except Exception as err:  # noqa: BLE001 - any surprise: MLflow's own search does the job
         log.debug("fast study read failed, using search_runs: %s", err)
         return None
-    views = [
-        _RunView(
-            info=_RunInfoView(
-                run_id=r.run_uuid,
-                run_name=r.name or tags[r.run_uuid].get(TAG_RUN_NAME),
-                experiment_id=str(r.experiment_id),
-                status=r.status,
-                start_time=r.start_time,
-                end_time=r.end_time,
-                lifecycle_stage=r.lifecycle_stage,
-                artifact_uri=r.artifact_uri,
-            ),
-            data=_RunDataView(tags=tags[r.run_uuid], params=params[r.run_uuid], metrics=metrics[r.run_uuid]),
-        )
-        for r in runs
-    ]
-    views.sort(key=lambda v: (v.info.start_time is None, v.info.start_time or 0, v.info.run_id))
-    return views
+    return sorted_oldest_first([run_view(tuple(r), tags[r.run_uuid], params[r.run_uuid], metrics[r.run_uuid]) for r in runs])
+
+
+def run_view(row: tuple, tags: dict, params: dict, metrics: dict) -> _RunView:
+    """A run view from a ``runs`` row (run_uuid, name, experiment_id, status, start_time,
+    end_time, lifecycle_stage, artifact_uri) and the run's tags, params and latest metrics."""
+    run_id, name, experiment_id, status, start_time, end_time, lifecycle_stage, artifact_uri = row
+    return _RunView(
+        info=_RunInfoView(
+            run_id=run_id,
+            run_name=name or tags.get(TAG_RUN_NAME),
+            experiment_id=str(experiment_id),
+            status=status,
+            start_time=start_time,
+            end_time=end_time,
+            lifecycle_stage=lifecycle_stage,
+            artifact_uri=artifact_uri,
+        ),
+        data=_RunDataView(tags=tags, params=params, metrics=metrics),
+    )
+
+
+def sorted_oldest_first(views: list, *, newest_first: bool = False) -> list:
+    """Runs in ``search_runs``' order by start time (ties by run id), oldest or newest first."""
+    sign = -1 if newest_first else 1
+    return sorted(views, key=lambda v: (v.info.start_time is None, sign * (v.info.start_time or 0), v.info.run_id))

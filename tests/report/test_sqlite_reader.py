@@ -1,0 +1,191 @@
+"""The reports' standard-library read of a local SQLite store gives what MLflow itself gives.
+
+``tfcli report`` reads a local store without importing MLflow (:mod:`tfcli.tracking.sqlite_reader`);
+every value it reads is checked here against MLflow's own ``search_runs``,
+``get_metric_history`` and artifact downloads on the same store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.report.conftest import synthetic_study
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _assert_same_runs(mlflow_runs, views) -> None:
+    assert [r.info.run_id for r in views] == [r.info.run_id for r in mlflow_runs]
+    for run, view in zip(mlflow_runs, views):
+        assert (view.data.tags, view.data.params) == (run.data.tags, run.data.params)
+        assert view.data.metrics.keys() == run.data.metrics.keys()
+        assert all(_same(view.data.metrics[k], run.data.metrics[k]) for k in run.data.metrics)
+        info = ("run_id", "run_name", "experiment_id", "status", "start_time", "end_time", "lifecycle_stage", "artifact_uri")
+        assert {k: getattr(view.info, k) for k in info} == {k: getattr(run.info, k) for k in info}
+
+
+def _mlflow_search(client, experiment_ids, study_id=None, role="trial", order_by=None):
+    query = f"tags.`tfcli.role` = '{role}'" + (f" and tags.`tfcli.study_id` = '{study_id}'" if study_id else "")
+    return client.search_runs(experiment_ids, query, order_by=order_by or ["attributes.start_time ASC"], max_results=1000)
+
+
+@pytest.fixture(scope="module")
+def odd_study(real_study):
+    """A study in the real store with NaN and infinite values, every status and a deleted run."""
+    from mlflow import MlflowClient
+
+    name = "odd-values"
+    trials = [
+        {"status": "FINISHED", "config": {"train.lr": 0.001}, "history": {"bleu": [(10, 1.0), (20, float("nan"))], "loss": [(10, float("inf"))]}, "objective_value": 1.0, "objective_step": 10},
+        {"status": "FAILED", "config": {"train.lr": 0.002}, "history": {"bleu": [(10, float("-inf"))]}, "error": "ValueError: boom"},
+        {"status": "RUNNING", "config": {"train.lr": 0.003}, "history": {"bleu": [(10, 2.5), (10, 2.0), (30, 3.0)]}},
+        {"status": "KILLED", "config": {"train.lr": 0.004}},
+        {"status": "FINISHED", "config": {"train.lr": 0.005}, "history": {"bleu": [(10, 4.0)]}, "objective_value": 4.0, "objective_step": 10},
+    ]
+    study_id = synthetic_study(real_study.tracking, name, trials)
+    client = MlflowClient(real_study.uri)
+    experiment = client.get_experiment_by_name(name)
+    doomed = _mlflow_search(client, [experiment.experiment_id], study_id)[-1]
+    client.delete_run(doomed.info.run_id)
+    return name, study_id, experiment.experiment_id
+
+
+def test_runs_and_histories_match_mlflow_on_a_real_study(real_study):
+    from mlflow import MlflowClient
+
+    from tfcli.tracking.sqlite_reader import open_store
+
+    client = MlflowClient(real_study.uri)
+    experiment = client.get_experiment_by_name(real_study.name)
+    with open_store(real_study.tracking) as store:
+        assert store.experiment_id(real_study.name) == experiment.experiment_id
+        views = store.runs_tagged([experiment.experiment_id], {"tfcli.role": "trial", "tfcli.study_id": real_study.study_id})
+        _assert_same_runs(_mlflow_search(client, [experiment.experiment_id], real_study.study_id), views)
+        assert len(views) == 3
+        for view in views:
+            for key in view.data.metrics:
+                expected = sorted(client.get_metric_history(view.info.run_id, key), key=lambda m: (m.step, m.timestamp))
+                got = store.metric_history(view.info.run_id, key)
+                assert [(s, t) for s, _, t in got] == [(m.step, m.timestamp) for m in expected]
+                assert all(_same(v, m.value) for (_, v, _), m in zip(got, expected))
+        parents = store.runs_tagged([experiment.experiment_id], {"tfcli.role": "study"}, newest_first=True)
+        _assert_same_runs(_mlflow_search(client, [experiment.experiment_id], role="study", order_by=["attributes.start_time DESC"]), parents)
+
+
+def test_nan_infinity_statuses_and_deleted_runs_read_as_mlflow_reads_them(real_study, odd_study):
+    from mlflow import MlflowClient
+
+    from tfcli.tracking.sqlite_reader import open_store
+
+    name, study_id, experiment_id = odd_study
+    client = MlflowClient(real_study.uri)
+    with open_store(real_study.tracking) as store:
+        views = store.runs_tagged([experiment_id], {"tfcli.role": "trial", "tfcli.study_id": study_id})
+        _assert_same_runs(_mlflow_search(client, [experiment_id], study_id), views)
+        assert len(views) == 4  # the deleted run is left out, as search_runs leaves it out
+        assert {v.info.status for v in views} == {"FINISHED", "FAILED", "RUNNING", "KILLED"}
+        assert math.isnan(views[0].data.metrics["bleu"]) and views[0].data.metrics["loss"] > 1e308
+        for view in views:
+            for key in view.data.metrics:
+                expected = sorted(client.get_metric_history(view.info.run_id, key), key=lambda m: (m.step, m.timestamp))
+                got = store.metric_history(view.info.run_id, key)
+                assert len(got) == len(expected) and all(_same(v, m.value) for (_, v, _), m in zip(got, expected))
+
+
+def test_a_deleted_experiment_is_not_a_study(real_study):
+    from mlflow import MlflowClient
+
+    from tfcli import tracking as tr
+    from tfcli.errors import StudyError
+    from tfcli.tracking.sqlite_reader import open_store
+
+    synthetic_study(real_study.tracking, "deleted-study", [{"status": "FINISHED"}])
+    client = MlflowClient(real_study.uri)
+    client.delete_experiment(client.get_experiment_by_name("deleted-study").experiment_id)
+    with open_store(real_study.tracking) as store:
+        assert store.experiment_id("deleted-study") is None
+        assert client.get_experiment_by_name("deleted-study").lifecycle_stage == "deleted"
+    assert "deleted-study" not in tr.study_names(real_study.tracking)
+    with pytest.raises(StudyError, match="no study named 'deleted-study'"):
+        tr.load_study(real_study.tracking, "deleted-study")
+
+
+def test_load_study_is_the_same_through_either_path(real_study, odd_study, monkeypatch):
+    from tfcli import tracking as tr
+    from tfcli.tracking import sqlite_reader
+
+    names = [real_study.name, odd_study[0]]
+    fast = {name: tr.load_study(real_study.tracking, name) for name in names}
+    fast_names = tr.study_names(real_study.tracking)
+    run_ids = [t.run_id for t in fast[odd_study[0]].trials]
+    fast_histories = tr.metric_histories(real_study.tracking, run_ids, "bleu")
+    monkeypatch.setattr(sqlite_reader, "open_store", lambda tracking: None)
+    for name in names:
+        slow = tr.load_study(real_study.tracking, name)
+        assert slow.study == fast[name].study
+        assert slow.tags == fast[name].tags
+        assert len(slow.trials) == len(fast[name].trials)
+        for a, b in zip(slow.trials, fast[name].trials):
+            assert json.dumps(a.to_dict(), default=str) == json.dumps(b.to_dict(), default=str)
+            assert a.metrics.keys() == b.metrics.keys() and all(_same(a.metrics[k], b.metrics[k]) for k in a.metrics)
+    assert tr.study_names(real_study.tracking) == fast_names
+    slow_histories = tr.metric_histories(real_study.tracking, run_ids, "bleu")
+    assert slow_histories.keys() == fast_histories.keys()
+    for run_id in run_ids:
+        assert len(slow_histories[run_id]) == len(fast_histories[run_id])
+        assert all(a[0] == b[0] and _same(a[1], b[1]) for a, b in zip(slow_histories[run_id], fast_histories[run_id]))
+
+
+def test_local_artifacts_are_read_as_files_with_the_same_bytes(real_study, tmp_path, monkeypatch):
+    from tfcli import tracking as tr
+    from tfcli.tracking import sqlite_reader
+
+    trial = tr.load_study(real_study.tracking, real_study.name).trials[0]
+    path = f"{tr.CHECKPOINT_ARTIFACT_PATH}/{tr.VALID_OUTPUTS_FILE}"
+    local = sqlite_reader.local_artifact(trial.artifact_uri, path)
+    assert local is not None and local.is_file()
+    fast = tr.download_run_artifact(real_study.tracking, trial.run_id, path, tmp_path / "fast", artifact_uri=trial.artifact_uri)
+    monkeypatch.setattr(sqlite_reader, "local_artifact", lambda uri, path: None)
+    slow = tr.download_run_artifact(real_study.tracking, trial.run_id, path, tmp_path / "slow", artifact_uri=trial.artifact_uri)
+    assert fast.read_bytes() == slow.read_bytes() == local.read_bytes()
+    assert tr.download_run_artifact(real_study.tracking, trial.run_id, "no/such/file", tmp_path / "none", artifact_uri=trial.artifact_uri) is None
+
+
+def test_stores_the_reader_does_not_know_go_to_mlflow(tmp_path, monkeypatch, real_study):
+    from tfcli import tracking as tr
+    from tfcli.tracking.sqlite_reader import local_artifact, open_store
+
+    assert open_store(tr.resolve_tracking("http://127.0.0.1:5999")) is None
+    assert open_store(tr.resolve_tracking(f"sqlite:///{tmp_path / 'absent.db'}")) is None
+    assert not (tmp_path / "absent.db").exists()
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE runs (run_uuid TEXT)").connection.commit()
+    assert open_store(tr.resolve_tracking(f"sqlite:///{tmp_path / 'other.db'}")) is None
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    assert open_store(real_study.tracking) is None
+    assert local_artifact("mlflow-artifacts:/1/abc/artifacts", "checkpoint") is None
+    assert local_artifact("s3://bucket/1/abc/artifacts", "checkpoint") is None
+    assert str(local_artifact("file:///tmp/a%20b/artifacts", "/checkpoint/x")) == "/tmp/a b/artifacts/checkpoint/x"
+
+
+def test_the_default_report_on_a_local_store_does_not_import_mlflow(real_study):
+    code = (
+        "import sys\n"
+        "from tfcli.cli import app\n"
+        f"app(['report', {real_study.name!r}, '--tracking-uri', {real_study.uri!r}, '-f', 'json'], standalone_mode=False)\n"
+        "print('MLFLOW' if any(m == 'mlflow' or m.startswith('mlflow.') for m in sys.modules) else 'NO-MLFLOW', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "NO-MLFLOW"
+    report = json.loads(done.stdout)
+    assert len(report["ranked"]) == 3 and report["significance"] and report["importance"]

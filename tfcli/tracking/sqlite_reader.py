@@ -1,0 +1,163 @@
+"""Reading a local SQLite store with the standard library, for the read-only commands.
+
+``tfcli report`` on a study of 1,000 trials spent half of its time importing MLflow and
+opening its store (SQLAlchemy engine, schema check) before reading a single row. A local
+store is a SQLite file plus artifact folders, so the reports read it directly: the same
+tables MLflow's ``search_runs`` and ``get_metric_history`` read (``experiments``, ``runs``,
+``tags``, ``params``, ``latest_metrics``, ``metrics``), over a read-only connection, and
+artifacts as plain files.
+
+It is a fast path, never the only path: :func:`open_store` returns None for anything it does
+not know to read exactly as MLflow does (a server, a database file that does not exist yet,
+a schema without the expected columns, MLflow workspaces turned on), and the caller then goes
+through MLflow. A test checks that both paths give the same studies, trials and histories.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+from urllib.parse import unquote, urlparse
+
+from tfcli.tracking.sql_fast_path import run_view, sorted_oldest_first
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tfcli.tracking.store import Tracking
+
+#: The columns read, per table; a store without any of them is left to MLflow.
+_COLUMNS = {
+    "experiments": {"experiment_id", "name", "lifecycle_stage"},
+    "runs": {"run_uuid", "name", "experiment_id", "status", "start_time", "end_time", "lifecycle_stage", "artifact_uri"},
+    "tags": {"key", "value", "run_uuid"},
+    "params": {"key", "value", "run_uuid"},
+    "latest_metrics": {"key", "value", "is_nan", "run_uuid"},
+    "metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"},
+}
+_RUN_COLUMNS = "run_uuid, name, experiment_id, status, start_time, end_time, lifecycle_stage, artifact_uri"
+_DEFAULT_WORKSPACE = "default"
+_BUSY_TIMEOUT_S = 30.0
+
+
+def open_store(tracking: "Tracking") -> Optional["SqliteStore"]:
+    """A reader of ``tracking``'s SQLite file, or None where MLflow must do the reading."""
+    db = tracking.sqlite_path
+    if db is None or not db.is_file() or _workspaces_enabled():
+        return None
+    try:
+        connection = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
+    except sqlite3.Error:
+        return None
+    try:
+        columns = {
+            table: {row[1] for row in connection.execute(f"PRAGMA table_info({table})")} for table in _COLUMNS
+        }
+    except sqlite3.Error:
+        connection.close()
+        return None
+    if any(not wanted <= columns[table] for table, wanted in _COLUMNS.items()):
+        connection.close()
+        return None
+    return SqliteStore(connection, workspaced="workspace" in columns["experiments"])
+
+
+class SqliteStore:
+    """Read-only queries over one MLflow SQLite store; rows come back as run views.
+
+    Only active experiments and runs are seen, as ``search_experiments`` and ``search_runs``
+    see them by default. Metric values are MLflow's: NaN where ``is_nan`` is set, and an
+    infinity as the largest float MLflow stored in its place.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, *, workspaced: bool):
+        self._db = connection
+        self._workspace = " AND workspace = ?" if workspaced else ""
+        self._workspace_args: tuple = (_DEFAULT_WORKSPACE,) if workspaced else ()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "SqliteStore":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def experiment_id(self, name: str) -> Optional[str]:
+        """The id of the active experiment ``name``, or None."""
+        row = self._db.execute(
+            f"SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'{self._workspace}",
+            (name, *self._workspace_args),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def experiment_ids(self) -> list[str]:
+        """The ids of every active experiment."""
+        rows = self._db.execute(
+            f"SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'active'{self._workspace}",
+            self._workspace_args,
+        )
+        return [str(row[0]) for row in rows]
+
+    def runs_tagged(self, experiment_ids: list[str], tags: dict[str, str], *, newest_first: bool = False) -> list:
+        """Active runs of ``experiment_ids`` carrying every tag in ``tags``, with their tags,
+        params and latest metrics; oldest first, or newest first as ``search_runs`` orders."""
+        if not experiment_ids:
+            return []
+        where = ["r.lifecycle_stage = 'active'", f"r.experiment_id IN ({', '.join('?' * len(experiment_ids))})"]
+        args: list = [int(e) for e in experiment_ids]
+        for key, value in tags.items():
+            where.append("r.run_uuid IN (SELECT run_uuid FROM tags WHERE key = ? AND value = ?)")
+            args += [key, value]
+        selected = f"SELECT r.run_uuid FROM runs r WHERE {' AND '.join(where)}"
+        runs = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_uuid IN ({selected})", args).fetchall()
+        data = {row[0]: ({}, {}, {}) for row in runs}
+        for run_id, key, value in self._db.execute(
+            f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({selected})", args
+        ):
+            if run_id in data:
+                data[run_id][0][key] = value
+        for run_id, key, value in self._db.execute(
+            f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({selected})", args
+        ):
+            if run_id in data:
+                data[run_id][1][key] = value
+        for run_id, key, value, is_nan in self._db.execute(
+            f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({selected})", args
+        ):
+            if run_id in data:
+                data[run_id][2][key] = float("nan") if is_nan else float(value)
+        return sorted_oldest_first([run_view(row, *data[row[0]]) for row in runs], newest_first=newest_first)
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
+        """``[(step, value, timestamp), ...]`` of one metric of one run by step; ties as MLflow
+        orders them (by timestamp, then value)."""
+        rows = self._db.execute(
+            "SELECT step, value, timestamp, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value",
+            (run_id, key),
+        )
+        return [(int(step), float("nan") if is_nan else float(value), int(timestamp)) for step, value, timestamp, is_nan in rows]
+
+
+def local_artifact(artifact_uri: Optional[str], path: str) -> Optional[Path]:
+    """The local file or folder of the artifact ``path`` under a run's ``artifact_uri``, or
+    None when the URI is not a local one (a server's ``mlflow-artifacts:``, S3, ...)."""
+    if not artifact_uri:
+        return None
+    if artifact_uri.startswith("file:"):
+        parsed = urlparse(artifact_uri)
+        if parsed.netloc not in ("", "localhost"):
+            return None
+        root = Path(unquote(parsed.path))
+    elif artifact_uri.startswith("/"):
+        root = Path(artifact_uri)
+    else:
+        return None
+    return root / path.strip("/")
+
+
+def _workspaces_enabled() -> bool:
+    return os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("1", "true", "yes")
+
