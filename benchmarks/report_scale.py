@@ -25,7 +25,6 @@ import json
 import math
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -184,6 +183,8 @@ def main() -> None:
         ("table --no-significance --no-importance", base + ["--no-significance", "--no-importance"]),
         ("table --metric chrf (reads 1,000 histories)", base + ["--metric", "chrf", "--no-significance", "--no-importance"]),
         ("html (learning curves of the top 10)", base + ["--format", "html", "--no-log", "--out", str(root / "report.html")]),
+        ("tfcli study list", [*base[:3], "study", "list", "--tracking-uri", uri]),
+        ("tfcli study status (1,000 trials)", [*base[:3], "study", "status", STUDY, "--tracking-uri", uri]),
     ]
     through_mlflow = [sys.executable, "-c", _THROUGH_MLFLOW, *base[3:]]
     floor = [sys.executable, "-m", "tfcli", "--version"]

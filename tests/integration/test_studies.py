@@ -111,7 +111,6 @@ def test_extend_runs_more_trials_under_the_same_parent_with_a_warm_searcher(proj
     assert [p.info.run_id for p in parents] == [p.info.run_id for p in first_parent]
     assert len(children) == 8
 
-    from tfcli.study.runner import default_storage
     from ray.tune.search import ConcurrencyLimiter
     from tfcli.study.space import make_searcher
     from tfcli.study.lifecycle import load_stored_study

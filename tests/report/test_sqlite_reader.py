@@ -120,30 +120,48 @@ def test_a_deleted_experiment_is_not_a_study(real_study):
         tr.load_study(real_study.tracking, "deleted-study")
 
 
-def test_load_study_is_the_same_through_either_path(real_study, odd_study, monkeypatch):
+def _records_json(records) -> list[str]:
+    return [json.dumps(r.to_dict(), default=str, sort_keys=True) for r in records]
+
+
+def _read_everything(tracking, names, run_ids):
+    from tfcli import tracking as tr
+
+    return {
+        "load_study": [tr.load_study(tracking, name) for name in names],
+        "trial_records": [_records_json(tr.trial_records(tracking, name, history=True)) for name in names],
+        "study_record": [tr.study_record(tracking, name) for name in names],
+        "list_studies": tr.list_studies(tracking),
+        "study_names": tr.study_names(tracking),
+        "run_tags": [tr.run_tags(tracking, run_id) for run_id in run_ids],
+        "histories": tr.metric_histories(tracking, run_ids, "bleu"),
+    }
+
+
+def test_every_read_is_the_same_through_either_path(real_study, odd_study, monkeypatch):
     from tfcli import tracking as tr
     from tfcli.tracking import sqlite_reader
 
     names = [real_study.name, odd_study[0]]
-    fast = {name: tr.load_study(real_study.tracking, name) for name in names}
-    fast_names = tr.study_names(real_study.tracking)
-    run_ids = [t.run_id for t in fast[odd_study[0]].trials]
-    fast_histories = tr.metric_histories(real_study.tracking, run_ids, "bleu")
+    run_ids = [t.run_id for t in tr.load_study(real_study.tracking, odd_study[0]).trials]
+    fast = _read_everything(real_study.tracking, names, run_ids)
     monkeypatch.setattr(sqlite_reader, "open_store", lambda tracking: None)
-    for name in names:
-        slow = tr.load_study(real_study.tracking, name)
-        assert slow.study == fast[name].study
-        assert slow.tags == fast[name].tags
-        assert len(slow.trials) == len(fast[name].trials)
-        for a, b in zip(slow.trials, fast[name].trials):
-            assert json.dumps(a.to_dict(), default=str) == json.dumps(b.to_dict(), default=str)
-            assert a.metrics.keys() == b.metrics.keys() and all(_same(a.metrics[k], b.metrics[k]) for k in a.metrics)
-    assert tr.study_names(real_study.tracking) == fast_names
-    slow_histories = tr.metric_histories(real_study.tracking, run_ids, "bleu")
-    assert slow_histories.keys() == fast_histories.keys()
+    slow = _read_everything(real_study.tracking, names, run_ids)
+
+    for a, b in zip(slow["load_study"], fast["load_study"]):
+        assert (a.study, a.tags) == (b.study, b.tags)
+        assert _records_json(a.trials) == _records_json(b.trials)
+        for x, y in zip(a.trials, b.trials):
+            assert x.metrics.keys() == y.metrics.keys() and all(_same(x.metrics[k], y.metrics[k]) for k in x.metrics)
+    assert slow["trial_records"] == fast["trial_records"]
+    assert any('"best": {"bleu"' in r for r in fast["trial_records"][1])  # histories were read
+    for key in ("study_record", "list_studies", "study_names", "run_tags"):
+        assert slow[key] == fast[key], key
+    assert {s.name for s in fast["list_studies"]} >= set(names)
+    assert slow["histories"].keys() == fast["histories"].keys()
     for run_id in run_ids:
-        assert len(slow_histories[run_id]) == len(fast_histories[run_id])
-        assert all(a[0] == b[0] and _same(a[1], b[1]) for a, b in zip(slow_histories[run_id], fast_histories[run_id]))
+        a, b = slow["histories"][run_id], fast["histories"][run_id]
+        assert len(a) == len(b) and all(p[0] == q[0] and _same(p[1], q[1]) for p, q in zip(a, b))
 
 
 def test_local_artifacts_are_read_as_files_with_the_same_bytes(real_study, tmp_path, monkeypatch):

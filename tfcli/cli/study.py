@@ -233,9 +233,9 @@ def extend(
 @app.command("list")
 def list_(tracking_uri: TrackingOption = None, output: FormatOption = OutputFormat.table) -> None:
     """The studies in the tracking store."""
-    from tfcli.tracking import check_tracking, list_studies, resolve_tracking
+    from tfcli.tracking import list_studies, readable_tracking
 
-    tracking = check_tracking(resolve_tracking(tracking_uri))
+    tracking = readable_tracking(tracking_uri)
     studies = list_studies(tracking)
     if output is OutputFormat.json:
         print_json({"tracking_uri": tracking.uri, "studies": [s.to_dict() for s in studies]})
@@ -261,9 +261,9 @@ def status(
 ) -> None:
     """The trials of one study, with their status and best objective."""
     from tfcli.study.lifecycle import load_stored_study
-    from tfcli.tracking import check_tracking, resolve_tracking, trial_records
+    from tfcli.tracking import readable_tracking, trial_records
 
-    tracking = check_tracking(resolve_tracking(tracking_uri))
+    tracking = readable_tracking(tracking_uri)
     stored = load_stored_study(tracking, name)
     records = trial_records(tracking, name, history=False)
     if output is OutputFormat.json:

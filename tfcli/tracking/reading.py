@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from tfcli.errors import StudyError
 from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
-from tfcli.tracking.artifacts import _no_progress_bars, _read_text_artifact
 from tfcli.tracking import sqlite_reader
+from tfcli.tracking.artifacts import _no_progress_bars, _read_text_artifact
 from tfcli.tracking.search import _all_experiments, _experiment_ids, _quote, _search, _tag
 from tfcli.tracking.sql_fast_path import _sql_study_runs
 from tfcli.tracking.store import Tracking, check_tracking, resolve_tracking
@@ -39,7 +40,6 @@ from tfcli.tracking.tags import (
 from tfcli.tracking.values import _datetime, _float, _int, _json_tag, _parse_param
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mlflow import MlflowClient
     from mlflow.entities import Run
 
 
@@ -83,37 +83,29 @@ def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str
 
 def study_record(tracking: Tracking, name: str) -> Optional[StudyRecord]:
     """The :class:`StudyRecord` of the study ``name``, or None."""
-    parent = find_study(tracking, name)
-    if parent is None:
-        return None
-    client = tracking.client()
-    study_id = parent.data.tags.get(TAG_STUDY_ID, "")
-    children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
-    return _study_record(parent, children, _mlflow_text(client))
+    with _source(tracking) as source:
+        parent = source.parent(name)
+        if parent is None:
+            return None
+        return _study_record(parent, source.trials(parent), source.text)
 
 
 def run_tags(tracking: Tracking, run_id: str) -> dict[str, str]:
     """The tags of one run."""
-    return dict(tracking.client().get_run(run_id).data.tags)
+    with _source(tracking) as source:
+        return source.tags(run_id)
 
 
 def list_studies(tracking: Tracking) -> list[StudyRecord]:
     """Every study in the store (for ``tfcli study list``), newest first."""
-    client = tracking.client()
-    experiment_ids = [e.experiment_id for e in _all_experiments(client)]
-    if not experiment_ids:
-        return []
-    parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
-                      order_by=["attributes.start_time DESC"])
-    if not parents:
-        return []
-    parent_experiments = sorted({p.info.experiment_id for p in parents})
-    children = _search(client, parent_experiments, f"{_tag(TAG_ROLE)} = '{ROLE_TRIAL}'")
-    by_study: dict[str, list] = {}
-    for child in children:
-        by_study.setdefault(child.data.tags.get(TAG_STUDY_ID, ""), []).append(child)
-    read_text = _mlflow_text(client)
-    return [_study_record(p, by_study.get(p.data.tags.get(TAG_STUDY_ID, ""), []), read_text) for p in parents]
+    with _source(tracking) as source:
+        parents = source.parents()
+        if not parents:
+            return []
+        by_study: dict[str, list] = {}
+        for child in source.trials_of_experiments(sorted({p.info.experiment_id for p in parents})):
+            by_study.setdefault(child.data.tags.get(TAG_STUDY_ID, ""), []).append(child)
+        return [_study_record(p, by_study.get(p.data.tags.get(TAG_STUDY_ID, ""), []), source.text) for p in parents]
 
 
 def trial_records(tracking: Tracking, study_name: str, *, history: bool = True) -> list[TrialRecord]:
@@ -123,16 +115,14 @@ def trial_records(tracking: Tracking, study_name: str, *, history: bool = True) 
     run); without it ``best`` is empty and the objective comes from tags and final values.
     Raises :class:`StudyError` when the store has no such study.
     """
-    parent = find_study(tracking, study_name)
-    if parent is None:
-        raise StudyError(
-            f"the study must exist in the tracking store, but there is no study named {study_name!r} "
-            f"in {tracking.uri} (`tfcli study list` shows the studies there)"
-        )
-    client = tracking.client()
-    tags = parent.data.tags
-    runs = study_runs(tracking, tags.get(TAG_STUDY_ID, ""), experiment_id=parent.info.experiment_id)
-    return _trial_records(parent, runs, client, study=study_name, history=history)
+    with _source(tracking) as source:
+        parent = source.parent(study_name)
+        if parent is None:
+            raise StudyError(
+                f"the study must exist in the tracking store, but there is no study named {study_name!r} "
+                f"in {tracking.uri} (`tfcli study list` shows the studies there)"
+            )
+        return _trial_records(parent, source.trials(parent), source.history if history else None, study=study_name)
 
 
 @dataclass(frozen=True)
@@ -150,14 +140,8 @@ class StudySnapshot:
 
 def study_names(tracking: Tracking) -> list[str]:
     """The names of the studies in the store (one search over the parent runs), sorted."""
-    store = sqlite_reader.open_store(tracking)
-    if store is not None:
-        with store:
-            parents = store.runs_tagged(store.experiment_ids(), {TAG_ROLE: ROLE_STUDY})
-    else:
-        client = tracking.client()
-        experiment_ids = [e.experiment_id for e in _all_experiments(client)]
-        parents = _search(client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'")
+    with _source(tracking) as source:
+        parents = source.parents()
     return sorted({p.data.tags.get(TAG_STUDY_NAME) or p.info.run_name or "" for p in parents} - {""})
 
 
@@ -175,34 +159,19 @@ def load_study(tracking: Tracking, name: str) -> StudySnapshot:
     """The study ``name`` with all of its trials, read in a few queries.
 
     What the reports read: no metric history (``TrialRecord.best`` is empty; the objective's
-    best value and step come from the tags the callback sets at a trial's end). A local
-    SQLite store is read without MLflow (:mod:`.sqlite_reader`), any other store with
-    MLflow's client. Raises :class:`StudyError` naming the known studies when there is no
-    such study.
+    best value and step come from the tags the callback sets at a trial's end). Raises
+    :class:`StudyError` naming the known studies when there is no such study.
     """
-    store = sqlite_reader.open_store(tracking)
-    if store is not None:
-        with store:
-            found = _local_study(store, name)
-        if found is None:
-            raise unknown_study_error(tracking, name)
-        parent, children = found
-        read_text = _local_text
-    else:
-        parent = find_study(tracking, name)
+    with _source(tracking) as source:
+        parent = source.parent(name)
         if parent is None:
             raise unknown_study_error(tracking, name)
-        client = tracking.client()
-        study_id = parent.data.tags.get(TAG_STUDY_ID, "")
-        children = _sql_study_runs(client, parent.info.experiment_id, study_id)
-        if children is None:
-            children = study_runs(tracking, study_id, experiment_id=parent.info.experiment_id)
-        read_text = _mlflow_text(client)
-    with _no_progress_bars():
-        study = _study_record(parent, children, read_text)
+        children = source.trials(parent)
+        with _no_progress_bars():
+            study = _study_record(parent, children, source.text)
     return StudySnapshot(
         study=study,
-        trials=_trial_records(parent, children, None, study=name, history=False),
+        trials=_trial_records(parent, children, None, study=name),
         tags={run.info.run_id: dict(run.data.tags) for run in children},
     )
 
@@ -224,55 +193,112 @@ def readable_tracking(uri: Optional[str]) -> Tracking:
 
 def metric_histories(tracking: Tracking, run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
     """``{run_id: [(step, value), ...]}`` of the metric ``key``, sorted by step (one query per run)."""
+    with _source(tracking) as source:
+        return {run_id: source.history(run_id, key) for run_id in run_ids}
+
+
+# --- where the runs are read from ------------------------------------------------------------
+
+History = Callable[[str, str], list]  # (run_id, key) -> [(step, value), ...] by step
+
+
+class _MlflowSource:
+    """Runs read through MLflow's client: any store, local or a server."""
+
+    def __init__(self, tracking: Tracking):
+        self.tracking = tracking
+        self.client = tracking.client()
+
+    def close(self) -> None:
+        pass
+
+    def parent(self, name: str) -> Optional["Run"]:
+        return find_study(self.tracking, name)
+
+    def parents(self) -> list:
+        experiment_ids = [e.experiment_id for e in _all_experiments(self.client)]
+        return _search(self.client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'", order_by=["attributes.start_time DESC"])
+
+    def trials(self, parent: "Run") -> list:
+        study_id, experiment_id = parent.data.tags.get(TAG_STUDY_ID, ""), parent.info.experiment_id
+        fast = _sql_study_runs(self.client, experiment_id, study_id)
+        return fast if fast is not None else study_runs(self.tracking, study_id, experiment_id=experiment_id)
+
+    def trials_of_experiments(self, experiment_ids: list[str]) -> list:
+        return _search(self.client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_TRIAL}'", order_by=["attributes.start_time ASC"])
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        points = sorted(self.client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+        return [(int(m.step), float(m.value)) for m in points]
+
+    def text(self, run: Any, path: str) -> Optional[str]:
+        return _read_text_artifact(self.client, run.info.run_id, path)
+
+    def tags(self, run_id: str) -> dict[str, str]:
+        return dict(self.client.get_run(run_id).data.tags)
+
+
+class _LocalSource:
+    """Runs read from a local SQLite store with the standard library (:mod:`.sqlite_reader`)."""
+
+    def __init__(self, store: "sqlite_reader.SqliteStore"):
+        self.store = store
+
+    def close(self) -> None:
+        self.store.close()
+
+    def parent(self, name: str) -> Optional[Any]:
+        experiment_id = self.store.experiment_id(name)
+        if experiment_id is None:
+            return None
+        parents = self.store.runs_tagged([experiment_id], {TAG_ROLE: ROLE_STUDY}, newest_first=True)
+        return parents[0] if parents else None
+
+    def parents(self) -> list:
+        return self.store.runs_tagged(self.store.experiment_ids(), {TAG_ROLE: ROLE_STUDY}, newest_first=True)
+
+    def trials(self, parent: Any) -> list:
+        tags = {TAG_ROLE: ROLE_TRIAL, TAG_STUDY_ID: parent.data.tags.get(TAG_STUDY_ID, "")}
+        return self.store.runs_tagged([parent.info.experiment_id], tags)
+
+    def trials_of_experiments(self, experiment_ids: list[str]) -> list:
+        return self.store.runs_tagged(experiment_ids, {TAG_ROLE: ROLE_TRIAL})
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return [(step, value) for step, value, _ in self.store.metric_history(run_id, key)]
+
+    def text(self, run: Any, path: str) -> Optional[str]:
+        local = sqlite_reader.local_artifact(run.info.artifact_uri, path)
+        try:
+            return local.read_text(encoding="utf-8") if local is not None else None
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def tags(self, run_id: str) -> dict[str, str]:
+        return self.store.run_tags(run_id)
+
+
+@contextmanager
+def _source(tracking: Tracking) -> Iterator[Any]:
+    """The local store's direct reader where :func:`.sqlite_reader.open_store` allows it, else MLflow."""
     store = sqlite_reader.open_store(tracking)
-    if store is not None:
-        with store:
-            return {run_id: [(step, value) for step, value, _ in store.metric_history(run_id, key)] for run_id in run_ids}
-    client = tracking.client()
-    histories = {}
-    for run_id in run_ids:
-        points = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
-        histories[run_id] = [(int(m.step), float(m.value)) for m in points]
-    return histories
-
-
-def _local_study(store: "sqlite_reader.SqliteStore", name: str) -> Optional[tuple[Any, list]]:
-    """The newest parent run of the study ``name`` and its trial runs, or None."""
-    experiment_id = store.experiment_id(name)
-    if experiment_id is None:
-        return None
-    parents = store.runs_tagged([experiment_id], {TAG_ROLE: ROLE_STUDY}, newest_first=True)
-    if not parents:
-        return None
-    study_id = parents[0].data.tags.get(TAG_STUDY_ID, "")
-    return parents[0], store.runs_tagged([experiment_id], {TAG_ROLE: ROLE_TRIAL, TAG_STUDY_ID: study_id})
-
-
-def _local_text(run: Any, path: str) -> Optional[str]:
-    local = sqlite_reader.local_artifact(run.info.artifact_uri, path)
+    source = _LocalSource(store) if store is not None else _MlflowSource(tracking)
     try:
-        return local.read_text(encoding="utf-8") if local is not None else None
-    except (OSError, UnicodeDecodeError):
-        return None
+        yield source
+    finally:
+        source.close()
 
 
-def _mlflow_text(client: "MlflowClient") -> Callable[[Any, str], Optional[str]]:
-    return lambda run, path: _read_text_artifact(client, run.info.run_id, path)
-
-
-def _trial_records(
-    parent: "Run", runs: list, client: Optional["MlflowClient"], *, study: str, history: bool
-) -> list[TrialRecord]:
+def _trial_records(parent: Any, runs: list, history: Optional[History], *, study: str) -> list[TrialRecord]:
     """The trial ``runs`` as records, judged by the objective their parent (the study) names."""
     tags = parent.data.tags
     return [
         _trial_record(
             run,
-            client=client,
+            history=history,
             study=study,
             objective_metric=tags.get(TAG_OBJECTIVE_METRIC),
             objective_mode=tags.get(TAG_OBJECTIVE_MODE),
-            history=history,
         )
         for run in runs
     ]
@@ -315,28 +341,28 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
 
 
 def _trial_record(
-    run: "Run",
+    run: Any,
     *,
-    client: Optional["MlflowClient"],
+    history: Optional[History],
     study: str,
     objective_metric: Optional[str],
     objective_mode: Optional[str],
-    history: bool,
 ) -> TrialRecord:
+    """One trial run as a record; with ``history``, ``best`` holds each metric's best point."""
     from tfcli.data.tasks import metric_mode
 
     tags, metrics = run.data.tags, dict(run.data.metrics)
     status = TrialStatus.from_mlflow(run.info.status)
     best: dict[str, MetricBest] = {}
-    if history:
+    if history is not None:
         for key in sorted(metrics):
             if key.startswith(HPARAM_METRIC_PREFIX):
                 continue
             mode = objective_mode if key == objective_metric and objective_mode else metric_mode(key)
             top: Optional[MetricBest] = None
-            for point in sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: m.step):
-                if top is None or better(point.value, top.value, mode):
-                    top = MetricBest(value=point.value, step=point.step)
+            for step, value in history(run.info.run_id, key):
+                if top is None or better(value, top.value, mode):
+                    top = MetricBest(value=value, step=step)
             if top is not None:
                 best[key] = top
     objective_value = _float(tags.get(TAG_OBJECTIVE_VALUE))

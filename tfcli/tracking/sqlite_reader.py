@@ -131,6 +131,10 @@ class SqliteStore:
                 data[run_id][2][key] = float("nan") if is_nan else float(value)
         return sorted_oldest_first([run_view(row, *data[row[0]]) for row in runs], newest_first=newest_first)
 
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        """The tags of one run (empty for a run the store does not hold)."""
+        return dict(self._db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)).fetchall())
+
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
         """``[(step, value, timestamp), ...]`` of one metric of one run by step; ties as MLflow
         orders them (by timestamp, then value)."""
