@@ -207,3 +207,22 @@ def test_the_default_report_on_a_local_store_does_not_import_mlflow(real_study):
     assert done.stderr.strip().splitlines()[-1] == "NO-MLFLOW"
     report = json.loads(done.stdout)
     assert len(report["ranked"]) == 3 and report["significance"] and report["importance"]
+
+
+def test_a_locked_database_is_one_clear_error_not_a_traceback(real_study, monkeypatch):
+    from tfcli.errors import StudyError
+    from tfcli.tracking import sqlite_reader
+
+    monkeypatch.setattr(sqlite_reader, "_BUSY_TIMEOUT_S", 0.2)
+    store = sqlite_reader.open_store(real_study.tracking)
+    writer = sqlite3.connect(real_study.tracking.sqlite_path, timeout=0.2, isolation_level=None)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StudyError, match=r"the tracking database must be readable, but reading .*mlflow\.db failed \(database is locked\)"):
+            store.experiment_id(real_study.name)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        store.close()
+    with sqlite_reader.open_store(real_study.tracking) as store:
+        assert store.experiment_id(real_study.name) is not None

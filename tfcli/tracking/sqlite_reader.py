@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote, urlparse
 
+from tfcli.errors import StudyError
 from tfcli.tracking.sql_fast_path import run_view, sorted_oldest_first
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +60,7 @@ def open_store(tracking: "Tracking") -> Optional["SqliteStore"]:
     if any(not wanted <= columns[table] for table, wanted in _COLUMNS.items()):
         connection.close()
         return None
-    return SqliteStore(connection, workspaced="workspace" in columns["experiments"])
+    return SqliteStore(connection, path=db, workspaced="workspace" in columns["experiments"])
 
 
 class SqliteStore:
@@ -70,8 +71,9 @@ class SqliteStore:
     infinity as the largest float MLflow stored in its place.
     """
 
-    def __init__(self, connection: sqlite3.Connection, *, workspaced: bool):
+    def __init__(self, connection: sqlite3.Connection, *, path: Path, workspaced: bool):
         self._db = connection
+        self._path = path
         self._workspace = " AND workspace = ?" if workspaced else ""
         self._workspace_args: tuple = (_DEFAULT_WORKSPACE,) if workspaced else ()
 
@@ -85,17 +87,26 @@ class SqliteStore:
         self.close()
         return False
 
+    def _rows(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as err:
+            raise StudyError(
+                f"the tracking database must be readable, but reading {self._path} failed ({err}); "
+                "if a study is writing to it, try again in a moment"
+            ) from None
+
     def experiment_id(self, name: str) -> Optional[str]:
         """The id of the active experiment ``name``, or None."""
-        row = self._db.execute(
+        rows = self._rows(
             f"SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'{self._workspace}",
             (name, *self._workspace_args),
-        ).fetchone()
-        return str(row[0]) if row else None
+        )
+        return str(rows[0][0]) if rows else None
 
     def experiment_ids(self) -> list[str]:
         """The ids of every active experiment."""
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'active'{self._workspace}",
             self._workspace_args,
         )
@@ -112,33 +123,37 @@ class SqliteStore:
             where.append("r.run_uuid IN (SELECT run_uuid FROM tags WHERE key = ? AND value = ?)")
             args += [key, value]
         selected = f"SELECT r.run_uuid FROM runs r WHERE {' AND '.join(where)}"
-        runs = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_uuid IN ({selected})", args).fetchall()
-        data = {row[0]: ({}, {}, {}) for row in runs}
-        for run_id, key, value in self._db.execute(
-            f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({selected})", args
-        ):
-            if run_id in data:
-                data[run_id][0][key] = value
-        for run_id, key, value in self._db.execute(
-            f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({selected})", args
-        ):
-            if run_id in data:
-                data[run_id][1][key] = value
-        for run_id, key, value, is_nan in self._db.execute(
-            f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({selected})", args
-        ):
-            if run_id in data:
-                data[run_id][2][key] = float("nan") if is_nan else float(value)
+        self._rows("BEGIN")  # one snapshot for the four reads, whatever a study writes meanwhile
+        try:
+            runs = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_uuid IN ({selected})", args)
+            data = {row[0]: ({}, {}, {}) for row in runs}
+            for run_id, key, value in self._rows(
+                f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({selected})", args
+            ):
+                if run_id in data:
+                    data[run_id][0][key] = value
+            for run_id, key, value in self._rows(
+                f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({selected})", args
+            ):
+                if run_id in data:
+                    data[run_id][1][key] = value
+            for run_id, key, value, is_nan in self._rows(
+                f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({selected})", args
+            ):
+                if run_id in data:
+                    data[run_id][2][key] = float("nan") if is_nan else float(value)
+        finally:
+            self._db.rollback()
         return sorted_oldest_first([run_view(row, *data[row[0]]) for row in runs], newest_first=newest_first)
 
     def run_tags(self, run_id: str) -> dict[str, str]:
         """The tags of one run (empty for a run the store does not hold)."""
-        return dict(self._db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)).fetchall())
+        return dict(self._rows("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)))
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, int]]:
         """``[(step, value, timestamp), ...]`` of one metric of one run by step; ties as MLflow
         orders them (by timestamp, then value)."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT step, value, timestamp, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value",
             (run_id, key),
         )
