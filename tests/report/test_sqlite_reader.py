@@ -226,3 +226,15 @@ def test_a_locked_database_is_one_clear_error_not_a_traceback(real_study, monkey
         store.close()
     with sqlite_reader.open_store(real_study.tracking) as store:
         assert store.experiment_id(real_study.name) is not None
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(cli, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'typo' / 'mlflow.db'}"
+    listed = cli("study", "list", "--tracking-uri", uri, "--format", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert json.loads(listed.stdout)["studies"] == []
+    for args in (("report", "some-study"), ("study", "status", "some-study")):
+        done = cli(*args, "--tracking-uri", uri)
+        assert done.exit_code == 2 and "no study named 'some-study'" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "typo").exists()

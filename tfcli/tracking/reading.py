@@ -180,10 +180,12 @@ def readable_tracking(uri: Optional[str]) -> Tracking:
     """The store at ``uri`` for a command that only reads it.
 
     A local SQLite store the standard library can read is taken as it is, without importing
-    MLflow; any other store goes through :func:`check_tracking` (which creates a missing
-    local store and probes a server).
+    MLflow, and one that does not exist yet reads as empty (nothing is created); any other
+    store goes through :func:`check_tracking` (which probes a server).
     """
     tracking = resolve_tracking(uri)
+    if _not_created(tracking):
+        return tracking
     store = sqlite_reader.open_store(tracking)
     if store is None:
         return check_tracking(tracking)
@@ -278,11 +280,49 @@ class _LocalSource:
         return self.store.run_tags(run_id)
 
 
+class _EmptySource:
+    """A local store whose database does not exist yet: no studies, and nothing is created."""
+
+    def close(self) -> None:
+        pass
+
+    def parent(self, name: str) -> None:
+        return None
+
+    def parents(self) -> list:
+        return []
+
+    def trials(self, parent: Any) -> list:
+        return []
+
+    def trials_of_experiments(self, experiment_ids: list[str]) -> list:
+        return []
+
+    def history(self, run_id: str, key: str) -> list:
+        return []
+
+    def text(self, run: Any, path: str) -> None:
+        return None
+
+    def tags(self, run_id: str) -> dict[str, str]:
+        return {}
+
+
+def _not_created(tracking: Tracking) -> bool:
+    db = tracking.sqlite_path
+    return db is not None and not db.exists()
+
+
 @contextmanager
 def _source(tracking: Tracking) -> Iterator[Any]:
     """The local store's direct reader where :func:`.sqlite_reader.open_store` allows it, else MLflow."""
     store = sqlite_reader.open_store(tracking)
-    source = _LocalSource(store) if store is not None else _MlflowSource(tracking)
+    if store is not None:
+        source = _LocalSource(store)
+    elif _not_created(tracking):
+        source = _EmptySource()
+    else:
+        source = _MlflowSource(tracking)
     try:
         yield source
     finally:
