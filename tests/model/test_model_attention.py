@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from tfcli.model.transformer import (
+from tfcli.model.attention import (
     MultiHeadAttention,
     RotaryEmbedding,
-    TransformerConfig,
     apply_rotary,
     attention,
     reference_attention,
 )
+from tfcli.model.config import TransformerConfig
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -79,12 +79,12 @@ def test_attention_matches_float64_reference(case, use_fused):
 
 
 def test_reference_attention_switch_routes_module_attention():
-    import tfcli.model.transformer as tr
+    import tfcli.model.attention as at
 
-    assert tr.USE_FUSED_ATTENTION
+    assert at.USE_FUSED_ATTENTION
     with reference_attention():
-        assert not tr.USE_FUSED_ATTENTION
-    assert tr.USE_FUSED_ATTENTION
+        assert not at.USE_FUSED_ATTENTION
+    assert at.USE_FUSED_ATTENTION
 
 
 @pytest.mark.parametrize("positional", ["sinusoidal", "rotary"])

@@ -215,7 +215,7 @@ def test_state_dict_round_trips_through_safetensors(tmp_path, tie):
 
 
 def test_fused_and_reference_attention_give_the_same_model_output():
-    from tfcli.model.transformer import reference_attention
+    from tfcli.model.attention import reference_attention
 
     model = build_model(tiny(positional="rotary")).eval()
     src, tgt = padded_ids([7, 4, 1]), padded_ids([5, 3, 5])

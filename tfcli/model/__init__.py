@@ -1,4 +1,7 @@
-"""The built-in Transformer (transformer.py) and its decoding (decode.py).
+"""The built-in Transformer and its decoding.
+
+config.py holds the architecture's settings, attention.py and layers.py the parts,
+transformer.py the three models built from them, and decode.py greedy and beam search.
 
 No Ray, MLflow, Typer or Rich here: a model is plain PyTorch.
 """

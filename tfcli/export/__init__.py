@@ -1,0 +1,66 @@
+"""Exported models: a trial's checkpoint as a self-describing folder, and loading it to predict.
+
+An export folder holds:
+
+- ``model.safetensors``: the weights, as the trial's checkpoint saved them;
+- ``config.json``: everything needed to rebuild and use the model (see :func:`export_config`):
+  the model architecture, the task and its labels, the tokenizer settings, the decoding
+  settings the trial was evaluated with, its validation metrics with their signatures, its
+  hyperparameters, and where it came from (study, trial, run, tracking URI, step);
+- ``tokenizer.json``: the subword tokenizer;
+- ``README.md``: a model card.
+
+Loading reads JSON and safetensors only: nothing is unpickled, and ``torch.load`` is never
+called (the checkpoint's ``trainer_state.pt`` is not exported). :class:`ExportedModel`
+predicts with the same task runtime and decoding code the trial's evaluation used
+(:mod:`tfcli.train.tasks`, :mod:`tfcli.model.decode`) and the same batching, so predicting the
+validation inputs reproduces the trial's validation outputs.
+
+``tfcli export --register NAME`` also logs the folder as an MLflow pyfunc model (a "models
+from code" model, :mod:`tfcli.serving`) and registers a version with the alias ``best``.
+
+The modules: :mod:`~tfcli.export.folder` (the folder's files and format, reading its config),
+:mod:`~tfcli.export.choose` (which trial), :mod:`~tfcli.export.study_export` (writing the
+folder), :mod:`~tfcli.export.model_card`, :mod:`~tfcli.export.registry` (MLflow) and
+:mod:`~tfcli.export.loading` (loading and predicting). None imports torch, Ray or MLflow at
+import time.
+"""
+
+from tfcli.export.choose import choose_trial, find_trial
+from tfcli.export.folder import (
+    ARTIFACT_KEY,
+    EXPORT_FILES,
+    EXPORT_FORMAT,
+    README_FILE,
+    ExportError,
+    find_export_folder,
+    read_export_config,
+)
+from tfcli.export.loading import ExportedModel, inputs_from_model_input, load_export, read_inputs
+from tfcli.export.model_card import model_card
+from tfcli.export.registry import INPUT_COLUMNS, register_export, serving_module_path
+from tfcli.export.study_export import ExportResult, export_config, export_study, parameter_count
+
+__all__ = [
+    "ARTIFACT_KEY",
+    "EXPORT_FILES",
+    "EXPORT_FORMAT",
+    "INPUT_COLUMNS",
+    "README_FILE",
+    "ExportError",
+    "ExportResult",
+    "ExportedModel",
+    "choose_trial",
+    "export_config",
+    "export_study",
+    "find_export_folder",
+    "find_trial",
+    "inputs_from_model_input",
+    "load_export",
+    "model_card",
+    "parameter_count",
+    "read_export_config",
+    "read_inputs",
+    "register_export",
+    "serving_module_path",
+]

@@ -1,0 +1,64 @@
+"""Choosing the trial of a study to export: the one named, or the best finished one."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from tfcli.export.folder import ExportError
+from tfcli.records import TrialRecord, TrialStatus
+
+
+def _trial_ids(records: Sequence[TrialRecord]) -> str:
+    return ", ".join(f"{r.trial_id} ({r.status.value})" for r in records) or "none"
+
+
+def find_trial(records: Sequence[TrialRecord], trial: str) -> TrialRecord:
+    """The trial ``trial`` names: its id, the id's numeric end (``00002``), or its run id."""
+    exact = [r for r in records if trial in (r.trial_id, r.run_id)]
+    if not exact:
+        exact = [r for r in records if r.trial_id.endswith(f"_{trial}") or r.trial_id.split("_")[-1] == trial]
+    if len(exact) != 1:
+        what = "no trial" if not exact else f"{len(exact)} trials"
+        raise ExportError(f"--trial must name one trial of the study, but {what} match {trial!r} (trials: {_trial_ids(records)})")
+    return exact[0]
+
+
+def choose_trial(
+    records: Sequence[TrialRecord],
+    *,
+    study: str,
+    trial: Optional[str] = None,
+    metric: Optional[str] = None,
+    mode: Optional[str] = None,
+) -> TrialRecord:
+    """The trial to export: ``trial`` if given, else the best finished one with a checkpoint.
+
+    Best means by ``metric`` (default: the objective) under ``mode``, each trial's best value
+    (``record.best`` must hold the metric's best when it is not the objective).
+    """
+    from tfcli.report.ranking import check_metric, default_mode, rank_trials
+
+    if trial is not None:
+        record = find_trial(records, trial)
+        if record.status is not TrialStatus.FINISHED or not record.has_checkpoint:
+            state = record.status.value if record.status is not TrialStatus.FINISHED else "FINISHED without a checkpoint"
+            raise ExportError(f"the trial to export must have finished with a checkpoint, but {record.trial_id} is {state}")
+        return record
+    done = [r for r in records if r.status is TrialStatus.FINISHED and r.has_checkpoint and not r.error]
+    if not done:
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
+        raise ExportError(f"export needs a finished trial with a checkpoint, but study {study!r} has none ({summary})")
+    objective = next((r.objective_metric for r in records if r.objective_metric), None)
+    objective_mode = next((r.objective_mode for r in records if r.objective_mode), None)
+    metric = metric or objective
+    if metric is None:
+        raise ExportError(f"study {study!r} names no objective; choose a trial with --trial or a metric with --metric")
+    check_metric(metric, records)
+    mode = mode or default_mode(metric, objective, objective_mode)
+    ranking = rank_trials(done, metric, mode, at="best")
+    if ranking.best is None:
+        raise ExportError(f"export needs a finished trial with a {metric} value, but no finished trial of {study!r} has one")
+    return ranking.best.record

@@ -1,0 +1,94 @@
+"""The model card: the ``README.md`` of an export folder, written from its ``config.json``."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def model_card(config: Mapping[str, Any]) -> str:
+    """README.md of an export folder."""
+    p, m, t = config["provenance"], config["metrics"], config["training"]
+    model, tok, dec = config["model"], config["tokenizer"], config["decoding"]
+    arch = {"seq2seq": "encoder-decoder", "classifier": "encoder with a classification head", "span": "encoder with a span head"}
+    lines = [
+        f"# {p['study']}: trial {p['trial_id']}",
+        "",
+        f"A {config['task']} model ({arch.get(model.get('kind'), model.get('kind'))} Transformer) "
+        f"trained by tfcli in the study `{p['study']}`, exported from its best checkpoint (step {p['step']}).",
+        "",
+        "## Task and data",
+        "",
+        f"- task: {config['task']}",
+        f"- data: {config['data'].get('source')} (train {_fmt(config['data'].get('train_size')) or 'all'}, "
+        f"valid {_fmt(config['data'].get('valid_size')) or 'all'}, seed {config['data'].get('seed')})",
+        f"- tokenizer: {tok.get('kind')}, {tok.get('vocab_size')} tokens"
+        + (", lowercased" if tok.get("lowercase") else "")
+        + f"; sources up to {tok.get('max_source_length')} tokens",
+    ]
+    if config.get("labels"):
+        lines.append(f"- labels: {', '.join(config['labels'])}")
+    lines += ["", f"## Metrics (validation, {m.get('examples') or '?'} examples, step {m.get('step')})", "", "| metric | value | signature |", "| --- | --- | --- |"]
+    for name, value in m["values"].items():
+        signature = m["signatures"].get(name, "").replace("|", "\\|")
+        lines.append(f"| {name} | {_fmt(value)} | {signature} |")
+    if "meteor" in m["values"]:
+        from tfcli.metrics import METEOR_NOTE
+
+        lines += ["", f"Note: {METEOR_NOTE}"]
+    lines += [
+        "",
+        f"Decoding: beam size {dec['beam_size']}, length penalty {dec['length_penalty']}, "
+        f"at most {dec['max_decode_length']} tokens.",
+        "",
+        "## Hyperparameters",
+        "",
+        "| parameter | value |",
+        "| --- | --- |",
+    ]
+    for name, value in config["hyperparameters"].items():
+        lines.append(f"| {name} (searched) | {_fmt(value, 6)} |")
+    for name in ("d_model", "heads", "encoder_layers", "decoder_layers", "ffn_dim", "dropout", "positional", "norm"):
+        if name in model and f"model.{name}" not in config["hyperparameters"]:
+            lines.append(f"| model.{name} | {_fmt(model[name])} |")
+    lines += [
+        "",
+        "## Training cost",
+        "",
+        f"- parameters: {t['parameters'] if t['parameters'] is not None else 'unknown'}",
+        f"- steps: {t.get('steps')} (checkpoint at step {t.get('checkpoint_step')})",
+        f"- wall time of the trial: {_duration(t.get('duration_s'))}",
+        f"- device: {t.get('device')} ({t.get('precision')})",
+        "",
+        "## Provenance",
+        "",
+        f"- study: {p['study']} (id {p['study_id']})",
+        f"- trial: {p['trial_id']}, MLflow run {p['run_id']}",
+        f"- tracking URI: {p['tracking_uri']}",
+        f"- exported: {p['exported_at']} with tfcli {p['tfcli_version']}",
+        "",
+        "## Use",
+        "",
+        "```",
+        "tfcli predict THIS_FOLDER --input inputs.txt" + (" # JSONL: {\"context\": ..., \"question\": ...}" if config["task"] == "qa" else ""),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

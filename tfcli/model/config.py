@@ -1,0 +1,86 @@
+"""The configuration of the built-in Transformer: every architectural choice is a field.
+
+Each field is therefore a searchable hyperparameter (``model.<field>`` in a study), and
+:class:`TransformerConfig` checks the values when it is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from tfcli.errors import ConfigError
+
+KINDS = ("seq2seq", "classifier", "span")
+POSITIONALS = ("sinusoidal", "learned", "rotary")
+NORMS = ("pre", "post")
+ACTIVATIONS = ("relu", "gelu")
+POOLINGS = ("cls", "mean")
+
+
+@dataclass
+class TransformerConfig:
+    vocab_size: int
+    kind: str = "seq2seq"  # "seq2seq" | "classifier" | "span"
+    num_classes: int = 2  # classifier only
+    d_model: int = 128
+    heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 2  # seq2seq only
+    ffn_dim: int = 512
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation: str = "relu"  # "relu" | "gelu"
+    positional: str = "sinusoidal"  # "sinusoidal" | "learned" | "rotary"
+    norm: str = "pre"  # "pre" | "post"
+    tie_embeddings: bool = True  # seq2seq: source, target and output share one matrix
+    pooling: str = "cls"  # classifier: "cls" (first token) | "mean" (over non-pad tokens)
+    max_length: int = 256  # most positions a sequence may have
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        choices = {
+            "kind": KINDS,
+            "positional": POSITIONALS,
+            "norm": NORMS,
+            "activation": ACTIVATIONS,
+            "pooling": POOLINGS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"model.{name} must be one of {', '.join(allowed)}, "
+                    f"but got {getattr(self, name)!r}"
+                )
+        for name in ("vocab_size", "d_model", "heads", "encoder_layers", "ffn_dim", "max_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, but got {getattr(self, name)}")
+        if self.kind == "seq2seq" and self.decoder_layers < 1:
+            raise ConfigError(f"model.decoder_layers must be >= 1, but got {self.decoder_layers}")
+        if self.kind == "classifier" and self.num_classes < 2:
+            raise ConfigError(f"model.num_classes must be >= 2, but got {self.num_classes}")
+        if self.d_model % self.heads:
+            raise ConfigError(
+                f"heads must divide d_model, but got heads={self.heads}, d_model={self.d_model}"
+            )
+        if self.positional == "rotary" and (self.d_model // self.heads) % 2:
+            raise ConfigError(
+                "rotary positions need an even head size d_model/heads, but got "
+                f"d_model={self.d_model}, heads={self.heads}"
+            )
+        for name in ("dropout", "attention_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"model.{name} must be in [0, 1), but got {getattr(self, name)}")
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise ConfigError(
+                f"pad_id must be a token id below vocab_size, but got pad_id={self.pad_id}, "
+                f"vocab_size={self.vocab_size}"
+            )
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TransformerConfig:
+        """Build from a dict, ignoring keys that are not fields (e.g. a whole trial config)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
