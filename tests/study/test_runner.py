@@ -21,8 +21,10 @@ import pytest
 from tests.study import fakes
 from tests.study.conftest import make_spec
 from tfcli.errors import ClusterError, StudyError
-from tfcli.study import runner, space
-from tfcli.study.runner import FAILURE_KEY, TrialState, run_study
+from tfcli.study import ray_connect, space, trial_wrapper
+from tfcli.study.outcome import TrialState
+from tfcli.study.runner import run_study
+from tfcli.study.trial_wrapper import FAILURE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 LR = {"train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 1e-2}}
@@ -239,9 +241,9 @@ def test_start_and_resume_check_what_is_saved(tmp_path):
 @pytest.mark.timeout(30)
 def test_the_payload_rebuilds_the_spec(tmp_path):
     spec = make_spec(tmp_path, search={"parameters": LR})
-    payload = runner.study_payload(spec, study_id="abc", experiment="tiny-ext1")
+    payload = trial_wrapper.study_payload(spec, study_id="abc", experiment="tiny-ext1")
     assert json.loads(json.dumps(payload)) == payload
-    again = runner.spec_from_payload(payload)
+    again = trial_wrapper.spec_from_payload(payload)
     assert again == spec and again._base_dir == str(tmp_path)
     assert payload["study_id"] == "abc" and payload["experiment"] == "tiny-ext1"
     assert again.with_overrides({"train.lr": 0.01}).train.lr == 0.01
@@ -254,12 +256,12 @@ def test_failure_kinds():
     class OutOfMemoryError(RuntimeError):  # what torch.cuda raises
         pass
 
-    assert runner._failure_kind(DivergedError("nan")) == "diverged"
-    assert runner._failure_kind(MemoryError()) == "out_of_memory"
-    assert runner._failure_kind(OutOfMemoryError("CUDA")) == "out_of_memory"
-    assert runner._failure_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "out_of_memory"
-    assert runner._failure_kind(RuntimeError("shape mismatch")) is None
-    assert runner._failure_kind(ValueError("x")) is None
+    assert trial_wrapper._failure_kind(DivergedError("nan")) == "diverged"
+    assert trial_wrapper._failure_kind(MemoryError()) == "out_of_memory"
+    assert trial_wrapper._failure_kind(OutOfMemoryError("CUDA")) == "out_of_memory"
+    assert trial_wrapper._failure_kind(RuntimeError("CUDA out of memory. Tried to allocate")) == "out_of_memory"
+    assert trial_wrapper._failure_kind(RuntimeError("shape mismatch")) is None
+    assert trial_wrapper._failure_kind(ValueError("x")) is None
 
 
 # --- clusters -------------------------------------------------------------------------------
@@ -276,26 +278,26 @@ def test_an_unreachable_address_is_a_cluster_error_in_one_line():
     port = _free_port()
     start = time.monotonic()
     with pytest.raises(ClusterError) as err:
-        runner._probe_cluster(f"127.0.0.1:{port}")
+        ray_connect._probe_cluster(f"127.0.0.1:{port}")
     assert time.monotonic() - start < 6
     assert str(err.value) == (
         f"cannot reach a Ray cluster at 127.0.0.1:{port}: connection refused; "
         "start one with `ray start --head` or check --address (HOST:6379)"
     )
     with pytest.raises(ClusterError, match=r"^Ray Client addresses are not supported, but got --address ray://h:10001;"):
-        runner.connect("ray://h:10001")
+        ray_connect.connect("ray://h:10001")
 
 
 @pytest.mark.timeout(30)
 def test_a_port_that_is_not_ray_times_out_as_a_cluster_error(monkeypatch):
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT_S", 4)
+    monkeypatch.setattr(ray_connect, "CONNECT_TIMEOUT_S", 4)
     with socket.socket() as listener:
         listener.bind(("0.0.0.0", 0))
         listener.listen(8)
         port = listener.getsockname()[1]
         start = time.monotonic()
         with pytest.raises(ClusterError, match=rf"^no Ray cluster answered at 127.0.0.1:{port} within 4 s;"):
-            runner._probe_cluster(f"127.0.0.1:{port}")
+            ray_connect._probe_cluster(f"127.0.0.1:{port}")
         assert time.monotonic() - start < 15
 
 

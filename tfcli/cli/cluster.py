@@ -201,7 +201,7 @@ def check(
 ) -> None:
     """Check a Ray cluster before a study: tfcli on every node, and shared storage on several."""
     from tfcli.cluster.checks import join_cluster, run_node_checks, verdict
-    from tfcli.study.runner import default_storage
+    from tfcli.study.storage import default_storage
 
     storage = storage or default_storage()
     import ray

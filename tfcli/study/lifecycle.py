@@ -79,7 +79,7 @@ def _callback(tracking, spec: StudySpec, study_id: str, storage: str, address: s
 
 
 def _storage(storage: str | None) -> str:
-    from tfcli.study.runner import default_storage
+    from tfcli.study.storage import default_storage
 
     return str(Path(storage or default_storage()).expanduser().resolve())
 

@@ -1,0 +1,156 @@
+"""How a study went: the final state of each trial, and the study's best."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfcli.study.spec import StudySpec
+from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
+
+
+class TrialState:
+    """What ``Progress.on_trial_state`` and ``TrialSummary.status`` report."""
+
+    RUNNING = "running"
+    RETRYING = "retrying"  # failed, restarting from its last checkpoint
+    FINISHED = "finished"  # trained to the end
+    STOPPED = "stopped"  # stopped early by the scheduler (ASHA, HyperBand) or the time budget
+    FAILED = "failed"  # diverged or ran out of memory; not retried
+    ERRORED = "errored"  # raised, and used up its retries
+    UNFINISHED = "unfinished"  # pending or running when the study was interrupted
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    trial_id: str
+    status: str  # a TrialState value
+    config: dict[str, Any]
+    best: float | None  # the best objective value it reported (failure reports excluded)
+    last_step: int | None
+    failures: int  # exceptions Ray saw; all but an errored trial's last were retried
+    error: str | None  # last line of the error, or the failure message
+    path: str | None  # the trial's folder in Ray's storage
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    name: str
+    experiment_path: str
+    metric: str
+    mode: str
+    trials: list[TrialSummary] = field(default_factory=list)
+    interrupted: bool = False
+    elapsed_s: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(t.status == status for t in self.trials)
+
+    @property
+    def finished(self) -> int:
+        return self.count(TrialState.FINISHED)
+
+    @property
+    def stopped(self) -> int:
+        return self.count(TrialState.STOPPED)
+
+    @property
+    def failed(self) -> int:
+        return self.count(TrialState.FAILED)
+
+    @property
+    def errored(self) -> int:
+        return self.count(TrialState.ERRORED)
+
+    @property
+    def unfinished(self) -> int:
+        return self.count(TrialState.UNFINISHED)
+
+    @property
+    def resumable(self) -> bool:
+        """Work is left: ``resume=True`` continues unfinished trials and starts the rest."""
+        return self.interrupted or self.unfinished > 0
+
+    @property
+    def best_trial(self) -> TrialSummary | None:
+        healthy = [t for t in self.trials if t.status not in (TrialState.FAILED, TrialState.ERRORED)]
+        candidates = [t for t in healthy if t.best is not None]
+        if not candidates:
+            return None
+        pick = max if self.mode == "max" else min
+        return pick(candidates, key=lambda t: t.best)
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        best = self.best_trial
+        return dict(best.config) if best else None
+
+    @property
+    def best_metric(self) -> float | None:
+        best = self.best_trial
+        return best.best if best else None
+
+
+def _error_line(trial) -> str | None:
+    path = getattr(trial, "error_file", None)
+    if not path or not os.path.exists(path):
+        return None
+    lines = [line.strip() for line in Path(path).read_text(errors="replace").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("File ", "Failure #", "^", "~")):
+            return line[:500]
+    return lines[-1][:500] if lines else None
+
+
+def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> list[TrialSummary]:
+    """Trial summaries from the experiment state as saved, which is what resume will see.
+
+    (After an interruption Tune's in-memory trials read TERMINATED, because the cleanup
+    stops them after the state was saved as RUNNING.)
+    """
+    from ray.tune import ExperimentAnalysis
+
+    analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
+    summaries = []
+    for t in analysis.trials:
+        last = t.last_result or {}
+        history = (t.metric_analysis or {}).get(metric, {})
+        best = history.get(mode)
+        if best is not None and (not isinstance(best, (int, float)) or math.isinf(best) or math.isnan(best)):
+            best = None
+        step = last.get("step")
+        max_steps = t.config.get("train.max_steps", spec.train.max_steps)
+        reached_end = isinstance(step, (int, float)) and step >= max_steps
+        error = None
+        if t.status == "ERROR":
+            status, error = TrialState.ERRORED, _error_line(t)
+        elif FAILURE_KEY in last:
+            status, error = TrialState.FAILED, last.get(FAILURE_MESSAGE_KEY)
+        elif t.status == "PAUSED" and reached_end:
+            # Tune's synchronous HyperBand pauses trials at its last milestone (max_t) to
+            # wait for the rest of their bracket, and can end the run with them still PAUSED.
+            status = TrialState.FINISHED
+        elif t.status in ("PENDING", "RUNNING", "PAUSED"):
+            status = TrialState.UNFINISHED
+        elif reached_end or (
+            t.trial_id in watch.completed and t.trial_id not in watch.stopped_early
+        ):
+            status = TrialState.FINISHED
+        else:
+            status = TrialState.STOPPED
+        summaries.append(
+            TrialSummary(
+                trial_id=t.trial_id,
+                status=status,
+                config=dict(t.config),
+                best=float(best) if best is not None else None,
+                last_step=int(step) if isinstance(step, (int, float)) else None,
+                failures=int(getattr(t, "num_failures", 0) or 0),
+                error=error,
+                path=t.path,
+            )
+        )
+    return summaries

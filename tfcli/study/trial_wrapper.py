@@ -1,0 +1,102 @@
+"""The worker side of a trial: the payload it receives and the wrapper Ray runs.
+
+See :mod:`tfcli.study.runner` for the contract with the trainable and the no-retry policy
+that :func:`trial` implements. Ray pickles :func:`trial` by reference and imports this
+module on every worker, so it imports Ray only inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from tfcli.errors import DivergedError
+from tfcli.study.spec import StudySpec
+
+#: Result key of a trial's last report when it failed in a way that must not be retried.
+FAILURE_KEY = "tfcli_failure"
+#: Result key with the failure's one-line message.
+FAILURE_MESSAGE_KEY = "tfcli_failure_message"
+
+
+def study_payload(spec: StudySpec, *, study_id: str | None = None, experiment: str | None = None) -> dict[str, Any]:
+    """What the trainable receives as ``study``: plain JSON data."""
+    return {
+        "spec": spec.model_dump(mode="json"),
+        "base_dir": spec._base_dir,
+        "source_file": spec._source_file,
+        "study_id": study_id,
+        "experiment": experiment or spec.name,
+    }
+
+
+def spec_from_payload(payload: dict[str, Any]) -> StudySpec:
+    """The StudySpec of :func:`study_payload`, with its base folder for relative data paths."""
+    spec = StudySpec.model_validate(payload["spec"])
+    spec._base_dir = payload.get("base_dir")
+    spec._source_file = payload.get("source_file")
+    return spec
+
+
+def _failure_kind(err: BaseException) -> str | None:
+    """``"diverged"`` or ``"out_of_memory"`` for errors a retry cannot fix, else None."""
+    if isinstance(err, DivergedError):
+        return "diverged"
+    if isinstance(err, MemoryError):
+        return "out_of_memory"
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(err).__mro__):  # torch.cuda / torch
+        return "out_of_memory"
+    if isinstance(err, RuntimeError) and "out of memory" in str(err).lower():  # older torch, MPS
+        return "out_of_memory"
+    return None
+
+
+def _watch_reported_step() -> dict[str, Any]:
+    """Remember the ``step`` of this trial's latest ``tune.report``.
+
+    ``tune.report`` goes through the worker's session object; wrapping that one object's
+    ``report`` sees every report of this trial and nothing else.
+    """
+    seen: dict[str, Any] = {}
+    try:
+        from ray.train._internal.session import get_session
+
+        session = get_session()
+        original = session.report
+    except Exception:  # a Ray without this internal: the failure report then has no step
+        return seen
+
+    def report(metrics, checkpoint=None):
+        if isinstance(metrics, dict) and "step" in metrics:
+            seen["step"] = metrics["step"]
+        return original(metrics, checkpoint=checkpoint)
+
+    session.report = report
+    return seen
+
+
+def trial(config: dict[str, Any], target: Callable, study: dict[str, Any]) -> None:
+    """The function Ray runs for each trial: the trainable, with the no-retry policy.
+
+    See :mod:`tfcli.study.runner`. Named plainly because Tune names trials after it.
+    """
+    from ray import tune
+
+    seen = _watch_reported_step()
+    try:
+        target(config, study)
+    except Exception as err:
+        kind = _failure_kind(err)
+        if kind is None:
+            raise
+        objective = study["spec"]["objective"]
+        worst = -math.inf if objective["mode"] == "max" else math.inf
+        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        tune.report(
+            {
+                "step": seen.get("step", 0),
+                objective["metric"]: worst,
+                FAILURE_KEY: kind,
+                FAILURE_MESSAGE_KEY: message,
+            }
+        )
