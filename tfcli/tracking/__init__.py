@@ -26,11 +26,11 @@ The modules, each with one job; the rest of tfcli uses the names re-exported her
 
 * :mod:`.tags`: the tag, role, artifact and result-key names, and MLflow's size limits;
 * :mod:`.store`: :class:`Tracking`, resolving and checking a tracking URI, experiments;
-* :mod:`.search`: paged searches of experiments and runs;
-* :mod:`.reading`: studies and trials read back as records (:func:`load_study`, ...), with
-  :mod:`.sqlite_reader` reading a local SQLite store without MLflow (what makes
-  ``tfcli report`` fast) and :mod:`.sql_fast_path` reading a study's trial runs with SQL on
-  any other database store;
+* :mod:`.search`: searches through MLflow's client (a study's parent and trial runs, paging);
+* :mod:`.reading`: studies and trials read back as records (:func:`load_study`, ...);
+  :mod:`.sources` picks where from: a local SQLite store through :mod:`.sqlite_reader`,
+  without MLflow (what makes ``tfcli report`` fast), else MLflow's client, with
+  :mod:`.sql_fast_path` reading a study's trial runs with SQL on any other database store;
 * :mod:`.callback`: the study callback (:class:`MlflowStudyCallback`), with :mod:`.writer`
   (its writer thread), :mod:`.ray_trial` (what it reads of a Ray trial) and
   :mod:`.environment` (the version, git and user tags every run gets);
@@ -50,20 +50,18 @@ from tfcli.tracking.models import RegisteredModel, download_model, log_pyfunc_mo
 from tfcli.tracking.ray_trial import best_checkpoint
 from tfcli.tracking.reading import (
     StudySnapshot,
-    find_study,
     list_studies,
     load_study,
     metric_histories,
-    parent_run_id,
     readable_tracking,
     run_tags,
     study_names,
     study_record,
-    study_runs,
     trial_records,
     unknown_study_error,
 )
 from tfcli.tracking.run_logger import RunLogger
+from tfcli.tracking.search import find_study, parent_run_id, study_runs
 from tfcli.tracking.store import Tracking, check_tracking, default_tracking_uri, ensure_experiment, resolve_tracking
 from tfcli.tracking.tags import *  # noqa: F403 - every tag, role, artifact and result-key name
 from tfcli.tracking.ui import ui_command

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from tfcli.errors import StudyError
 from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
 from tfcli.tracking import sqlite_reader
-from tfcli.tracking.artifacts import _no_progress_bars, _read_text_artifact
-from tfcli.tracking.search import _all_experiments, _experiment_ids, _quote, _search, _tag
-from tfcli.tracking.sql_fast_path import _sql_study_runs
+from tfcli.tracking.artifacts import _no_progress_bars
+from tfcli.tracking.sources import History, not_created
+from tfcli.tracking.sources import source as source_of
 from tfcli.tracking.store import Tracking, check_tracking, resolve_tracking
 from tfcli.tracking.tags import (
     HPARAM_METRIC_PREFIX,
-    ROLE_STUDY,
-    ROLE_TRIAL,
     SPEC_ARTIFACT,
     TAG_CHECKPOINT,
     TAG_CHECKPOINT_STEP,
@@ -29,7 +26,6 @@ from tfcli.tracking.tags import (
     TAG_OBJECTIVE_MODE,
     TAG_OBJECTIVE_STEP,
     TAG_OBJECTIVE_VALUE,
-    TAG_ROLE,
     TAG_SPEC,
     TAG_STOPPED_EARLY,
     TAG_STUDY_ID,
@@ -43,47 +39,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow.entities import Run
 
 
-def find_study(tracking: Tracking, name: str) -> Optional["Run"]:
-    """The parent run of the study ``name`` (the latest, if the name was used twice), or None."""
-    client = tracking.client()
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None or experiment.lifecycle_stage != "active":
-        return None
-    runs = _search(
-        client,
-        [experiment.experiment_id],
-        f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
-        order_by=["attributes.start_time DESC"],
-    )
-    return runs[0] if runs else None
-
-
-def parent_run_id(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> Optional[str]:
-    """The id of the parent run tagged with ``study_id``, or None."""
-    client = tracking.client()
-    runs = _search(
-        client,
-        _experiment_ids(client, experiment_id),
-        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
-        order_by=["attributes.start_time ASC"],
-    )
-    return runs[0].info.run_id if runs else None
-
-
-def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> list["Run"]:
-    """The child (trial) runs of the study ``study_id``, oldest first."""
-    client = tracking.client()
-    return _search(
-        client,
-        _experiment_ids(client, experiment_id),
-        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_TRIAL}'",
-        order_by=["attributes.start_time ASC"],
-    )
-
-
 def study_record(tracking: Tracking, name: str) -> Optional[StudyRecord]:
     """The :class:`StudyRecord` of the study ``name``, or None."""
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         parent = source.parent(name)
         if parent is None:
             return None
@@ -92,13 +50,13 @@ def study_record(tracking: Tracking, name: str) -> Optional[StudyRecord]:
 
 def run_tags(tracking: Tracking, run_id: str) -> dict[str, str]:
     """The tags of one run."""
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         return source.tags(run_id)
 
 
 def list_studies(tracking: Tracking) -> list[StudyRecord]:
     """Every study in the store (for ``tfcli study list``), newest first."""
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         parents = source.parents()
         if not parents:
             return []
@@ -115,7 +73,7 @@ def trial_records(tracking: Tracking, study_name: str, *, history: bool = True) 
     run); without it ``best`` is empty and the objective comes from tags and final values.
     Raises :class:`StudyError` when the store has no such study.
     """
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         parent = source.parent(study_name)
         if parent is None:
             raise StudyError(
@@ -140,7 +98,7 @@ class StudySnapshot:
 
 def study_names(tracking: Tracking) -> list[str]:
     """The names of the studies in the store (one search over the parent runs), sorted."""
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         parents = source.parents()
     return sorted({p.data.tags.get(TAG_STUDY_NAME) or p.info.run_name or "" for p in parents} - {""})
 
@@ -162,7 +120,7 @@ def load_study(tracking: Tracking, name: str) -> StudySnapshot:
     best value and step come from the tags the callback sets at a trial's end). Raises
     :class:`StudyError` naming the known studies when there is no such study.
     """
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         parent = source.parent(name)
         if parent is None:
             raise unknown_study_error(tracking, name)
@@ -184,7 +142,7 @@ def readable_tracking(uri: Optional[str]) -> Tracking:
     store goes through :func:`check_tracking` (which probes a server).
     """
     tracking = resolve_tracking(uri)
-    if _not_created(tracking):
+    if not_created(tracking):
         return tracking
     store = sqlite_reader.open_store(tracking)
     if store is None:
@@ -195,138 +153,8 @@ def readable_tracking(uri: Optional[str]) -> Tracking:
 
 def metric_histories(tracking: Tracking, run_ids: Iterable[str], key: str) -> dict[str, list[tuple[int, float]]]:
     """``{run_id: [(step, value), ...]}`` of the metric ``key``, sorted by step (one query per run)."""
-    with _source(tracking) as source:
+    with source_of(tracking) as source:
         return {run_id: source.history(run_id, key) for run_id in run_ids}
-
-
-# --- where the runs are read from ------------------------------------------------------------
-
-History = Callable[[str, str], list]  # (run_id, key) -> [(step, value), ...] by step
-
-
-class _MlflowSource:
-    """Runs read through MLflow's client: any store, local or a server."""
-
-    def __init__(self, tracking: Tracking):
-        self.tracking = tracking
-        self.client = tracking.client()
-
-    def close(self) -> None:
-        pass
-
-    def parent(self, name: str) -> Optional["Run"]:
-        return find_study(self.tracking, name)
-
-    def parents(self) -> list:
-        experiment_ids = [e.experiment_id for e in _all_experiments(self.client)]
-        return _search(self.client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'", order_by=["attributes.start_time DESC"])
-
-    def trials(self, parent: "Run") -> list:
-        study_id, experiment_id = parent.data.tags.get(TAG_STUDY_ID, ""), parent.info.experiment_id
-        fast = _sql_study_runs(self.client, experiment_id, study_id)
-        return fast if fast is not None else study_runs(self.tracking, study_id, experiment_id=experiment_id)
-
-    def trials_of_experiments(self, experiment_ids: list[str]) -> list:
-        return _search(self.client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_TRIAL}'", order_by=["attributes.start_time ASC"])
-
-    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
-        points = sorted(self.client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
-        return [(int(m.step), float(m.value)) for m in points]
-
-    def text(self, run: Any, path: str) -> Optional[str]:
-        return _read_text_artifact(self.client, run.info.run_id, path)
-
-    def tags(self, run_id: str) -> dict[str, str]:
-        return dict(self.client.get_run(run_id).data.tags)
-
-
-class _LocalSource:
-    """Runs read from a local SQLite store with the standard library (:mod:`.sqlite_reader`)."""
-
-    def __init__(self, store: "sqlite_reader.SqliteStore"):
-        self.store = store
-
-    def close(self) -> None:
-        self.store.close()
-
-    def parent(self, name: str) -> Optional[Any]:
-        experiment_id = self.store.experiment_id(name)
-        if experiment_id is None:
-            return None
-        parents = self.store.runs_tagged([experiment_id], {TAG_ROLE: ROLE_STUDY}, newest_first=True)
-        return parents[0] if parents else None
-
-    def parents(self) -> list:
-        return self.store.runs_tagged(self.store.experiment_ids(), {TAG_ROLE: ROLE_STUDY}, newest_first=True)
-
-    def trials(self, parent: Any) -> list:
-        tags = {TAG_ROLE: ROLE_TRIAL, TAG_STUDY_ID: parent.data.tags.get(TAG_STUDY_ID, "")}
-        return self.store.runs_tagged([parent.info.experiment_id], tags)
-
-    def trials_of_experiments(self, experiment_ids: list[str]) -> list:
-        return self.store.runs_tagged(experiment_ids, {TAG_ROLE: ROLE_TRIAL})
-
-    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
-        return [(step, value) for step, value, _ in self.store.metric_history(run_id, key)]
-
-    def text(self, run: Any, path: str) -> Optional[str]:
-        local = sqlite_reader.local_artifact(run.info.artifact_uri, path)
-        try:
-            return local.read_text(encoding="utf-8") if local is not None else None
-        except (OSError, UnicodeDecodeError):
-            return None
-
-    def tags(self, run_id: str) -> dict[str, str]:
-        return self.store.run_tags(run_id)
-
-
-class _EmptySource:
-    """A local store whose database does not exist yet: no studies, and nothing is created."""
-
-    def close(self) -> None:
-        pass
-
-    def parent(self, name: str) -> None:
-        return None
-
-    def parents(self) -> list:
-        return []
-
-    def trials(self, parent: Any) -> list:
-        return []
-
-    def trials_of_experiments(self, experiment_ids: list[str]) -> list:
-        return []
-
-    def history(self, run_id: str, key: str) -> list:
-        return []
-
-    def text(self, run: Any, path: str) -> None:
-        return None
-
-    def tags(self, run_id: str) -> dict[str, str]:
-        return {}
-
-
-def _not_created(tracking: Tracking) -> bool:
-    db = tracking.sqlite_path
-    return db is not None and not db.exists()
-
-
-@contextmanager
-def _source(tracking: Tracking) -> Iterator[Any]:
-    """The local store's direct reader where :func:`.sqlite_reader.open_store` allows it, else MLflow."""
-    store = sqlite_reader.open_store(tracking)
-    if store is not None:
-        source = _LocalSource(store)
-    elif _not_created(tracking):
-        source = _EmptySource()
-    else:
-        source = _MlflowSource(tracking)
-    try:
-        yield source
-    finally:
-        source.close()
 
 
 def _trial_records(parent: Any, runs: list, history: Optional[History], *, study: str) -> list[TrialRecord]:

@@ -1,11 +1,15 @@
-"""Paged searches of the store's experiments and runs, and the parts of their filter strings."""
+"""Searches of the store through MLflow's client: studies, their runs, paged searches."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from tfcli.tracking.store import Tracking
+from tfcli.tracking.tags import ROLE_STUDY, ROLE_TRIAL, TAG_ROLE, TAG_STUDY_ID
+
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 
 def _tag(key: str) -> str:
@@ -46,3 +50,41 @@ def _search(client: "MlflowClient", experiment_ids: list[str], filter_string: st
         token = page.token
         if not token:
             return runs
+
+
+def find_study(tracking: Tracking, name: str) -> Optional["Run"]:
+    """The parent run of the study ``name`` (the latest, if the name was used twice), or None."""
+    client = tracking.client()
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None or experiment.lifecycle_stage != "active":
+        return None
+    runs = _search(
+        client,
+        [experiment.experiment_id],
+        f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+        order_by=["attributes.start_time DESC"],
+    )
+    return runs[0] if runs else None
+
+
+def parent_run_id(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> Optional[str]:
+    """The id of the parent run tagged with ``study_id``, or None."""
+    client = tracking.client()
+    runs = _search(
+        client,
+        _experiment_ids(client, experiment_id),
+        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> list["Run"]:
+    """The child (trial) runs of the study ``study_id``, oldest first."""
+    client = tracking.client()
+    return _search(
+        client,
+        _experiment_ids(client, experiment_id),
+        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_TRIAL}'",
+        order_by=["attributes.start_time ASC"],
+    )
