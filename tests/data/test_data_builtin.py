@@ -7,8 +7,15 @@ from collections import defaultdict
 
 import pytest
 
-from tfcli.data import builtin
-from tfcli.data.builtin import BUILTIN_TASKS, DEFAULT_SIZES, load_builtin, load_data
+from tfcli.data.builtin import (
+    BUILTIN_TASKS,
+    DEFAULT_SIZES,
+    headlines,
+    load_builtin,
+    load_data,
+    toylang,
+)
+from tfcli.data.builtin.words import number_words, ordinal_suffix, ordinal_words
 from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample
 from tfcli.data.tasks import TASKS
 from tfcli.errors import DataError
@@ -101,16 +108,16 @@ def test_date_targets_are_correct():
 
 
 def test_number_words():
-    assert builtin.number_words(94) == "ninety-four"
-    assert builtin.ordinal_words(3) == "third"
-    assert builtin.ordinal_words(22) == "twenty-second"
-    assert builtin.ordinal_words(30) == "thirtieth"
-    assert builtin.ordinal_suffix(11) == "11th" and builtin.ordinal_suffix(23) == "23rd"
+    assert number_words(94) == "ninety-four"
+    assert ordinal_words(3) == "third"
+    assert ordinal_words(22) == "twenty-second"
+    assert ordinal_words(30) == "thirtieth"
+    assert ordinal_suffix(11) == "11th" and ordinal_suffix(23) == "23rd"
 
 
 def test_toylang_reorders_and_agrees():
     s = load_builtin("toylang", seed=0, train_size=2000, valid_size=10, test_size=10)
-    lex = builtin._toylang_lexicon()
+    lex = toylang._toylang_lexicon()
     assert len(lex["noun"]) + len(lex["adj"]) + len(lex["verb"]) >= 200
     src_vocab = {w for e in s.train for w in e.source.split()}
     tgt_vocab = {w for e in s.train for w in e.target.split()}
@@ -140,9 +147,9 @@ def test_headlines_facts_come_from_the_paragraph():
         assert ex.target not in ex.source
         assert len(re.findall(r"[.!?](\s|$)", ex.source)) >= 3  # several sentences
         # distractors: the paragraph mentions more towns than the headline
-        assert len(set(re.findall(r"\b(" + "|".join(builtin._TOWNS) + r")\b", ex.source))) >= 1
+        assert len(set(re.findall(r"\b(" + "|".join(headlines._TOWNS) + r")\b", ex.source))) >= 1
     multi = sum(
-        len(set(re.findall(r"\b(" + "|".join(builtin._TOWNS) + r")\b", e.source))) > 1
+        len(set(re.findall(r"\b(" + "|".join(headlines._TOWNS) + r")\b", e.source))) > 1
         for e in s.train
     )
     assert multi > 100
