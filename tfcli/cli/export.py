@@ -30,11 +30,11 @@ def export(
     """Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."""
     from tfcli.export import export_study, register_export
     from tfcli.report.ranking import ReportError
-    from tfcli.tracking import check_tracking, resolve_tracking
+    from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
 
     if mode is not None and mode not in ("max", "min"):
         raise ReportError(f"--mode must be max or min, but got {mode!r}")
-    tracking = check_tracking(resolve_tracking(tracking_uri))
+    tracking = check_tracking(resolve_tracking(tracking_uri)) if register_name else readable_tracking(tracking_uri)
     result = export_study(tracking, name, out, trial=trial, metric=metric, mode=mode, force=force)
     p, m = result.config["provenance"], result.config["metrics"]
     registered = register_export(tracking, result.path, register_name) if register_name else None
