@@ -60,6 +60,30 @@ def odd_study(real_study):
     return name, study_id, experiment.experiment_id
 
 
+@pytest.fixture(scope="module")
+def tied_study(real_study):
+    """A study name used twice in one experiment, and trials that tie on start time and value."""
+    from mlflow import MlflowClient
+
+    from tfcli import tracking as tr
+
+    name = "tied-study"
+    client = MlflowClient(real_study.uri)
+    experiment_id = tr.ensure_experiment(real_study.tracking, name, client)
+    for study_id, start in (("tied-old", 1_000), ("tied-new", 2_000)):
+        tags = {tr.TAG_STUDY_ID: study_id, tr.TAG_STUDY_NAME: name, tr.TAG_ROLE: tr.ROLE_STUDY, tr.TAG_TASK: "translation",
+                tr.TAG_OBJECTIVE_METRIC: "bleu", tr.TAG_OBJECTIVE_MODE: "max"}
+        parent = client.create_run(experiment_id, run_name=name, start_time=start, tags=tags).info.run_id
+        for n in range(4):
+            child = client.create_run(experiment_id, run_name=f"t{n}", start_time=5_000, tags={
+                tr.TAG_PARENT_RUN: parent, tr.TAG_STUDY_ID: study_id, tr.TAG_STUDY_NAME: name, tr.TAG_ROLE: tr.ROLE_TRIAL,
+                tr.TAG_TRIAL_ID: f"{study_id}-t{n}", tr.TAG_OBJECTIVE_VALUE: "1.0", tr.TAG_OBJECTIVE_STEP: "10"})
+            client.log_metric(child.info.run_id, "bleu", 1.0, step=10)
+            client.set_terminated(child.info.run_id, "FINISHED")
+        client.set_terminated(parent, "FINISHED")
+    return name
+
+
 def test_runs_and_histories_match_mlflow_on_a_real_study(real_study):
     from mlflow import MlflowClient
 
@@ -111,7 +135,10 @@ def test_a_deleted_experiment_is_not_a_study(real_study):
 
     synthetic_study(real_study.tracking, "deleted-study", [{"status": "FINISHED"}])
     client = MlflowClient(real_study.uri)
-    client.delete_experiment(client.get_experiment_by_name("deleted-study").experiment_id)
+    experiment_id = client.get_experiment_by_name("deleted-study").experiment_id
+    client.delete_experiment(experiment_id)
+    for run in client.search_runs([experiment_id], run_view_type=3):  # ALL: the runs the delete hid
+        client.restore_run(run.info.run_id)  # only the experiment's own state now hides the study
     with open_store(real_study.tracking) as store:
         assert store.experiment_id("deleted-study") is None
         assert client.get_experiment_by_name("deleted-study").lifecycle_stage == "deleted"
@@ -138,13 +165,15 @@ def _read_everything(tracking, names, run_ids):
     }
 
 
-def test_every_read_is_the_same_through_either_path(real_study, odd_study, monkeypatch):
+def test_every_read_is_the_same_through_either_path(real_study, odd_study, tied_study, monkeypatch):
     from tfcli import tracking as tr
-    from tfcli.tracking import sqlite_reader
+    from tfcli.tracking import sources, sqlite_reader
 
-    names = [real_study.name, odd_study[0]]
+    names = [real_study.name, odd_study[0], tied_study]
     run_ids = [t.run_id for t in tr.load_study(real_study.tracking, odd_study[0]).trials]
-    fast = _read_everything(real_study.tracking, names, run_ids)
+    with monkeypatch.context() as direct_only:
+        direct_only.setattr(sources._MlflowSource, "__init__", lambda self, tracking: pytest.fail("read through MLflow"))
+        fast = _read_everything(real_study.tracking, names, run_ids)
     monkeypatch.setattr(sqlite_reader, "open_store", lambda tracking: None)
     slow = _read_everything(real_study.tracking, names, run_ids)
 
@@ -158,6 +187,10 @@ def test_every_read_is_the_same_through_either_path(real_study, odd_study, monke
     for key in ("study_record", "list_studies", "study_names", "run_tags"):
         assert slow[key] == fast[key], key
     assert {s.name for s in fast["list_studies"]} >= set(names)
+    tied = fast["load_study"][2]
+    assert tied.study.study_id == "tied-new" and len(tied.trials) == 4  # the newer use of the name
+    assert [t.run_id for t in tied.trials] == sorted(t.run_id for t in tied.trials)  # equal start times: by run id
+    assert fast["study_record"][2].best_trial_id == tied.trials[0].trial_id
     assert slow["histories"].keys() == fast["histories"].keys()
     for run_id in run_ids:
         a, b = slow["histories"][run_id], fast["histories"][run_id]
@@ -192,21 +225,72 @@ def test_stores_the_reader_does_not_know_go_to_mlflow(tmp_path, monkeypatch, rea
     assert open_store(real_study.tracking) is None
     assert local_artifact("mlflow-artifacts:/1/abc/artifacts", "checkpoint") is None
     assert local_artifact("s3://bucket/1/abc/artifacts", "checkpoint") is None
+    assert local_artifact("file://otherhost/tmp/artifacts", "checkpoint") is None
+    assert local_artifact("relative/artifacts", "checkpoint") is None
+    assert local_artifact("/tmp/artifacts", "checkpoint/../../../etc/passwd") is None
     assert str(local_artifact("file:///tmp/a%20b/artifacts", "/checkpoint/x")) == "/tmp/a b/artifacts/checkpoint/x"
+    assert str(local_artifact("/tmp/x%41y/artifacts", "checkpoint")) == "/tmp/xAy/artifacts/checkpoint"  # as MLflow decodes it
 
 
-def test_the_default_report_on_a_local_store_does_not_import_mlflow(real_study):
+def _store_copy(real_study, tmp_path, sql: str):
+    from tfcli import tracking as tr
+
+    copy = tmp_path / "copy" / "mlflow.db"
+    copy.parent.mkdir()
+    with sqlite3.connect(real_study.tracking.sqlite_path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as db:
+        db.execute(sql)
+    return tr.resolve_tracking(f"sqlite:///{copy}")
+
+
+def test_only_schema_revisions_checked_against_mlflow_are_read_directly(real_study, tmp_path):
+    from tfcli.tracking.sqlite_reader import VERIFIED_SCHEMAS, open_store
+
+    with sqlite3.connect(real_study.tracking.sqlite_path) as db:
+        (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision in VERIFIED_SCHEMAS, (
+        f"the installed MLflow writes schema revision {revision}: run this file's comparisons with it, "
+        "then add the revision to tfcli.tracking.sqlite_reader.VERIFIED_SCHEMAS"
+    )
+    newer = _store_copy(real_study, tmp_path, "UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    assert open_store(newer) is None
+
+
+def test_a_store_with_experiments_in_other_workspaces_is_left_to_mlflow(real_study, tmp_path):
+    from tfcli.tracking.sqlite_reader import open_store
+
+    assert open_store(real_study.tracking) is not None
+    shared = _store_copy(real_study, tmp_path, "UPDATE experiments SET workspace = 'team' WHERE experiment_id = (SELECT MAX(experiment_id) FROM experiments)")
+    assert open_store(shared) is None
+
+
+def test_an_unusable_store_path_is_one_clear_line(cli):
+    done = cli("study", "list", "--tracking-uri", f"sqlite:////tmp/{'x' * 300}/mlflow.db")
+    assert done.exit_code == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: the tracking store's folder must be writable") and "File name too long" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "study list", "study status"])
+def test_read_only_commands_on_a_local_store_do_not_import_mlflow(real_study, command):
+    args = command.split() + ([] if command == "study list" else [real_study.name]) + ["--tracking-uri", real_study.uri, "-f", "json"]
     code = (
         "import sys\n"
         "from tfcli.cli import app\n"
-        f"app(['report', {real_study.name!r}, '--tracking-uri', {real_study.uri!r}, '-f', 'json'], standalone_mode=False)\n"
+        f"app({args!r}, standalone_mode=False)\n"
         "print('MLFLOW' if any(m == 'mlflow' or m.startswith('mlflow.') for m in sys.modules) else 'NO-MLFLOW', file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "NO-MLFLOW"
-    report = json.loads(done.stdout)
-    assert len(report["ranked"]) == 3 and report["significance"] and report["importance"]
+    output = json.loads(done.stdout)
+    if command == "report":
+        assert len(output["ranked"]) == 3 and output["significance"] and output["importance"]
+    elif command == "study list":
+        assert real_study.name in {s["name"] for s in output["studies"]}
+    else:
+        assert len(output["trials"]) == 3
 
 
 def test_a_locked_database_is_one_clear_error_not_a_traceback(real_study, monkeypatch):

@@ -65,11 +65,12 @@ def report(
     best trials side by side.
     """
     from tfcli.report.ranking import parse_columns, parse_where
-    from tfcli.tracking import readable_tracking
+    from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
 
     conditions = [parse_where(w) for w in where or []]
     chosen_columns = parse_columns(columns)
-    tracking = readable_tracking(tracking_uri)
+    writes = output is ReportFormat.html and log_html and len(names) == 1
+    tracking = check_tracking(resolve_tracking(tracking_uri)) if writes else readable_tracking(tracking_uri)
     if len(names) > 1:
         _compare(tracking, names, metric, mode, at, output, out)
         return

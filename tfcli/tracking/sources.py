@@ -63,8 +63,9 @@ class _MlflowSource:
 class _LocalSource:
     """Runs read from a local SQLite store with the standard library (:mod:`.sqlite_reader`)."""
 
-    def __init__(self, store: "sqlite_reader.SqliteStore"):
+    def __init__(self, store: "sqlite_reader.SqliteStore", tracking: Tracking):
         self.store = store
+        self.tracking = tracking
 
     def close(self) -> None:
         self.store.close()
@@ -91,8 +92,10 @@ class _LocalSource:
 
     def text(self, run: Any, path: str) -> Optional[str]:
         local = sqlite_reader.local_artifact(run.info.artifact_uri, path)
+        if local is None:  # artifacts kept elsewhere (S3, a server): MLflow fetches them
+            return _read_text_artifact(self.tracking.client(), run.info.run_id, path)
         try:
-            return local.read_text(encoding="utf-8") if local is not None else None
+            return local.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
 
@@ -129,8 +132,12 @@ class _EmptySource:
 
 
 def not_created(tracking: Tracking) -> bool:
+    """Whether ``tracking`` is a local store whose database file does not exist (yet)."""
     db = tracking.sqlite_path
-    return db is not None and not db.exists()
+    try:
+        return db is not None and not db.exists()
+    except OSError:  # unreadable folder, name too long: check_tracking says so in one line
+        return False
 
 
 @contextmanager
@@ -138,7 +145,7 @@ def source(tracking: Tracking) -> Iterator[Any]:
     """The local store's direct reader where :func:`.sqlite_reader.open_store` allows it, else MLflow."""
     store = sqlite_reader.open_store(tracking)
     if store is not None:
-        source = _LocalSource(store)
+        source = _LocalSource(store, tracking)
     elif not_created(tracking):
         source = _EmptySource()
     else:

@@ -9,8 +9,10 @@ artifacts as plain files.
 
 It is a fast path, never the only path: :func:`open_store` returns None for anything it does
 not know to read exactly as MLflow does (a server, a database file that does not exist yet,
-a schema without the expected columns, MLflow workspaces turned on), and the caller then goes
-through MLflow. A test checks that both paths give the same studies, trials and histories.
+a schema revision it was not checked against, MLflow workspaces in use), and the caller then
+goes through MLflow, which also gives MLflow's own error for a store it refuses (an
+out-of-date schema, say). A test checks that both paths give the same studies, trials,
+histories and artifacts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from tfcli.errors import StudyError
 from tfcli.tracking.sql_fast_path import run_view, sorted_oldest_first
@@ -36,6 +39,11 @@ _COLUMNS = {
     "latest_metrics": {"key", "value", "is_nan", "run_uuid"},
     "metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"},
 }
+#: Alembic revisions of MLflow's schema this reader was checked against, by
+#: tests/report/test_sqlite_reader.py on the MLflow it installs (dc11669786a5: MLflow 3.17).
+#: A store at another revision is read through MLflow; a test fails when the installed MLflow
+#: writes a revision not listed here, so that it is checked and added.
+VERIFIED_SCHEMAS = frozenset({"dc11669786a5"})
 _RUN_COLUMNS = "run_uuid, name, experiment_id, status, start_time, end_time, lifecycle_stage, artifact_uri"
 _DEFAULT_WORKSPACE = "default"
 _BUSY_TIMEOUT_S = 30.0
@@ -44,23 +52,39 @@ _BUSY_TIMEOUT_S = 30.0
 def open_store(tracking: "Tracking") -> Optional["SqliteStore"]:
     """A reader of ``tracking``'s SQLite file, or None where MLflow must do the reading."""
     db = tracking.sqlite_path
-    if db is None or not db.is_file() or _workspaces_enabled():
+    try:
+        if db is None or not db.is_file() or _workspaces_enabled():
+            return None
+    except OSError:  # unreadable folder, name too long: MLflow's checks say so in one line
         return None
     try:
         connection = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
     except sqlite3.Error:
         return None
     try:
-        columns = {
-            table: {row[1] for row in connection.execute(f"PRAGMA table_info({table})")} for table in _COLUMNS
-        }
+        workspaced = _readable_as_mlflow_reads_it(connection)
     except sqlite3.Error:
+        workspaced = None
+    if workspaced is None:
         connection.close()
         return None
+    return SqliteStore(connection, path=db, workspaced=workspaced)
+
+
+def _readable_as_mlflow_reads_it(connection: sqlite3.Connection) -> Optional[bool]:
+    """None when MLflow must read this store; else whether its experiments have workspaces."""
+    revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    if len(revision) != 1 or revision[0][0] not in VERIFIED_SCHEMAS:
+        return None
+    columns = {table: {row[1] for row in connection.execute(f"PRAGMA table_info({table})")} for table in _COLUMNS}
     if any(not wanted <= columns[table] for table, wanted in _COLUMNS.items()):
-        connection.close()
         return None
-    return SqliteStore(connection, path=db, workspaced="workspace" in columns["experiments"])
+    workspaced = "workspace" in columns["experiments"]
+    if workspaced and connection.execute(
+        "SELECT 1 FROM experiments WHERE workspace <> ? LIMIT 1", (_DEFAULT_WORKSPACE,)
+    ).fetchall():
+        return None  # MLflow without workspaces refuses such a store; let it say why
+    return workspaced
 
 
 class SqliteStore:
@@ -162,21 +186,24 @@ class SqliteStore:
 
 def local_artifact(artifact_uri: Optional[str], path: str) -> Optional[Path]:
     """The local file or folder of the artifact ``path`` under a run's ``artifact_uri``, or
-    None when the URI is not a local one (a server's ``mlflow-artifacts:``, S3, ...)."""
+    None when the URI is not a local one (a server's ``mlflow-artifacts:``, S3, ...).
+
+    Decoded as MLflow's local artifact repository decodes it (``url2pathname``, for a plain
+    path as for a ``file:`` URI), so the same folder is found; a path that climbs out of the
+    run's folder (``..``) is refused, as MLflow refuses it.
+    """
     if not artifact_uri:
         return None
-    if artifact_uri.startswith("file:"):
-        parsed = urlparse(artifact_uri)
-        if parsed.netloc not in ("", "localhost"):
-            return None
-        root = Path(unquote(parsed.path))
-    elif artifact_uri.startswith("/"):
-        root = Path(artifact_uri)
-    else:
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme not in ("", "file") or parsed.netloc:
         return None
-    return root / path.strip("/")
+    root = Path(url2pathname(parsed.path if parsed.scheme == "file" else artifact_uri))
+    parts = [part for part in path.split("/") if part]
+    if not root.is_absolute() or ".." in parts:
+        return None
+    return root.joinpath(*parts)
 
 
 def _workspaces_enabled() -> bool:
-    return os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("1", "true", "yes")
+    return os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("1", "true")
 
