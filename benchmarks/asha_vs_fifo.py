@@ -61,7 +61,7 @@ def main() -> None:
     import ray
 
     from tfcli.study.lifecycle import start_study
-    from tfcli.study.load import load_spec_text
+    from tfcli.spec.load import load_spec_text
     from tfcli.tracking import check_tracking, resolve_tracking
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -56,7 +56,7 @@ def build_store(root: Path, trials: int, seed: int = 0) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     from tfcli import tracking as tr
-    from tfcli.study.spec import StudySpec
+    from tfcli.spec.schema import StudySpec
 
     tracking = tr.check_tracking(tr.resolve_tracking(f"sqlite:///{root / 'mlflow.db'}"))
     client = tracking.client()

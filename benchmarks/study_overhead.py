@@ -100,7 +100,7 @@ def run_plain(spec, root: Path) -> tuple[float, float]:
 def main() -> None:
     import ray
 
-    from tfcli.study.load import load_spec_text
+    from tfcli.spec.load import load_spec_text
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=8)

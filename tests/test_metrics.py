@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tfcli.data.tasks import TASKS
+from tfcli.spec.tasks import TASKS
 from tfcli.errors import MetricError, UserError
 from tfcli.metrics import (
     METEOR_NOTE,

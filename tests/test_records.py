@@ -13,7 +13,8 @@ import pytest
 from tests.test_tracking import FakeTrial, _empty_store_db, drive, make_spec, store  # noqa: F401 - fixtures
 from tfcli import tracking as tr
 from tfcli.errors import StudyError
-from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
+from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus
+from tfcli.spec.objective import best_point, better
 from tfcli.tracking.callback import _StudyTracker
 
 
@@ -24,6 +25,9 @@ def test_status_and_better():
     assert not TrialStatus.RUNNING.is_done and TrialStatus.KILLED.is_done
     assert better(2.0, 1.0, "max") and better(1.0, 2.0, "min") and not better(1.0, 1.0, "max")
     assert better(1.0, math.nan, "max") and not better(math.nan, 1.0, "min") and better(0.0, None, "min")
+    assert not better(math.inf, 1.0, "max") and not better(-math.inf, 1.0, "min") and better(1.0, -math.inf, "max")
+    assert best_point([(10, 2.0), (20, 3.0), (30, 3.0), (40, math.nan)], "max") == MetricBest(3.0, 20)
+    assert best_point([(10, math.inf)], "min") is None
 
 
 @pytest.mark.timeout(10)

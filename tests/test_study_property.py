@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfcli.errors import UserError
-from tfcli.study.load import load_spec_text
-from tfcli.study.spec import StudySpec
+from tfcli.spec.load import load_spec_text
+from tfcli.spec.schema import StudySpec
 
 pytestmark = pytest.mark.timeout(300)
 

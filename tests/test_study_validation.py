@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tfcli.errors import StudySpecError
-from tfcli.study.load import load_spec, load_spec_text
+from tfcli.spec.load import load_spec, load_spec_text
 
 pytestmark = pytest.mark.timeout(60)
 

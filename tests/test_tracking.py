@@ -32,7 +32,7 @@ objective: {{metric: bleu, mode: max}}
 
 
 def make_spec(name: str = "tiny", **extra):
-    from tfcli.study.spec import StudySpec
+    from tfcli.spec.schema import StudySpec
 
     data = {
         "name": name,
@@ -493,7 +493,7 @@ def test_tuner_with_asha_leaves_one_parent_and_a_child_per_trial(ray_session, st
     children = sorted(runs_of(store, "asha", "trial"), key=lambda r: r.data.tags["tfcli.trial_id"])
     assert len(children) == 4
     trials = sorted(grid, key=lambda r: r.metrics["trial_id"])
-    from tfcli.study.spec import SEARCHABLE_SECTIONS
+    from tfcli.spec.schema import SEARCHABLE_SECTIONS
 
     n_fields = sum(len(model.model_fields) for model in SEARCHABLE_SECTIONS.values())
     for child, result in zip(children, trials):

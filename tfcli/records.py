@@ -164,15 +164,6 @@ class StudyRecord:
         }
 
 
-def better(a: float, b: float, mode: str) -> bool:
-    """Whether ``a`` is strictly better than ``b`` under ``mode`` (NaN is never better)."""
-    if a is None or math.isnan(a):
-        return False
-    if b is None or math.isnan(b):
-        return True
-    return a > b if mode == "max" else a < b
-
-
 def _json_float(value: Optional[float]) -> Optional[float]:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None

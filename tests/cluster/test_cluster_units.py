@@ -55,7 +55,7 @@ def write_study(folder: Path, data: str) -> Path:
 
 
 def test_package_carries_the_study_file_and_its_relative_data_files(tmp_path):
-    from tfcli.study.load import load_spec
+    from tfcli.spec.load import load_spec
 
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)
@@ -72,7 +72,7 @@ def test_package_carries_the_study_file_and_its_relative_data_files(tmp_path):
 
 
 def test_package_refuses_data_outside_the_study_folder(tmp_path):
-    from tfcli.study.load import load_spec
+    from tfcli.spec.load import load_spec
 
     (tmp_path / "train.tsv").write_text("a b\tc d\n" * 20)
     study = write_study(tmp_path / "project", "{train: ../train.tsv}")

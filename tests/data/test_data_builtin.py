@@ -17,7 +17,7 @@ from tfcli.data.builtin import (
 )
 from tfcli.data.builtin.words import number_words, ordinal_suffix, ordinal_words
 from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample
-from tfcli.data.tasks import TASKS
+from tfcli.spec.tasks import TASKS
 from tfcli.errors import DataError
 
 pytestmark = pytest.mark.timeout(120)

@@ -52,7 +52,7 @@ def real_study(tmp_path_factory) -> RealStudy:
     import ray
 
     from tfcli import tracking as tr
-    from tfcli.study.load import load_spec_text
+    from tfcli.spec.load import load_spec_text
     from tfcli.study.runner import run_study
     from tfcli.train.trainable import train_trial
 

@@ -42,7 +42,7 @@ def _export_from_checkpoint(checkpoint, folder):
 )
 def test_export_predict_reproduces_validation_outputs(task, data, model, tmp_path):
     from tfcli.export import inputs_from_model_input, load_export, read_inputs
-    from tfcli.study.spec import StudySpec
+    from tfcli.spec.schema import StudySpec
     from tfcli.train.checkpoint import read_outputs
     from tfcli.train.loop import Trainer
 

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
+from tfcli.errors import MetricError
 from tfcli.records import MetricBest, TrialRecord, TrialStatus
+from tfcli.spec.objective import choose_metric, mode_for
 from tfcli.report.ranking import (
     ReportError,
     check_columns,
-    check_metric,
-    default_mode,
     parse_columns,
     parse_where,
     rank_trials,
@@ -106,16 +106,21 @@ def test_where_on_an_unknown_key_or_text_with_an_order_operator_is_a_user_error(
 
 def test_metric_check_lists_the_logged_metrics():
     records = [record("a", metrics={"bleu": 1.0, "loss": 2.0, "hp/train.lr": 0.1}), record("b", metrics={"chrf": 3.0})]
-    check_metric("chrf", records)
-    with pytest.raises(ReportError) as err:
-        check_metric("rouge1", records)
+    assert choose_metric(records, study="s", metric="chrf", objective_metric="bleu") == ("chrf", "max")
+    with pytest.raises(MetricError) as err:
+        choose_metric(records, study="s", metric="rouge1", objective_metric="bleu")
     assert str(err.value) == "the metric must be one the study logged (bleu, chrf, loss), but got 'rouge1'"
+    assert choose_metric([], study="s", objective_metric="ter", objective_mode="max") == ("ter", "max")  # not logged yet
+    with pytest.raises(MetricError, match="names no objective metric"):
+        choose_metric(records, study="s")
+    with pytest.raises(MetricError, match="--mode must be max or min"):
+        choose_metric(records, study="s", metric="bleu", mode="up")
 
 
 def test_modes_columns_and_searched_parameters():
-    assert default_mode("bleu", "bleu", "min") == "min"
-    assert default_mode("ter", "bleu", "max") == "min" and default_mode("loss", None, None) == "min"
-    assert default_mode("chrf", "bleu", "min") == "max"
+    assert mode_for("bleu", "bleu", "min") == "min"
+    assert mode_for("ter", "bleu", "max") == "min" and mode_for("loss", None, None) == "min"
+    assert mode_for("chrf", "bleu", "min") == "max"
     assert parse_columns(["rank,trial", " bleu ", ""]) == ["rank", "trial", "bleu"]
     assert parse_columns(None) is None
     records = [record("a", params={"train.lr": 0.1}, metrics={"loss": 1.0})]
@@ -130,7 +135,7 @@ def test_modes_columns_and_searched_parameters():
 def test_parameter_count_matches_the_built_model():
     import itertools
 
-    from tfcli.export import parameter_count
+    from tfcli.model.config import parameter_count
     from tfcli.model.transformer import TransformerConfig, build_model, count_parameters
 
     for kind, positional, norm, tie in itertools.product(("seq2seq", "classifier", "span"), ("sinusoidal", "learned", "rotary"), ("pre", "post"), (True, False)):

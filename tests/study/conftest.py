@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfcli.study.spec import StudySpec
+from tfcli.spec.schema import StudySpec
 
 
 def make_spec(tmp_path=None, **sections) -> StudySpec:

@@ -21,7 +21,8 @@ import pytest
 from tests.study import fakes
 from tests.study.conftest import make_spec
 from tfcli.errors import ClusterError, StudyError
-from tfcli.study import ray_connect, space, trial_wrapper
+from tfcli.cluster import connect as ray_connect
+from tfcli.study import space, trial_wrapper
 from tfcli.study.outcome import TrialState
 from tfcli.study.runner import run_study
 from tfcli.study.trial_wrapper import FAILURE_KEY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tfcli.study.load import load_spec_text
+from tfcli.spec.load import load_spec_text
 
 TINY = {
     "translation": ("builtin:dates", "bleu"),

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tfcli.cli.render import OutputFormat, console, print_json
+from tfcli.cli.output import OutputFormat, console, print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -163,7 +163,7 @@ def slurm(
 ) -> None:
     """Write an sbatch script: a Ray cluster across the allocation, then the study on it."""
     from tfcli.cluster.slurm import SlurmOptions, sbatch_script
-    from tfcli.study.load import load_spec
+    from tfcli.spec.load import load_spec
 
     spec = load_spec(file)
     options = SlurmOptions(

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tfcli.cli.render import OutputFormat, print_json
+from tfcli.cli.output import OutputFormat, print_json
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tfcli.cli.render import console
+from tfcli.cli.output import console
 
 
 class ReportFormat(str, Enum):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from tfcli.cli.render import OutputFormat, console, print_json
+from tfcli.cli.output import OutputFormat, console, print_json
 from tfcli.errors import DataError
 
 HELP = """Score a file of outputs with the same metrics (and code) that studies use.

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tfcli.cli.render import OutputFormat, console, print_json
+from tfcli.cli.output import OutputFormat, console, print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -24,7 +24,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented study template for TASK that validates as it is."""
-    from tfcli.study.templates import write_template
+    from tfcli.spec.templates import write_template
 
     path = write_template(name, task, directory, force=force)
     console().print(f"Wrote {path}. Next: tfcli study validate {path}")
@@ -37,8 +37,8 @@ def validate(
 ) -> None:
     """Check a study file and report every problem as FILE:LINE: field.path: message."""
     from tfcli.errors import StudySpecError
-    from tfcli.study.describe import space_summary
-    from tfcli.study.load import check_spec_file
+    from tfcli.spec.describe import space_summary
+    from tfcli.spec.load import check_spec_file
 
     spec, problems = check_spec_file(file)
     if output is OutputFormat.json:
@@ -59,8 +59,8 @@ def show(
     """Print the resolved study, with every default filled in, and the size of its search space."""
     import yaml
 
-    from tfcli.study.describe import resolved, space_size, space_summary, trial_count
-    from tfcli.study.load import load_spec
+    from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
+    from tfcli.spec.load import load_spec
 
     spec = load_spec(file)
     if output is OutputFormat.json:
@@ -86,7 +86,7 @@ def schema() -> None:
     """Print the JSON Schema of study files, for editors."""
     import json
 
-    from tfcli.study.spec import StudySpec
+    from tfcli.spec.schema import StudySpec
 
     typer.echo(json.dumps(StudySpec.model_json_schema(), indent=2))
 
@@ -137,8 +137,8 @@ def start(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the first configurations and the space size; run nothing.")] = False,
 ) -> None:
     """Run every trial of a study on Ray Tune and record it in MLflow."""
-    from tfcli.study.describe import space_summary, trial_count
-    from tfcli.study.load import load_spec
+    from tfcli.spec.describe import space_summary, trial_count
+    from tfcli.spec.load import load_spec
 
     spec = load_spec(file)
     screen = console()
@@ -165,7 +165,7 @@ def start(
 def _print_dry_run(spec, num_samples: int | None, screen) -> None:
     from rich.table import Table
 
-    from tfcli.study.describe import space_summary, trial_count
+    from tfcli.spec.describe import space_summary, trial_count
     from tfcli.study.space import describe_trials
 
     total = num_samples or trial_count(spec)
@@ -192,7 +192,7 @@ def resume(
 ) -> None:
     """Continue an interrupted study without re-running finished trials."""
     from tfcli.cli.study_live import StudyLive
-    from tfcli.study.describe import trial_count
+    from tfcli.spec.describe import trial_count
     from tfcli.study.lifecycle import load_stored_study, resume_study
     from tfcli.tracking import check_tracking, resolve_tracking
 

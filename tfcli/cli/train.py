@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tfcli.cli.render import OutputFormat, console, print_json
+from tfcli.cli.output import OutputFormat, console, print_json
 
 EXIT_RUN_FAILED = 1
 
@@ -32,8 +32,8 @@ def train(
 ) -> None:
     """Train the study's default configuration once (a baseline or a debug run)."""
     from tfcli.errors import DivergedError
-    from tfcli.study.load import load_spec
-    from tfcli.study.overrides import apply_overrides, flat_settings, parse_set_options
+    from tfcli.spec.load import load_spec
+    from tfcli.spec.overrides import apply_overrides, flat_settings, parse_set_options
     from tfcli.tracking import check_tracking, resolve_tracking
 
     spec = apply_overrides(load_spec(file), parse_set_options(set_ or []))

@@ -66,7 +66,7 @@ class TrainProgress:
     def print_summary(self, result, run_id: str, tracking_uri: str) -> None:
         from rich.table import Table
 
-        from tfcli.data.tasks import TASKS
+        from tfcli.spec.tasks import TASKS
 
         names = [m for m in TASKS[self.spec.task.type].metrics]
         table = Table(title="Evaluations (validation split)")

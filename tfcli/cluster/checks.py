@@ -268,13 +268,13 @@ def auth_hint(address: str, output: str | bytes | None) -> str | None:
 
 
 def join_cluster(address: str) -> bool:
-    """Join the Ray cluster at ``address`` as :func:`tfcli.study.ray_connect.connect` does, with
+    """Join the Ray cluster at ``address`` as :func:`tfcli.cluster.connect.connect` does, with
     :func:`requested_runtime_env`; True when this call connected (and should shut down)."""
     import logging
 
     import ray
 
-    from tfcli.study.ray_connect import _probe_cluster
+    from tfcli.cluster.connect import _probe_cluster
 
     if ray.is_initialized():
         return False
@@ -301,7 +301,7 @@ def wait_for_nodes(address: str, count: int, *, timeout_s: float = 300.0) -> int
 
     import ray
 
-    from tfcli.study.ray_connect import _split_address, connect
+    from tfcli.cluster.connect import _split_address, connect
 
     deadline = time.monotonic() + timeout_s
     hostport = _split_address(address) if address != "auto" else None

@@ -163,7 +163,7 @@ class JobPackage:
 
 def package_study(file: Path, spec, into: Path) -> JobPackage:
     """Copy ``file`` and the data files it names (relative to its folder) into ``into``."""
-    from tfcli.study.spec import DataFiles
+    from tfcli.spec.schema import DataFiles
 
     folder = file.resolve().parent
     shutil.copy2(file, into / file.name)
@@ -246,7 +246,7 @@ def submit_study(
     job_id: str | None = None,
 ) -> SubmittedJob:
     """Submit the study in ``file`` as a Ray job; return its id at once (it runs on its own)."""
-    from tfcli.study.load import load_spec
+    from tfcli.spec.load import load_spec
 
     spec = load_spec(file)
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or None

@@ -30,7 +30,7 @@ import random
 from pathlib import Path
 
 from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample, Splits
-from tfcli.data.tasks import TASK_TYPES
+from tfcli.spec.tasks import TASK_TYPES
 from tfcli.errors import DataError
 
 FORMATS = ("tsv", "jsonl", "csv")

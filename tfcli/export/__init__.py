@@ -13,7 +13,7 @@ An export folder holds:
 Loading reads JSON and safetensors only: nothing is unpickled, and ``torch.load`` is never
 called (the checkpoint's ``trainer_state.pt`` is not exported). :class:`ExportedModel`
 predicts with the same task runtime and decoding code the trial's evaluation used
-(:mod:`tfcli.train.tasks`, :mod:`tfcli.model.decode`) and the same batching, so predicting the
+(:mod:`tfcli.train.task_runtime`, :mod:`tfcli.model.decode`) and the same batching, so predicting the
 validation inputs reproduces the trial's validation outputs.
 
 ``tfcli export --register NAME`` also logs the folder as an MLflow pyfunc model (a "models
@@ -39,7 +39,7 @@ from tfcli.export.folder import (
 from tfcli.export.loading import ExportedModel, inputs_from_model_input, load_export, read_inputs
 from tfcli.export.model_card import model_card
 from tfcli.export.registry import INPUT_COLUMNS, register_export, serving_module_path
-from tfcli.export.study_export import ExportResult, export_config, export_study, parameter_count
+from tfcli.export.study_export import ExportResult, export_config, export_study
 
 __all__ = [
     "ARTIFACT_KEY",
@@ -58,7 +58,6 @@ __all__ = [
     "inputs_from_model_input",
     "load_export",
     "model_card",
-    "parameter_count",
     "read_export_config",
     "read_inputs",
     "register_export",

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 from tfcli.export.folder import ExportError
 from tfcli.records import TrialRecord, TrialStatus
+from tfcli.spec.objective import choose_metric
 
 
 def _trial_ids(records: Sequence[TrialRecord]) -> str:
@@ -36,7 +37,7 @@ def choose_trial(
     Best means by ``metric`` (default: the objective) under ``mode``, each trial's best value
     (``record.best`` must hold the metric's best when it is not the objective).
     """
-    from tfcli.report.ranking import check_metric, default_mode, rank_trials
+    from tfcli.report.ranking import rank_trials
 
     if trial is not None:
         record = find_trial(records, trial)
@@ -51,13 +52,14 @@ def choose_trial(
             counts[r.status.value] = counts.get(r.status.value, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
         raise ExportError(f"export needs a finished trial with a checkpoint, but study {study!r} has none ({summary})")
-    objective = next((r.objective_metric for r in records if r.objective_metric), None)
-    objective_mode = next((r.objective_mode for r in records if r.objective_mode), None)
-    metric = metric or objective
-    if metric is None:
-        raise ExportError(f"study {study!r} names no objective; choose a trial with --trial or a metric with --metric")
-    check_metric(metric, records)
-    mode = mode or default_mode(metric, objective, objective_mode)
+    metric, mode = choose_metric(
+        records,
+        study=study,
+        metric=metric,
+        mode=mode,
+        objective_metric=next((r.objective_metric for r in records if r.objective_metric), None),
+        objective_mode=next((r.objective_mode for r in records if r.objective_mode), None),
+    )
     ranking = rank_trials(done, metric, mode, at="best")
     if ranking.best is None:
         raise ExportError(f"export needs a finished trial with a {metric} value, but no finished trial of {study!r} has one")

@@ -18,7 +18,7 @@ def load_export(folder: str | Path, *, device: Optional[str] = None) -> "Exporte
 
     from tfcli.data.tokenizer import SubwordTokenizer
     from tfcli.model.transformer import TransformerConfig, build_model
-    from tfcli.study.spec import StudySpec
+    from tfcli.spec.schema import StudySpec
     from tfcli.train.checkpoint import load_weights
     from tfcli.train.device import Hardware, Placement, choose_placement
 
@@ -88,7 +88,7 @@ class ExportedModel:
 
         from tfcli.data.batching import bucket_batches
         from tfcli.train.prepare import PreparedData
-        from tfcli.train.tasks import runtime_for
+        from tfcli.train.task_runtime import runtime_for
 
         inputs = list(inputs)
         if not inputs:

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 from tfcli.export.choose import choose_trial
 from tfcli.export.folder import EXPORT_FILES, EXPORT_FORMAT, README_FILE, ExportError
 from tfcli.export.model_card import model_card
+from tfcli.model.config import parameter_count
 from tfcli.records import TrialRecord
 from tfcli.train.checkpoint import CONFIG_FILE, METRICS_FILE, MODEL_FILE, OUTPUTS_FILE, TOKENIZER_FILE
 
@@ -52,9 +53,7 @@ def export_study(
     snapshot = tr.load_study(tracking, study)
     records = snapshot.trials
     if metric is not None and trial is None and metric != snapshot.study.objective_metric:
-        from tfcli.report.build import with_history
-
-        records = with_history(tracking, records, metric)
+        records = tr.with_history(tracking, records, metric)
     record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode)
     with tempfile.TemporaryDirectory(prefix="tfcli-export-") as tmp:
         folder = Path(tmp)
@@ -132,7 +131,7 @@ def export_config(
     name and id, trial id, run ids, experiment id, tracking URI, artifact URI, step).
     """
     from tfcli import __version__
-    from tfcli.data.tasks import TASKS
+    from tfcli.spec.tasks import TASKS
     from tfcli.metrics import MetricSettings, compute_metrics
 
     spec = dict(checkpoint.get("study") or {})
@@ -224,30 +223,3 @@ def export_config(
             "tfcli_version": __version__,
         },
     }
-
-
-def parameter_count(model_config: Mapping[str, Any]) -> Optional[int]:
-    """The parameter count of the model ``model_config`` (a TransformerConfig dict) describes.
-
-    Counted from the architecture of :mod:`tfcli.model` without building the
-    model (no torch import: reports stay fast); a test checks it against
-    ``count_parameters(build_model(config))``. None when the config lacks a field.
-    """
-    try:
-        c = model_config
-        V, C, F = int(c["vocab_size"]), int(c["d_model"]), int(c["ffn_dim"])
-        kind, norm = c.get("kind", "seq2seq"), c.get("norm", "pre")
-        positions = int(c.get("max_length", 256)) * C if c.get("positional") == "learned" else 0
-        final_norm = 2 * C if norm == "pre" else 0
-        attention = 4 * C * C + 4 * C  # fused qkv (or q + fused kv) and the output projection
-        ffn = 2 * C * F + F + C
-        layer_norm = 2 * C
-        encoder = positions + final_norm + int(c["encoder_layers"]) * (attention + ffn + 2 * layer_norm)
-        if kind == "seq2seq":
-            decoder = positions + final_norm + int(c["decoder_layers"]) * (2 * attention + ffn + 3 * layer_norm)
-            embeddings = V * C if c.get("tie_embeddings", True) else 3 * V * C
-            return embeddings + encoder + decoder
-        head = C * int(c.get("num_classes", 2)) + int(c.get("num_classes", 2)) if kind == "classifier" else 2 * C + 2
-        return V * C + encoder + head
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
-from tfcli.data.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
+from tfcli.spec.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
 from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats
 from tfcli.metrics.classification import CLASSIFICATION_METRICS, run_classification

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfcli.data.tasks import TASKS
+from tfcli.spec.tasks import TASKS
 from tfcli.metrics.base import Evaluation, SuffStats
 
 if TYPE_CHECKING:

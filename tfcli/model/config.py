@@ -7,6 +7,7 @@ Each field is therefore a searchable hyperparameter (``model.<field>`` in a stud
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, Optional
 
 from tfcli.errors import ConfigError
 
@@ -84,3 +85,30 @@ class TransformerConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def parameter_count(model_config: Mapping[str, Any]) -> Optional[int]:
+    """The parameter count of the model ``model_config`` (a TransformerConfig dict) describes.
+
+    Counted from the architecture of :mod:`tfcli.model` without building the
+    model (no torch import: reports stay fast); a test checks it against
+    ``count_parameters(build_model(config))``. None when the config lacks a field.
+    """
+    try:
+        c = model_config
+        V, C, F = int(c["vocab_size"]), int(c["d_model"]), int(c["ffn_dim"])
+        kind, norm = c.get("kind", "seq2seq"), c.get("norm", "pre")
+        positions = int(c.get("max_length", 256)) * C if c.get("positional") == "learned" else 0
+        final_norm = 2 * C if norm == "pre" else 0
+        attention = 4 * C * C + 4 * C  # fused qkv (or q + fused kv) and the output projection
+        ffn = 2 * C * F + F + C
+        layer_norm = 2 * C
+        encoder = positions + final_norm + int(c["encoder_layers"]) * (attention + ffn + 2 * layer_norm)
+        if kind == "seq2seq":
+            decoder = positions + final_norm + int(c["decoder_layers"]) * (2 * attention + ffn + 3 * layer_norm)
+            embeddings = V * C if c.get("tie_embeddings", True) else 3 * V * C
+            return embeddings + encoder + decoder
+        head = C * int(c.get("num_classes", 2)) + int(c.get("num_classes", 2)) if kind == "classifier" else 2 * C + 2
+        return V * C + encoder + head
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -16,17 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
+from tfcli.records import StudyRecord, TrialRecord, TrialStatus
+from tfcli.spec.objective import choose_metric
+from tfcli.tracking.reading import with_history
 from tfcli.report.importance import Importance, fanova, search_space
 from tfcli.report.ranking import (
     Condition,
     Ranking,
-    ReportError,
     Row,
     check_columns,
-    check_metric,
-    default_mode,
-    logged_metrics,
     rank_trials,
     searched_parameters,
     with_parameters,
@@ -62,27 +60,6 @@ class Report:
         return self.ranking.mode
 
 
-def with_history(tracking, records: Sequence[TrialRecord], metric: str, *, only: Optional[set] = None) -> list[TrialRecord]:
-    """``records`` with ``best[metric]`` filled from MLflow's history (one call per run)."""
-    from tfcli import tracking as tr
-
-    wanted = [r for r in records if metric in r.metrics and (only is None or r.run_id in only)]
-    histories = tr.metric_histories(tracking, [r.run_id for r in wanted], metric)
-    out = []
-    for record in records:
-        points = histories.get(record.run_id)
-        if not points:
-            out.append(record)
-            continue
-        mode = default_mode(metric, record.objective_metric, record.objective_mode)
-        top: Optional[MetricBest] = None
-        for step, value in points:
-            if top is None or better(value, top.value, mode):
-                top = MetricBest(value=value, step=step)
-        out.append(dataclasses.replace(record, best={**record.best, metric: top}))
-    return out
-
-
 def objective_from_history(tracking, records: Sequence[TrialRecord], tags: dict, metric: str) -> list[TrialRecord]:
     """Trials without the ``tfcli.objective_value`` tag (still running, or ended without a
     checkpoint) get the objective's best value and step from its history, not its last value."""
@@ -98,6 +75,16 @@ def objective_from_history(tracking, records: Sequence[TrialRecord], tags: dict,
     return out
 
 
+def with_best_values(tracking, snapshot, records: Sequence[TrialRecord], metric: str, at: str) -> list[TrialRecord]:
+    """``records`` ready to rank by ``metric`` at ``at``: for ``best``, each trial's best value
+    (the objective's from its tags or history, any other metric's from its history)."""
+    if at != "best":
+        return list(records)
+    if metric != snapshot.study.objective_metric:
+        return with_history(tracking, records, metric)
+    return objective_from_history(tracking, records, snapshot.tags, metric)
+
+
 def _default_columns(parameters: Sequence[str], metric: str) -> list[str]:
     return ["rank", "trial", metric, "step", *parameters, "time", "parameters", "status"]
 
@@ -106,13 +93,13 @@ def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[s
     """Parameter counts of ``rows`` (by run id) and a note on where they came from.
 
     A run's ``tfcli.parameters`` tag when it has one (study trials do not). Otherwise the count
-    follows from the architecture (:func:`tfcli.export.parameter_count`): the trial's
+    follows from the architecture (:func:`tfcli.model.config.parameter_count`): the trial's
     ``model.*`` params, plus the vocabulary size and label count, which depend only on the
     data settings and are read from one ``checkpoint/config.json`` per distinct ``data.*``
     setting. Trials of a data setting without any checkpoint stay blank.
     """
     from tfcli import tracking as tr
-    from tfcli.export import parameter_count
+    from tfcli.model.config import parameter_count
 
     counts: dict[str, Optional[int]] = {}
     sources = set()
@@ -233,16 +220,10 @@ def build_report(
     snapshot = tr.load_study(tracking, name)
     study, records = snapshot.study, list(snapshot.trials)
     notes: list[str] = []
-    metric = metric or study.objective_metric
-    if metric is None:
-        raise ReportError(f"study {name!r} names no objective metric; choose one with --metric ({', '.join(logged_metrics(records))})")
-    if metric != study.objective_metric:  # the objective is fine before any trial logged it
-        check_metric(metric, records)
-    mode = mode or default_mode(metric, study.objective_metric, study.objective_mode)
-    if at == "best" and metric != study.objective_metric:
-        records = with_history(tracking, records, metric)
-    elif at == "best":
-        records = objective_from_history(tracking, records, snapshot.tags, metric)
+    metric, mode = choose_metric(
+        records, study=name, metric=metric, mode=mode, objective_metric=study.objective_metric, objective_mode=study.objective_mode
+    )
+    records = with_best_values(tracking, snapshot, records, metric, at)
     ranking = rank_trials(records, metric, mode, at=at, where=where)
     parameters = searched_parameters(study.spec_json, records)
     chosen = list(columns) if columns else _default_columns(parameters, metric)
@@ -309,16 +290,10 @@ def compare_studies(tracking, names: Sequence[str], *, metric: Optional[str] = N
     for name in names:
         snapshot = tr.load_study(tracking, name)
         study, records = snapshot.study, list(snapshot.trials)
-        chosen = metric or study.objective_metric
-        if chosen is None:
-            raise ReportError(f"study {name!r} names no objective metric; choose one with --metric")
-        if metric is not None:
-            check_metric(chosen, records)
-        chosen_mode = mode or default_mode(chosen, study.objective_metric, study.objective_mode)
-        if at == "best" and chosen != study.objective_metric:
-            records = with_history(tracking, records, chosen)
-        elif at == "best":
-            records = objective_from_history(tracking, records, snapshot.tags, chosen)
+        chosen, chosen_mode = choose_metric(
+            records, study=name, metric=metric, mode=mode, objective_metric=study.objective_metric, objective_mode=study.objective_mode
+        )
+        records = with_best_values(tracking, snapshot, records, chosen, at)
         ranking = rank_trials(records, chosen, chosen_mode, at=at)
         result.append(
             StudyBest(

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Seque
 
 from tfcli.errors import UserError
 from tfcli.records import TrialRecord, TrialStatus
+from tfcli.spec.objective import MODES
 
 AT_CHOICES = ("best", "last")
 
@@ -237,7 +238,7 @@ def rank_trials(
     where: Sequence[Condition] = (),
 ) -> Ranking:
     """Rank ``records`` by ``metric`` under ``mode`` (``max``/``min``); see the module docstring."""
-    if mode not in ("max", "min"):
+    if mode not in MODES:
         raise ReportError(f"--mode must be max or min, but got {mode!r}")
     records = list(records)
     kinds = [condition_key_kind(c.key, records, metric) for c in where]
@@ -271,29 +272,6 @@ def with_parameters(ranking: Ranking, counts: Mapping[str, Optional[int]]) -> Ra
         return [Row(r.record, r.value, r.step, r.rank, counts.get(r.record.run_id, r.parameters)) for r in rows]
 
     return Ranking(ranking.metric, ranking.mode, ranking.at, fill(ranking.ranked), fill(ranking.apart), ranking.filtered_out)
-
-
-def logged_metrics(records: Iterable[TrialRecord]) -> list[str]:
-    """Every metric some trial logged (PBT's ``hp/`` curves excluded), sorted."""
-    return sorted({k for r in records for k in r.metrics if not k.startswith("hp/")})
-
-
-def check_metric(metric: str, records: Sequence[TrialRecord]) -> None:
-    """ReportError when no trial logged ``metric``; the message lists those that were."""
-    known = logged_metrics(records)
-    if metric in known:
-        return
-    if not known:
-        raise ReportError(f"the metric must have been logged by a trial, but no trial logged any metric yet (asked for {metric!r})")
-    raise ReportError(f"the metric must be one the study logged ({', '.join(known)}), but got {metric!r}")
-
-
-def default_mode(metric: str, objective_metric: Optional[str], objective_mode: Optional[str]) -> str:
-    from tfcli.data.tasks import metric_mode
-
-    if metric == objective_metric and objective_mode in ("max", "min"):
-        return objective_mode
-    return metric_mode(metric)
 
 
 def parse_columns(values: Optional[Sequence[str]]) -> Optional[list[str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tfcli.errors import StudyError
-from tfcli.study.spec import StudySpec
+from tfcli.spec.schema import StudySpec
 
 TAG_RAY_STORAGE = "tfcli.ray_storage"
 TAG_BASE_DIR = "tfcli.base_dir"

@@ -54,8 +54,8 @@ from typing import Callable, Iterator
 
 from tfcli.errors import ClusterError, StudyError
 from tfcli.study.outcome import StudyOutcome, _summaries
-from tfcli.study.ray_connect import connect
-from tfcli.study.spec import StudySpec
+from tfcli.cluster.connect import connect
+from tfcli.spec.schema import StudySpec
 from tfcli.study.storage import _storage_root, experiment_path
 from tfcli.study.trial_wrapper import study_payload, trial
 from tfcli.study.watch import Progress, _watch_class

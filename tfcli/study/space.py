@@ -33,8 +33,8 @@ import math
 from typing import Any
 
 from tfcli.errors import StudyError
-from tfcli.study.checks import field_kind
-from tfcli.study.spec import ParamSpec, StudySpec
+from tfcli.spec.rules import field_kind
+from tfcli.spec.schema import ParamSpec, StudySpec
 
 #: Trials that Optuna's TPE sampler draws at random before it models results (its default).
 #: ``describe_trials`` is exact for these; later tpe trials depend on the results.

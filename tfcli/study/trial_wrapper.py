@@ -11,7 +11,7 @@ import math
 from typing import Any, Callable
 
 from tfcli.errors import DivergedError
-from tfcli.study.spec import StudySpec
+from tfcli.spec.schema import StudySpec
 
 #: Result key of a trial's last report when it failed in a way that must not be retried.
 FAILURE_KEY = "tfcli_failure"

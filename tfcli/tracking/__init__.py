@@ -59,6 +59,7 @@ from tfcli.tracking.reading import (
     study_record,
     trial_records,
     unknown_study_error,
+    with_history,
 )
 from tfcli.tracking.run_logger import RunLogger
 from tfcli.tracking.search import find_study, parent_run_id, study_runs

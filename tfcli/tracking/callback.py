@@ -82,7 +82,7 @@ from tfcli.tracking.writer import (
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
-    from tfcli.study.spec import StudySpec
+    from tfcli.spec.schema import StudySpec
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +374,7 @@ class _StudyTracker:
         self._writer.call("reopen trial run", _op_reopen, child)
 
     def _trial_spec(self, config: Mapping[str, Any]) -> "StudySpec":
-        from tfcli.study.spec import SEARCHABLE_SECTIONS
+        from tfcli.spec.schema import SEARCHABLE_SECTIONS
 
         overrides = {}
         for path, value in config.items():

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from tfcli.records import better
+from tfcli.spec.objective import better
 from tfcli.tracking.values import _flatten, _number, _step_of
 
 

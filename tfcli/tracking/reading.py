@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from tfcli.errors import StudyError
-from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus, better
+from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus
+from tfcli.spec.objective import best_point, better, mode_for
 from tfcli.tracking import sqlite_reader
 from tfcli.tracking.artifacts import _no_progress_bars
 from tfcli.tracking.sources import History, not_created
@@ -217,8 +219,6 @@ def _trial_record(
     objective_mode: Optional[str],
 ) -> TrialRecord:
     """One trial run as a record; with ``history``, ``best`` holds each metric's best point."""
-    from tfcli.data.tasks import metric_mode
-
     tags, metrics = run.data.tags, dict(run.data.metrics)
     status = TrialStatus.from_mlflow(run.info.status)
     best: dict[str, MetricBest] = {}
@@ -226,11 +226,7 @@ def _trial_record(
         for key in sorted(metrics):
             if key.startswith(HPARAM_METRIC_PREFIX):
                 continue
-            mode = objective_mode if key == objective_metric and objective_mode else metric_mode(key)
-            top: Optional[MetricBest] = None
-            for step, value in history(run.info.run_id, key):
-                if top is None or better(value, top.value, mode):
-                    top = MetricBest(value=value, step=step)
+            top = best_point(history(run.info.run_id, key), mode_for(key, objective_metric, objective_mode))
             if top is not None:
                 best[key] = top
     objective_value = _float(tags.get(TAG_OBJECTIVE_VALUE))
@@ -271,3 +267,14 @@ def _trial_record(
         config_changes=_int(tags.get(TAG_CONFIG_CHANGES)) or 0,
         artifact_uri=run.info.artifact_uri,
     )
+
+
+def with_history(tracking: Tracking, records: Sequence[TrialRecord], metric: str, *, only: Optional[set] = None) -> list[TrialRecord]:
+    """``records`` with ``best[metric]`` filled from MLflow's history (one call per run)."""
+    wanted = [r for r in records if metric in r.metrics and (only is None or r.run_id in only)]
+    histories = metric_histories(tracking, [r.run_id for r in wanted], metric)
+    out = []
+    for record in records:
+        top = best_point(histories.get(record.run_id) or (), mode_for(metric, record.objective_metric, record.objective_mode))
+        out.append(dataclasses.replace(record, best={**record.best, metric: top}) if top is not None else record)
+    return out

@@ -4,6 +4,8 @@ Every module of :mod:`tfcli.tracking` writes and reads runs by these names; the 
 reads them through the package (``tr.TAG_STUDY_ID``, ``tr.CHECKPOINT_ARTIFACT_PATH``, ...).
 """
 
+from tfcli.spec.objective import HPARAM_METRIC_PREFIX  # noqa: F401  (the prefix is a rule of what counts as a result)
+
 TAG_STUDY_ID = "tfcli.study_id"
 TAG_STUDY_NAME = "tfcli.study_name"
 TAG_ROLE = "tfcli.role"  # study | trial | train
@@ -54,7 +56,6 @@ SPEC_ARTIFACT = "spec.json"
 ERROR_ARTIFACT = "error.txt"
 CONFIG_HISTORY_ARTIFACT = "config_history.json"
 REPORT_ARTIFACT = "report.html"
-HPARAM_METRIC_PREFIX = "hp/"
 
 #: Keys Ray Tune adds to every result; they are bookkeeping, not metrics.
 RAY_RESULT_KEYS = frozenset(

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tfcli.errors import DivergedError
-from tfcli.study.spec import StudySpec
+from tfcli.spec.objective import better
+from tfcli.spec.schema import StudySpec
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Trainer:
 
         from tfcli.train.device import Hardware, choose_placement
         from tfcli.train.prepare import prepare
-        from tfcli.train.tasks import runtime_for
+        from tfcli.train.task_runtime import runtime_for
 
         self.spec = spec
         self.workdir = Path(workdir)
@@ -222,7 +223,7 @@ class Trainer:
         metrics = {**metrics, **extra, "step": self.step, "elapsed_s": elapsed}
         objective = self.spec.objective
         value = metrics.get(objective.metric)
-        is_best = self.best is None or _better(value, self.best.metrics.get(objective.metric), objective.mode)
+        is_best = self.best is None or better(value, self.best.metrics.get(objective.metric), objective.mode)
         path = self.workdir / f"checkpoint-{self.step:07d}"
         self.save(path, metrics, outputs)
         evaluation = Evaluation(self.step, metrics, path, is_best, elapsed)
@@ -304,11 +305,3 @@ class Trainer:
             restored = Evaluation(self.step, metrics, path, True, metrics.get("elapsed_s", 0.0))
             self.evaluations.append(restored)
             self.best = restored
-
-
-def _better(value: float | None, best: float | None, mode: str) -> bool:
-    if value is None or not math.isfinite(value):
-        return False
-    if best is None or not math.isfinite(best):
-        return True
-    return value > best if mode == "max" else value < best

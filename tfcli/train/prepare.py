@@ -6,7 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfcli.study.spec import DataFiles, StudySpec
+from tfcli.spec.schema import DataFiles, StudySpec
 
 SPLITS = ("train", "valid", "test")
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tfcli.study.spec import StudySpec
+from tfcli.spec.schema import StudySpec
 
 
 class TuneReporter:

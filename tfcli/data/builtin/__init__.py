@@ -35,10 +35,10 @@ from tfcli.data.builtin.sentiment import SENTIMENT_LABELS, make_sentiment
 from tfcli.data.builtin.splits import generate_splits
 from tfcli.data.builtin.toylang import make_toylang
 from tfcli.data.examples import QAExample, Splits
-from tfcli.data.tasks import TASK_TYPES, TASKS
+from tfcli.spec.tasks import TASK_TYPES, TASKS
 from tfcli.errors import DataError
 
-#: builtin set name → task type (from the task metadata in :mod:`tfcli.data.tasks`).
+#: builtin set name → task type (from the task metadata in :mod:`tfcli.spec.tasks`).
 BUILTIN_TASKS: dict[str, str] = {
     name: task for task, info in TASKS.items() for name in info.builtin_sets
 }

@@ -6,7 +6,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from tfcli.data.tasks import TASK_TYPES
+from tfcli.spec.tasks import TASK_TYPES
 from tfcli.errors import StudyError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

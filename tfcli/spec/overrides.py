@@ -9,8 +9,8 @@ import yaml
 from pydantic import ValidationError
 
 from tfcli.errors import ConfigError
-from tfcli.study.checks import searchable_paths
-from tfcli.study.spec import SEARCHABLE_SECTIONS, StudySpec
+from tfcli.spec.rules import searchable_paths
+from tfcli.spec.schema import SEARCHABLE_SECTIONS, StudySpec
 
 
 def parse_set_options(options: list[str]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfcli.study.spec import StudySpec
+from tfcli.spec.schema import StudySpec
 from tfcli.train.prepare import PreparedData
 
 #: Longest answer span (in tokens) that extractive QA predicts.

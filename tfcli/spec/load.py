@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tfcli.errors import SpecProblem, StudySpecError
-from tfcli.study.checks import cross_check
-from tfcli.study.spec import DataFiles, ParamSpec, StudySpec
+from tfcli.spec.rules import cross_check
+from tfcli.spec.schema import DataFiles, ParamSpec, StudySpec
 
 _MAX_NODES = 100_000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tfcli.study.checks import field_kind, param_values
-from tfcli.study.spec import StudySpec
+from tfcli.spec.rules import field_kind, param_values
+from tfcli.spec.schema import StudySpec
 
 
 def space_size(spec: StudySpec) -> int | None:

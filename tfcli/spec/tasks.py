@@ -73,12 +73,3 @@ TASKS: dict[str, TaskInfo] = {
         builtin_sets=("facts",),
     ),
 }
-
-
-def task_info(task_type: str) -> TaskInfo:
-    return TASKS[task_type]
-
-
-def metric_mode(metric: str) -> str:
-    """The natural direction of a metric: ``min`` for losses and error rates, else ``max``."""
-    return "min" if metric in LOWER_IS_BETTER else "max"

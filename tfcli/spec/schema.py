@@ -2,8 +2,8 @@
 
 Only the structure and per-field rules live here. Rules that relate several fields (a search
 path must name a field, heads must divide d_model for every value the space can produce, the
-objective must be a metric of the task) live in :mod:`tfcli.study.checks`, and reading YAML
-with line numbers lives in :mod:`tfcli.study.load`. No Ray, MLflow or torch here.
+objective must be a metric of the task) live in :mod:`tfcli.spec.rules`, and reading YAML
+with line numbers lives in :mod:`tfcli.spec.load`. No Ray, MLflow or torch here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
-from tfcli.data.tasks import TASKS
+from tfcli.spec.tasks import TASKS
 
 
 class Section(BaseModel):

@@ -15,8 +15,8 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
-from tfcli.data.tasks import TASKS
-from tfcli.study.spec import (
+from tfcli.spec.tasks import TASKS
+from tfcli.spec.schema import (
     SEARCHABLE_SECTIONS,
     DataFiles,
     ModelSpec,
