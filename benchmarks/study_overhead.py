@@ -65,7 +65,7 @@ def run_plain(spec, root: Path) -> tuple[float, float]:
     from ray import tune
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-    from tfcli.study.trial_wrapper import study_payload
+    from tfcli.spec.trial import study_payload
     from tfcli.study.space import make_searcher, tuner_param_space
     from tfcli.tracking import check_tracking, resolve_tracking
     from tfcli.train.trainable import train_trial

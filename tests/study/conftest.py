@@ -23,7 +23,7 @@ def make_spec(tmp_path=None, **sections) -> StudySpec:
             data[key] = value
     spec = StudySpec.model_validate(data)
     if tmp_path is not None:
-        spec._base_dir = str(tmp_path)
+        spec = spec.located(str(tmp_path))
     return spec
 
 

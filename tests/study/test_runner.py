@@ -22,6 +22,7 @@ from tests.study import fakes
 from tests.study.conftest import make_spec
 from tfcli.errors import ClusterError, StudyError
 from tfcli.cluster import connect as ray_connect
+from tfcli.spec.trial import spec_from_payload, study_payload
 from tfcli.study import space, trial_wrapper
 from tfcli.study.outcome import TrialState
 from tfcli.study.runner import run_study
@@ -242,10 +243,10 @@ def test_start_and_resume_check_what_is_saved(tmp_path):
 @pytest.mark.timeout(30)
 def test_the_payload_rebuilds_the_spec(tmp_path):
     spec = make_spec(tmp_path, search={"parameters": LR})
-    payload = trial_wrapper.study_payload(spec, study_id="abc", experiment="tiny-ext1")
+    payload = study_payload(spec, study_id="abc", experiment="tiny-ext1")
     assert json.loads(json.dumps(payload)) == payload
-    again = trial_wrapper.spec_from_payload(payload)
-    assert again == spec and again._base_dir == str(tmp_path)
+    again = spec_from_payload(payload)
+    assert again == spec and again.base_dir == str(tmp_path)
     assert payload["study_id"] == "abc" and payload["experiment"] == "tiny-ext1"
     assert again.with_overrides({"train.lr": 0.01}).train.lr == 0.01
 

@@ -241,9 +241,7 @@ def check_spec_text(text: str, filename: str = "<study>", base_dir: Path | None 
     if problems:
         return None, problems
     assert spec is not None
-    spec._source_file = filename
-    spec._base_dir = str(base_dir or Path.cwd())
-    return spec, []
+    return spec.located(str(base_dir or Path.cwd()), filename), []
 
 
 def check_spec_file(path: str | Path) -> tuple[StudySpec | None, list[SpecProblem]]:

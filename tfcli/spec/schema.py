@@ -238,7 +238,23 @@ class StudySpec(Section):
 
     @property
     def source_file(self) -> Optional[str]:
+        """The study file this spec was read from, for messages; None when built in code."""
         return self._source_file
+
+    @property
+    def base_dir(self) -> Optional[str]:
+        """The folder relative data paths are resolved against (the study file's folder)."""
+        return self._base_dir
+
+    def located(self, base_dir: Optional[str], source_file: Optional[str] = None) -> "StudySpec":
+        """This spec, placed: relative data paths resolve against ``base_dir``.
+
+        The one way to set where a study file lives; a spec that travels (to a Ray worker, into
+        MLflow and back) carries it through :func:`tfcli.spec.trial.study_payload`.
+        """
+        self._base_dir = str(base_dir) if base_dir else None
+        self._source_file = str(source_file) if source_file else None
+        return self
 
     def resolve_path(self, path: str) -> str:
         """A data path from the study file, resolved against the study file's folder."""
@@ -261,10 +277,7 @@ class StudySpec(Section):
             if section not in SEARCHABLE_SECTIONS or name not in SEARCHABLE_SECTIONS[section].model_fields:
                 raise KeyError(path)
             data[section][name] = value
-        copy = StudySpec.model_validate(data)
-        copy._source_file = self._source_file
-        copy._base_dir = self._base_dir
-        return copy
+        return StudySpec.model_validate(data).located(self._base_dir, self._source_file)
 
     @model_validator(mode="after")
     def _fill_objective(self) -> "StudySpec":

@@ -57,9 +57,7 @@ def load_stored_study(tracking, name: str) -> StoredStudy:
     spec_json = record.spec_json or tags.get("tfcli.spec_json")
     if not spec_json:
         raise StudyError(f"study {name!r} has no stored study file in {tracking.uri}; start it again under a new name")
-    spec = StudySpec.model_validate(json.loads(spec_json))
-    spec._base_dir = tags.get(TAG_BASE_DIR) or None
-    spec._source_file = tags.get(TAG_SOURCE_FILE) or None
+    spec = StudySpec.model_validate(json.loads(spec_json)).located(tags.get(TAG_BASE_DIR) or None, tags.get(TAG_SOURCE_FILE) or None)
     return StoredStudy(spec=spec, study_id=record.study_id, storage=tags.get(TAG_RAY_STORAGE) or None, record=record)
 
 
@@ -72,9 +70,9 @@ def _parent_tags(tracking, run_id: str) -> dict[str, str]:
 def _callback(tracking, spec: StudySpec, study_id: str, storage: str, address: str | None):
     from tfcli.tracking import MlflowStudyCallback
 
-    tags = {TAG_RAY_STORAGE: storage, TAG_BASE_DIR: spec._base_dir or "", TAG_SOURCE_FILE: spec._source_file or ""}
+    tags = {TAG_RAY_STORAGE: storage, TAG_BASE_DIR: spec.base_dir or "", TAG_SOURCE_FILE: spec.source_file or ""}
     return MlflowStudyCallback(
-        tracking, spec, study_id, study_file=spec._source_file, ray_address=address or "local", tags=tags
+        tracking, spec, study_id, study_file=spec.source_file, ray_address=address or "local", tags=tags
     )
 
 
@@ -98,7 +96,7 @@ def ensure_new_study(spec: StudySpec, tracking) -> None:
             )
         raise StudyError(
             f"study {spec.name!r} already exists in {tracking.uri} with a different study file; "
-            f"resume it with `tfcli study resume {spec.name}`, or give this study a new `name:` in {spec._source_file or 'the study file'}"
+            f"resume it with `tfcli study resume {spec.name}`, or give this study a new `name:` in {spec.source_file or 'the study file'}"
         )
 
 

@@ -4,9 +4,9 @@ The contract with the trainable (``tfcli.train.trainable``):
 
 - ``run_study`` calls it as ``trainable(config, study)`` on a Ray worker. ``config`` holds
   the sampled values by dotted path (``{"train.lr": 0.001, "model.d_model": 64}``);
-  ``study`` is :func:`~tfcli.study.trial_wrapper.study_payload`: the StudySpec as JSON plus
+  ``study`` is :func:`~tfcli.spec.trial.study_payload`: the StudySpec as JSON plus
   the study file's folder, passed with ``tune.with_parameters`` (so it travels once through
-  the object store, also to other nodes). :func:`~tfcli.study.trial_wrapper.spec_from_payload`
+  the object store, also to other nodes). :func:`~tfcli.spec.trial.spec_from_payload`
   turns it back into a StudySpec, and ``spec.with_overrides(config)`` gives the trial's own
   spec.
 - At every evaluation it calls ``tune.report(metrics, checkpoint=...)``; ``metrics`` holds
@@ -57,7 +57,8 @@ from tfcli.study.outcome import StudyOutcome, _summaries
 from tfcli.cluster.connect import connect
 from tfcli.spec.schema import StudySpec
 from tfcli.study.storage import _storage_root, experiment_path
-from tfcli.study.trial_wrapper import study_payload, trial
+from tfcli.spec.trial import study_payload
+from tfcli.study.trial_wrapper import trial
 from tfcli.study.watch import Progress, _watch_class
 
 #: Seconds between experiment-state saves (Tune's default is at least 10). A driver killed

@@ -11,31 +11,11 @@ import math
 from typing import Any, Callable
 
 from tfcli.errors import DivergedError
-from tfcli.spec.schema import StudySpec
 
 #: Result key of a trial's last report when it failed in a way that must not be retried.
 FAILURE_KEY = "tfcli_failure"
 #: Result key with the failure's one-line message.
 FAILURE_MESSAGE_KEY = "tfcli_failure_message"
-
-
-def study_payload(spec: StudySpec, *, study_id: str | None = None, experiment: str | None = None) -> dict[str, Any]:
-    """What the trainable receives as ``study``: plain JSON data."""
-    return {
-        "spec": spec.model_dump(mode="json"),
-        "base_dir": spec._base_dir,
-        "source_file": spec._source_file,
-        "study_id": study_id,
-        "experiment": experiment or spec.name,
-    }
-
-
-def spec_from_payload(payload: dict[str, Any]) -> StudySpec:
-    """The StudySpec of :func:`study_payload`, with its base folder for relative data paths."""
-    spec = StudySpec.model_validate(payload["spec"])
-    spec._base_dir = payload.get("base_dir")
-    spec._source_file = payload.get("source_file")
-    return spec
 
 
 def _failure_kind(err: BaseException) -> str | None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from tfcli.spec.trial import trial_spec
 from tfcli.tracking.artifacts import _read_text_artifact
 from tfcli.tracking.environment import _environment_tags, _ray_address
 from tfcli.tracking.ray_trial import _trial_error_text, best_checkpoint
@@ -342,12 +343,12 @@ class _StudyTracker:
 
     def _create_child(self, trial: Any) -> _Child:
         config = _searched(trial.config)
-        trial_spec = self._trial_spec(config)
+        spec = self._trial_spec(config)
         child = _Child(
             trial_id=trial.trial_id,
             config=config,
             history=[{"step": 0, "config": config}],
-            max_steps=trial_spec.train.max_steps,
+            max_steps=spec.train.max_steps,
             ended=False,
         )
         self._children[trial.trial_id] = child
@@ -364,7 +365,7 @@ class _StudyTracker:
             TAG_OBJECTIVE_MODE: self.spec.objective.mode,
             TAG_TASK: self.spec.task.type,
         }
-        params = spec_params(trial_spec)
+        params = spec_params(spec)
         self._writer.call("create trial run", _op_create_child, self.experiment_id, child, tags, params)
         return child
 
@@ -374,17 +375,7 @@ class _StudyTracker:
         self._writer.call("reopen trial run", _op_reopen, child)
 
     def _trial_spec(self, config: Mapping[str, Any]) -> "StudySpec":
-        from tfcli.spec.schema import SEARCHABLE_SECTIONS
-
-        overrides = {}
-        for path, value in config.items():
-            section, _, name = path.partition(".")
-            if section in SEARCHABLE_SECTIONS and name in SEARCHABLE_SECTIONS[section].model_fields:
-                overrides[path] = value
-        try:
-            return self.spec.with_overrides(overrides)
-        except (KeyError, ValueError):
-            return self.spec
+        return trial_spec(self.spec, config, strict=False)
 
     def _record_config_change(self, child: _Child, config: dict, step: int) -> None:
         changes = {

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tfcli.spec.schema import StudySpec
+from tfcli.spec.trial import spec_from_payload, trial_spec
 
 
 class TuneReporter:
@@ -25,14 +25,6 @@ class TuneReporter:
         return False
 
 
-def trial_spec(config: dict[str, Any], study: dict[str, Any]) -> StudySpec:
-    """The study's defaults with this trial's sampled values applied."""
-    spec = StudySpec.model_validate(study["spec"])
-    spec._base_dir = study.get("base_dir")
-    spec._source_file = study.get("source_file")
-    return spec.with_overrides(config)
-
-
 def train_trial(config: dict[str, Any], study: dict[str, Any]) -> None:
     """Run one trial: resume from Tune's checkpoint when there is one (retry, restore, PBT)."""
     import torch
@@ -40,7 +32,7 @@ def train_trial(config: dict[str, Any], study: dict[str, Any]) -> None:
 
     from tfcli.train.loop import Trainer
 
-    spec = trial_spec(config, study)
+    spec = trial_spec(spec_from_payload(study), config)
     torch.set_num_threads(max(1, int(spec.resources.cpu)))
     workdir = Path(tempfile.mkdtemp(prefix="tfcli-trial-"))
     try:
