@@ -78,7 +78,7 @@ def test_config_round_trips_and_ignores_unknown_keys():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(heads=3), "heads must divide d_model, but got heads=3, d_model=32"),
+        (dict(heads=3), "heads must divide d_model, but heads=3 does not divide d_model=32"),
         (dict(positional="alibi"), "model.positional must be one of"),
         (dict(norm="sandwich"), "model.norm must be one of"),
         (dict(d_model=36, heads=12, positional="rotary"), "even head size"),

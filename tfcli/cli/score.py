@@ -27,9 +27,9 @@ With --against FILE, both systems are scored and each metric gets a paired boots
 A is the --against file, B the --hyp file, and the difference is B - A.
 """
 
-_BLEU_TOKENIZE_HELP = "sacrebleu tokenizer for BLEU and METEOR: 13a, intl, zh, char, none, ja-mecab, ko-mecab."
+_BLEU_TOKENIZE_HELP = "sacrebleu tokenizer for BLEU and METEOR: 13a (default), intl, zh, char, none, ja-mecab, ko-mecab."
 _ROUGE_TOKENIZER_HELP = (
-    "ROUGE tokenizer: auto (cjk when the texts hold CJK characters), default (rouge-score's, "
+    "ROUGE tokenizer: auto (the default; cjk when the texts hold CJK characters), default (rouge-score's, "
     "ASCII only), cjk (CJK characters one by one, Unicode words elsewhere) or whitespace."
 )
 
@@ -242,10 +242,10 @@ def score(
         typer.Option("--against", metavar="FILE", help="A baseline's outputs (A): run a paired bootstrap test of --hyp (B) against it."),
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")] = OutputFormat.table,
-    bleu_tokenize: Annotated[str, typer.Option("--bleu-tokenize", metavar="NAME", help=_BLEU_TOKENIZE_HELP)] = "13a",
-    rouge_tokenizer: Annotated[str, typer.Option("--rouge-tokenizer", metavar="NAME", help=_ROUGE_TOKENIZER_HELP)] = "auto",
-    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples for --against.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap draw.")] = 12345,
+    bleu_tokenize: Annotated[Optional[str], typer.Option("--bleu-tokenize", metavar="NAME", help=_BLEU_TOKENIZE_HELP)] = None,
+    rouge_tokenizer: Annotated[Optional[str], typer.Option("--rouge-tokenizer", metavar="NAME", help=_ROUGE_TOKENIZER_HELP)] = None,
+    resamples: Annotated[Optional[int], typer.Option("--resamples", help="Bootstrap resamples for --against (default: a study's eval.bootstrap_resamples default, 1000).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the bootstrap draw (default 12345).")] = None,
     sentence_sep: Annotated[
         Optional[str],
         typer.Option("--sentence-sep", metavar="TEXT", help="Text that separates sentences within a line (e.g. '<n>'); ROUGE-Lsum splits on it."),
@@ -253,7 +253,8 @@ def score(
 ) -> None:
     from tfcli.metrics import MetricSettings, compute_metrics, paired_bootstrap_many, pin_settings, resolve_metrics
 
-    settings = MetricSettings(bleu_tokenize, rouge_tokenizer, resamples, seed)
+    given = {"bleu_tokenize": bleu_tokenize, "rouge_tokenizer": rouge_tokenizer, "bootstrap_resamples": resamples, "bootstrap_seed": seed}
+    settings = MetricSettings(**{k: v for k, v in given.items() if v is not None})
     settings.validate()
     names = resolve_metrics(task, _split_metric_options(metric))
     predictions = _read_outputs(task, hyp, "--hyp", sentence_sep)

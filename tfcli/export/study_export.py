@@ -141,11 +141,7 @@ def export_config(
     evaluation = dict(spec.get("eval") or {})
     train = dict(spec.get("train") or {})
     max_length = int(model.get("max_length") or 0) or None
-    settings = MetricSettings(
-        bleu_tokenize=evaluation.get("bleu_tokenize", "13a"),
-        rouge_tokenizer=evaluation.get("rouge_tokenizer", "auto"),
-        bootstrap_resamples=int(evaluation.get("bootstrap_resamples", 1000)),
-    )
+    settings = MetricSettings.from_eval(evaluation)
     signatures: dict[str, str] = {}
     recomputed: dict[str, float] = {}
     if outputs and task:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
+from tfcli.spec.schema import EvalSpec
 from tfcli.spec.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
 from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats
@@ -58,10 +59,25 @@ class MetricSettings:
     ``bootstrap_resamples`` and ``bootstrap_seed``: the paired bootstrap's draw.
     """
 
-    bleu_tokenize: str = "13a"
-    rouge_tokenizer: str = "auto"
-    bootstrap_resamples: int = 1000
+    bleu_tokenize: str = EvalSpec.model_fields["bleu_tokenize"].default
+    rouge_tokenizer: str = EvalSpec.model_fields["rouge_tokenizer"].default
+    bootstrap_resamples: int = EvalSpec.model_fields["bootstrap_resamples"].default
     bootstrap_seed: int = 12345
+
+    @classmethod
+    def from_eval(cls, evaluation: "EvalSpec | dict | None") -> "MetricSettings":
+        """The settings a study's ``eval`` section gives (a spec, or its JSON as stored in
+        MLflow and in checkpoints); fields it lacks keep the study file's defaults."""
+        if evaluation is None:
+            return cls()
+        if not isinstance(evaluation, EvalSpec):
+            known = {k: v for k, v in dict(evaluation).items() if k in EvalSpec.model_fields}
+            evaluation = EvalSpec.model_validate(known)
+        return cls(
+            bleu_tokenize=evaluation.bleu_tokenize,
+            rouge_tokenizer=evaluation.rouge_tokenizer,
+            bootstrap_resamples=evaluation.bootstrap_resamples,
+        )
 
     def validate(self) -> None:
         if self.bleu_tokenize not in BLEU_TOKENIZERS:

@@ -10,12 +10,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Optional
 
 from tfcli.errors import ConfigError
+from tfcli.spec.architecture import ACTIVATIONS, NORMS, POOLINGS, POSITIONALS, attention_problem
 
 KINDS = ("seq2seq", "classifier", "span")
-POSITIONALS = ("sinusoidal", "learned", "rotary")
-NORMS = ("pre", "post")
-ACTIVATIONS = ("relu", "gelu")
-POOLINGS = ("cls", "mean")
 
 
 @dataclass
@@ -59,15 +56,9 @@ class TransformerConfig:
             raise ConfigError(f"model.decoder_layers must be >= 1, but got {self.decoder_layers}")
         if self.kind == "classifier" and self.num_classes < 2:
             raise ConfigError(f"model.num_classes must be >= 2, but got {self.num_classes}")
-        if self.d_model % self.heads:
-            raise ConfigError(
-                f"heads must divide d_model, but got heads={self.heads}, d_model={self.d_model}"
-            )
-        if self.positional == "rotary" and (self.d_model // self.heads) % 2:
-            raise ConfigError(
-                "rotary positions need an even head size d_model/heads, but got "
-                f"d_model={self.d_model}, heads={self.heads}"
-            )
+        problem = attention_problem(self.d_model, self.heads, self.positional)
+        if problem:
+            raise ConfigError(problem)
         for name in ("dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"model.{name} must be in [0, 1), but got {getattr(self, name)}")

@@ -173,13 +173,8 @@ def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int) -
     settings = MetricSettings()
     if study.spec_json:
         try:
-            evaluation = json.loads(study.spec_json).get("eval") or {}
-            settings = MetricSettings(
-                bleu_tokenize=evaluation.get("bleu_tokenize", "13a"),
-                rouge_tokenizer=evaluation.get("rouge_tokenizer", "auto"),
-                bootstrap_resamples=int(evaluation.get("bootstrap_resamples", 1000)),
-            )
-        except (ValueError, AttributeError):
+            settings = MetricSettings.from_eval(json.loads(study.spec_json).get("eval"))
+        except (ValueError, AttributeError, TypeError):
             pass
     top = ranking.ranked[0]
     others = ranking.ranked[1 : 1 + max(0, compare)]

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
+from tfcli.spec.architecture import attention_problem
 from tfcli.spec.tasks import TASKS
 from tfcli.spec.schema import (
     SEARCHABLE_SECTIONS,
@@ -231,16 +232,12 @@ def _heads_problems(data: dict) -> Iterator[Problem]:
         where = ("search", "parameters", "model.d_model")
     else:
         where = ("model", "heads")
-    for d, h in itertools.product(sorted(set(d_models)), sorted(set(heads))):
-        if d % h:
-            yield where, f"model.heads must divide model.d_model for every value the space can produce, but heads={h} does not divide d_model={d}"
+    positionals = sorted(set(_possible(data, model, "model.positional") or [""]))
+    for positional, d, h in itertools.product(positionals, sorted(set(d_models)), sorted(set(heads))):
+        problem = attention_problem(d, h, positional)
+        if problem:
+            yield where, f"every value the space can produce must build a model: {problem}"
             return
-    positionals = _possible(data, model, "model.positional") or []
-    if "rotary" in positionals:
-        for d, h in itertools.product(sorted(set(d_models)), sorted(set(heads))):
-            if (d // h) % 2:
-                yield where, f"rotary positions need an even head size d_model/heads, but d_model={d}, heads={h} gives {d // h}"
-                return
 
 
 def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:

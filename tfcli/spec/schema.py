@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
+from tfcli.spec.architecture import ACTIVATIONS, NORMS, POOLINGS, POSITIONALS
 from tfcli.spec.tasks import TASKS
 
 
@@ -74,11 +75,11 @@ class ModelSpec(Section):
     ffn_dim: int = Field(512, ge=8, le=65536)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     attention_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    activation: Literal["relu", "gelu"] = "relu"
-    positional: Literal["sinusoidal", "learned", "rotary"] = "sinusoidal"
-    norm: Literal["pre", "post"] = "pre"
+    activation: Literal[ACTIVATIONS] = "relu"
+    positional: Literal[POSITIONALS] = "sinusoidal"
+    norm: Literal[NORMS] = "pre"
     tie_embeddings: bool = True
-    pooling: Literal["cls", "mean"] = Field("cls", description="Classification only.")
+    pooling: Literal[POOLINGS] = Field("cls", description="Classification only.")
     max_length: int = Field(256, ge=8, le=16384, description="Longest sequence the model accepts.")
 
 

@@ -80,10 +80,7 @@ class TaskRuntime:
     def metric_settings(self):
         from tfcli.metrics import MetricSettings
 
-        e = self.spec.eval
-        return MetricSettings(
-            bleu_tokenize=e.bleu_tokenize, rouge_tokenizer=e.rouge_tokenizer, bootstrap_resamples=e.bootstrap_resamples
-        )
+        return MetricSettings.from_eval(self.spec.eval)
 
     def evaluate(self, model, split: str, placement, limit: int | None = None) -> tuple[dict[str, float], list[dict]]:
         """Loss and task metrics on ``split`` (its first ``limit`` examples), and the outputs."""
