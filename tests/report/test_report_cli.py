@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 
 import pytest
@@ -205,19 +204,3 @@ def test_failed_and_killed_trials_are_listed_apart_and_studies_compare(cli, real
     assert studies[0]["best"]["config"] == json.loads(best[3].data.tags["tfcli.config"])
     text = cli("report", real_study.name, "apart", "--tracking-uri", real_study.uri, "-f", "markdown").stdout
     assert "| study | task | metric | mode | best | trial | step | finished |" in text.splitlines()[2]
-
-
-def test_the_fast_read_returns_what_mlflow_search_returns(real_study):
-    from tfcli import tracking as tr
-    from tfcli.tracking.sql_fast_path import _sql_study_runs
-
-    client, experiment, _ = mlflow_children(real_study)
-    slow = tr.study_runs(real_study.tracking, real_study.study_id, experiment_id=experiment.experiment_id)
-    fast = _sql_study_runs(real_study.tracking.client(), experiment.experiment_id, real_study.study_id)
-    assert [r.info.run_id for r in fast] == [r.info.run_id for r in slow]
-    for a, b in zip(slow, fast):
-        assert (a.data.tags, a.data.params) == (b.data.tags, b.data.params)
-        assert a.data.metrics.keys() == b.data.metrics.keys()
-        assert all(a.data.metrics[k] == b.data.metrics[k] or (math.isnan(a.data.metrics[k]) and math.isnan(b.data.metrics[k])) for k in a.data.metrics)
-        assert (a.info.status, a.info.start_time, a.info.end_time, a.info.artifact_uri) == (b.info.status, b.info.start_time, b.info.end_time, b.info.artifact_uri)
-    assert tr.load_study(real_study.tracking, real_study.name).trials == tr.trial_records(real_study.tracking, real_study.name, history=False)

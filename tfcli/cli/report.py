@@ -91,6 +91,11 @@ def report(
         with_importance=importance and wants_extras,
         curves=output is ReportFormat.html,
     )
+    _render(tracking, built, output, out, log_html)
+
+
+def _render(tracking, built, output: ReportFormat, out: Optional[Path], log_html: bool) -> None:
+    """Print or write ``built`` in the chosen format."""
     if output is ReportFormat.html:
         _write_html(tracking, built, out, log_html)
         return

@@ -25,27 +25,41 @@ def _duration(seconds: Optional[float]) -> str:
 
 def model_card(config: Mapping[str, Any]) -> str:
     """README.md of an export folder."""
-    p, m, t = config["provenance"], config["metrics"], config["training"]
-    model, tok, dec = config["model"], config["tokenizer"], config["decoding"]
+    p = config["provenance"]
     arch = {"seq2seq": "encoder-decoder", "classifier": "encoder with a classification head", "span": "encoder with a span head"}
+    kind = config["model"].get("kind")
     lines = [
         f"# {p['study']}: trial {p['trial_id']}",
         "",
-        f"A {config['task']} model ({arch.get(model.get('kind'), model.get('kind'))} Transformer) "
+        f"A {config['task']} model ({arch.get(kind, kind)} Transformer) "
         f"trained by tfcli in the study `{p['study']}`, exported from its best checkpoint (step {p['step']}).",
         "",
+    ]
+    for section in (_task_and_data, _metrics, _hyperparameters, _training_cost, _provenance_and_use):
+        lines += section(config)
+    return "\n".join(lines)
+
+
+def _task_and_data(config: Mapping[str, Any]) -> list[str]:
+    tok, data = config["tokenizer"], config["data"]
+    lines = [
         "## Task and data",
         "",
         f"- task: {config['task']}",
-        f"- data: {config['data'].get('source')} (train {_fmt(config['data'].get('train_size')) or 'all'}, "
-        f"valid {_fmt(config['data'].get('valid_size')) or 'all'}, seed {config['data'].get('seed')})",
+        f"- data: {data.get('source')} (train {_fmt(data.get('train_size')) or 'all'}, "
+        f"valid {_fmt(data.get('valid_size')) or 'all'}, seed {data.get('seed')})",
         f"- tokenizer: {tok.get('kind')}, {tok.get('vocab_size')} tokens"
         + (", lowercased" if tok.get("lowercase") else "")
         + f"; sources up to {tok.get('max_source_length')} tokens",
     ]
     if config.get("labels"):
         lines.append(f"- labels: {', '.join(config['labels'])}")
-    lines += ["", f"## Metrics (validation, {m.get('examples') or '?'} examples, step {m.get('step')})", "", "| metric | value | signature |", "| --- | --- | --- |"]
+    return lines
+
+
+def _metrics(config: Mapping[str, Any]) -> list[str]:
+    m, dec = config["metrics"], config["decoding"]
+    lines = ["", f"## Metrics (validation, {m.get('examples') or '?'} examples, step {m.get('step')})", "", "| metric | value | signature |", "| --- | --- | --- |"]
     for name, value in m["values"].items():
         signature = m["signatures"].get(name, "").replace("|", "\\|")
         lines.append(f"| {name} | {_fmt(value)} | {signature} |")
@@ -53,22 +67,27 @@ def model_card(config: Mapping[str, Any]) -> str:
         from tfcli.metrics import METEOR_NOTE
 
         lines += ["", f"Note: {METEOR_NOTE}"]
-    lines += [
+    return lines + [
         "",
         f"Decoding: beam size {dec['beam_size']}, length penalty {dec['length_penalty']}, "
         f"at most {dec['max_decode_length']} tokens.",
-        "",
-        "## Hyperparameters",
-        "",
-        "| parameter | value |",
-        "| --- | --- |",
     ]
-    for name, value in config["hyperparameters"].items():
+
+
+def _hyperparameters(config: Mapping[str, Any]) -> list[str]:
+    model, searched = config["model"], config["hyperparameters"]
+    lines = ["", "## Hyperparameters", "", "| parameter | value |", "| --- | --- |"]
+    for name, value in searched.items():
         lines.append(f"| {name} (searched) | {_fmt(value, 6)} |")
     for name in ("d_model", "heads", "encoder_layers", "decoder_layers", "ffn_dim", "dropout", "positional", "norm"):
-        if name in model and f"model.{name}" not in config["hyperparameters"]:
+        if name in model and f"model.{name}" not in searched:
             lines.append(f"| model.{name} | {_fmt(model[name])} |")
-    lines += [
+    return lines
+
+
+def _training_cost(config: Mapping[str, Any]) -> list[str]:
+    t = config["training"]
+    return [
         "",
         "## Training cost",
         "",
@@ -76,6 +95,12 @@ def model_card(config: Mapping[str, Any]) -> str:
         f"- steps: {t.get('steps')} (checkpoint at step {t.get('checkpoint_step')})",
         f"- wall time of the trial: {_duration(t.get('duration_s'))}",
         f"- device: {t.get('device')} ({t.get('precision')})",
+    ]
+
+
+def _provenance_and_use(config: Mapping[str, Any]) -> list[str]:
+    p = config["provenance"]
+    return [
         "",
         "## Provenance",
         "",
@@ -91,4 +116,3 @@ def model_card(config: Mapping[str, Any]) -> str:
         "```",
         "",
     ]
-    return "\n".join(lines)

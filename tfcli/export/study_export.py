@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from pydantic import BaseModel
+
 from tfcli.export.choose import choose_trial
 from tfcli.export.folder import EXPORT_FILES, EXPORT_FORMAT, README_FILE, ExportError
 from tfcli.export.model_card import model_card
 from tfcli.model.config import parameter_count
 from tfcli.records import TrialRecord
+from tfcli.spec.schema import DataSpec, EvalSpec, TrainSpec
+from tfcli.spec.tasks import TASKS
 from tfcli.train.checkpoint import CONFIG_FILE, METRICS_FILE, MODEL_FILE, OUTPUTS_FILE, TOKENIZER_FILE
 
 _CHECKPOINT_FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, METRICS_FILE, OUTPUTS_FILE)
@@ -45,27 +49,14 @@ def export_study(
     """
     from tfcli import tracking as tr
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out must be a folder, but {out} is a file")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ExportError(f"--out must be a new or empty folder, but {out} holds files (use --force to replace them)")
+    out = _check_out(Path(out), force)
     snapshot = tr.load_study(tracking, study)
     records = snapshot.trials
     if metric is not None and trial is None and metric != snapshot.study.objective_metric:
         records = tr.with_history(tracking, records, metric)
     record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode)
     with tempfile.TemporaryDirectory(prefix="tfcli-export-") as tmp:
-        folder = Path(tmp)
-        for name in _CHECKPOINT_FILES:
-            got = tr.download_run_artifact(
-                tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{name}", folder, artifact_uri=record.artifact_uri
-            )
-            if got is None and name in (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE):
-                raise ExportError(
-                    f"the trial's checkpoint must hold {name}, but run {record.run_id} of trial "
-                    f"{record.trial_id} has no artifact {tr.CHECKPOINT_ARTIFACT_PATH}/{name}"
-                )
+        folder = _download_checkpoint(tracking, record, Path(tmp))
         checkpoint_config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
         logged = _read_json(folder / METRICS_FILE) or {}
         outputs = _read_jsonl(folder / OUTPUTS_FILE)
@@ -112,6 +103,28 @@ def _finite(value: Any) -> Any:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
+def _check_out(out: Path, force: bool) -> Path:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out must be a folder, but {out} is a file")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ExportError(f"--out must be a new or empty folder, but {out} holds files (use --force to replace them)")
+    return out
+
+
+def _download_checkpoint(tracking, record: TrialRecord, folder: Path) -> Path:
+    """The trial's checkpoint files (all but the trainer state) into ``folder``."""
+    from tfcli import tracking as tr
+
+    for name in _CHECKPOINT_FILES:
+        got = tr.download_run_artifact(tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{name}", folder, artifact_uri=record.artifact_uri)
+        if got is None and name in (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE):
+            raise ExportError(
+                f"the trial's checkpoint must hold {name}, but run {record.run_id} of trial "
+                f"{record.trial_id} has no artifact {tr.CHECKPOINT_ARTIFACT_PATH}/{name}"
+            )
+    return folder
+
+
 def export_config(
     checkpoint: Mapping[str, Any],
     *,
@@ -130,18 +143,63 @@ def export_config(
     ``training`` (steps, time, parameters, device, precision) and ``provenance`` (study
     name and id, trial id, run ids, experiment id, tracking URI, artifact URI, step).
     """
-    from tfcli import __version__
-    from tfcli.spec.tasks import TASKS
-    from tfcli.metrics import MetricSettings, compute_metrics
+    from tfcli.metrics import MetricSettings
 
     spec = dict(checkpoint.get("study") or {})
     task = checkpoint.get("task") or (spec.get("task") or {}).get("type")
-    data = dict(spec.get("data") or {})
+    data = _section(DataSpec, spec.get("data"))
+    evaluation = _section(EvalSpec, spec.get("eval"))
     model = dict(checkpoint.get("model") or {})
-    evaluation = dict(spec.get("eval") or {})
-    train = dict(spec.get("train") or {})
-    max_length = int(model.get("max_length") or 0) or None
     settings = MetricSettings.from_eval(evaluation)
+    numbers = {k: _finite(float(v)) for k, v in logged_metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    step = checkpoint.get("step", record.checkpoint_step)
+    return {
+        "format": EXPORT_FORMAT,
+        "task": task,
+        "model": model,
+        "labels": checkpoint.get("labels"),
+        "tokenizer": _tokenizer_section(data, model),
+        "decoding": {
+            "beam_size": evaluation.beam_size,
+            "length_penalty": evaluation.length_penalty,
+            "max_decode_length": evaluation.max_decode_length or data.max_target_length,
+            "batch_size": evaluation.batch_size,
+            "batch_tokens": _section(TrainSpec, spec.get("train")).batch_tokens,
+        },
+        "metrics": _metrics_section(task, outputs, numbers, settings, step),
+        "hyperparameters": dict(record.final_config or record.config),
+        "data": {"source": (spec.get("task") or {}).get("data"), **dict(spec.get("data") or {})},
+        "study_spec": spec,
+        "training": _training_section(record, numbers, step, parameters, dict(checkpoint.get("placement") or {})),
+        "provenance": _provenance(record, study, tracking_uri, step),
+    }
+
+
+def _section(section: type[BaseModel], raw: Any) -> Any:
+    """A study-file section from a stored spec, its defaults filled from the schema (unknown
+    keys, as an older or newer tfcli may have written, are left out)."""
+    raw = raw if isinstance(raw, Mapping) else {}
+    return section.model_validate({k: v for k, v in raw.items() if k in section.model_fields})
+
+
+def _tokenizer_section(data: DataSpec, model: Mapping[str, Any]) -> dict:
+    longest = int(model.get("max_length") or 0) or 10**9
+    return {
+        "file": TOKENIZER_FILE,
+        "kind": data.tokenizer,
+        "vocab_size": model.get("vocab_size"),
+        "requested_vocab_size": data.vocab_size,
+        "lowercase": data.lowercase,
+        "max_source_length": min(data.max_source_length, longest),
+        "max_target_length": min(data.max_target_length, longest),
+    }
+
+
+def _metrics_section(task: Optional[str], outputs: Sequence[Mapping[str, Any]], numbers: Mapping[str, Any], settings, step) -> dict:
+    """The validation metrics: those logged for the task, and any the saved outputs give that
+    were not logged, recomputed with the study's settings (with their signatures)."""
+    from tfcli.metrics import compute_metrics
+
     signatures: dict[str, str] = {}
     recomputed: dict[str, float] = {}
     if outputs and task:
@@ -152,70 +210,50 @@ def export_config(
         ]
         result = compute_metrics(task, predictions, references, settings)
         signatures, recomputed = dict(result.signatures), dict(result.scores)
-    numbers = {k: _finite(float(v)) for k, v in logged_metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     task_metrics = set(TASKS[task].metrics) if task in TASKS else set(recomputed) | {"loss"}
     values = {k: v for k, v in numbers.items() if k in task_metrics}
     for name, value in recomputed.items():
         values.setdefault(name, value)
-    step = checkpoint.get("step", record.checkpoint_step)
-    placement = dict(checkpoint.get("placement") or {})
     return {
-        "format": EXPORT_FORMAT,
-        "task": task,
-        "model": model,
-        "labels": checkpoint.get("labels"),
-        "tokenizer": {
-            "file": TOKENIZER_FILE,
-            "kind": data.get("tokenizer"),
-            "vocab_size": model.get("vocab_size"),
-            "requested_vocab_size": data.get("vocab_size"),
-            "lowercase": data.get("lowercase"),
-            "max_source_length": min(int(data.get("max_source_length", 128)), max_length or 10**9),
-            "max_target_length": min(int(data.get("max_target_length", 64)), max_length or 10**9),
-        },
-        "decoding": {
-            "beam_size": int(evaluation.get("beam_size", 1)),
-            "length_penalty": float(evaluation.get("length_penalty", 1.0)),
-            "max_decode_length": evaluation.get("max_decode_length") or data.get("max_target_length"),
-            "batch_size": int(evaluation.get("batch_size", 64)),
-            "batch_tokens": int(train.get("batch_tokens", 2048)),
-        },
-        "metrics": {
-            "split": "valid",
-            "step": step,
-            "examples": len(outputs) or None,
-            "values": values,
-            "signatures": signatures,
-            "settings": settings.to_dict(),
-        },
-        "hyperparameters": dict(record.final_config or record.config),
-        "data": {"source": (spec.get("task") or {}).get("data"), **data},
-        "study_spec": spec,
-        "training": {
-            "steps": record.last_step,
-            "checkpoint_step": step,
-            "duration_s": record.duration_s,
-            "checkpoint_elapsed_s": numbers.get("elapsed_s"),
-            "tokens_per_s": numbers.get("tokens_per_s"),
-            "train_loss": numbers.get("train_loss"),
-            "lr": numbers.get("lr"),
-            "epoch": numbers.get("epoch"),
-            "parameters": parameters,
-            "device": placement.get("device"),
-            "precision": placement.get("precision"),
-        },
-        "provenance": {
-            "study": record.study,
-            "study_id": record.study_id,
-            "trial_id": record.trial_id,
-            "run_id": record.run_id,
-            "parent_run_id": getattr(study, "run_id", None),
-            "experiment_id": getattr(study, "experiment_id", None),
-            "tracking_uri": tracking_uri,
-            "artifact_uri": record.artifact_uri,
-            "step": step,
-            "objective": {"metric": record.objective_metric, "mode": record.objective_mode, "value": _finite(record.objective_value)},
-            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "tfcli_version": __version__,
-        },
+        "split": "valid",
+        "step": step,
+        "examples": len(outputs) or None,
+        "values": values,
+        "signatures": signatures,
+        "settings": settings.to_dict(),
+    }
+
+
+def _training_section(record: TrialRecord, numbers: Mapping[str, Any], step, parameters: Optional[int], placement: Mapping[str, Any]) -> dict:
+    return {
+        "steps": record.last_step,
+        "checkpoint_step": step,
+        "duration_s": record.duration_s,
+        "checkpoint_elapsed_s": numbers.get("elapsed_s"),
+        "tokens_per_s": numbers.get("tokens_per_s"),
+        "train_loss": numbers.get("train_loss"),
+        "lr": numbers.get("lr"),
+        "epoch": numbers.get("epoch"),
+        "parameters": parameters,
+        "device": placement.get("device"),
+        "precision": placement.get("precision"),
+    }
+
+
+def _provenance(record: TrialRecord, study, tracking_uri: str, step) -> dict:
+    from tfcli import __version__
+
+    return {
+        "study": record.study,
+        "study_id": record.study_id,
+        "trial_id": record.trial_id,
+        "run_id": record.run_id,
+        "parent_run_id": getattr(study, "run_id", None),
+        "experiment_id": getattr(study, "experiment_id", None),
+        "tracking_uri": tracking_uri,
+        "artifact_uri": record.artifact_uri,
+        "step": step,
+        "objective": {"metric": record.objective_metric, "mode": record.objective_mode, "value": _finite(record.objective_value)},
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "tfcli_version": __version__,
     }

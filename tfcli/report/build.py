@@ -214,7 +214,6 @@ def build_report(
 
     snapshot = tr.load_study(tracking, name)
     study, records = snapshot.study, list(snapshot.trials)
-    notes: list[str] = []
     metric, mode = choose_metric(
         records, study=name, metric=metric, mode=mode, objective_metric=study.objective_metric, objective_mode=study.objective_mode
     )
@@ -230,12 +229,6 @@ def build_report(
     if with_parameters_count and "parameters" in chosen:
         counts, parameter_source = _parameter_counts(tracking, ranking.ranked, snapshot.tags)
         ranking = with_parameters(ranking, counts)
-    if at == "last":
-        notes.append(f"{metric}: the last logged value of each trial")
-    elif metric == study.objective_metric:
-        notes.append(f"{metric}: each trial's best value, the one its logged checkpoint was scored with")
-    else:
-        notes.append(f"{metric}: each trial's best value in its history (the logged checkpoint is the best by {study.objective_metric})")
     report = Report(
         study=study,
         ranking=ranking,
@@ -243,7 +236,7 @@ def build_report(
         parameters=parameters,
         trials=len(snapshot.trials),
         where=[c.text for c in where],
-        notes=notes,
+        notes=_value_notes(metric, at, study.objective_metric, chosen),
         parameter_source=parameter_source,
         records=records,
         all_ranked=every_ranked,
@@ -256,11 +249,22 @@ def build_report(
     if curves and ranking.ranked:
         shown = [row.record.run_id for row in ranking.ranked[:CURVES]]
         report.histories = tr.metric_histories(tracking, shown, metric)
-    if metric == "meteor" or "meteor" in chosen:
+    return report
+
+
+def _value_notes(metric: str, at: str, objective: Optional[str], columns: Sequence[str]) -> list[str]:
+    """What the ranked values are, said under the table."""
+    if at == "last":
+        notes = [f"{metric}: the last logged value of each trial"]
+    elif metric == objective:
+        notes = [f"{metric}: each trial's best value, the one its logged checkpoint was scored with"]
+    else:
+        notes = [f"{metric}: each trial's best value in its history (the logged checkpoint is the best by {objective})"]
+    if metric == "meteor" or "meteor" in columns:
         from tfcli.metrics import METEOR_NOTE
 
-        report.notes.append(METEOR_NOTE)
-    return report
+        notes.append(METEOR_NOTE)
+    return notes
 
 
 # --- several studies side by side -------------------------------------------------------------

@@ -15,9 +15,7 @@ from typing import Any, Optional
 
 from tfcli.report.build import Report
 from tfcli.report.ranking import Row
-from tfcli.report.render import SIGNIFICANCE_HEADERS, _significance_rows, display, header
-
-PLOT_IDS = ("learning-curves", "parallel-coordinates", "importance", "objective-by-trial")
+from tfcli.report.render import SIGNIFICANCE_HEADERS, significance_rows, display, header
 
 
 def _finite(value: Any) -> bool:
@@ -161,7 +159,7 @@ def render_html(report: Report, *, title: Optional[str] = None) -> str:
         if s.note:
             parts.append(f'<p class="note">Skipped: {html.escape(s.note)}.</p>')
         else:
-            parts.append(_table(SIGNIFICANCE_HEADERS, _significance_rows(report)))
+            parts.append(_table(SIGNIFICANCE_HEADERS, significance_rows(report)))
             parts.append(f'<p class="note">{s.examples} validation examples, {s.resamples} resamples; difference = top minus other.</p>')
     notes = report.notes + ([report.parameter_source] if report.parameter_source else [])
     if notes:

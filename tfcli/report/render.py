@@ -160,7 +160,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     return lines
 
 
-def _significance_rows(report: Report) -> list[list[str]]:
+def significance_rows(report: Report) -> list[list[str]]:
     s = report.significance
     rows = []
     for t in s.tests if s else []:
@@ -206,7 +206,7 @@ def to_markdown(report: Report) -> str:
         if s.note:
             lines.append(f"Skipped: {s.note}.")
         else:
-            lines += _md_table(SIGNIFICANCE_HEADERS, _significance_rows(report))
+            lines += _md_table(SIGNIFICANCE_HEADERS, significance_rows(report))
             lines += ["", f"{s.examples} validation examples, {s.resamples} resamples; difference = top minus other."]
     imp = report.importance
     if imp is not None:
@@ -258,7 +258,7 @@ def print_table(report: Report, console) -> None:
             sig = Table(title=f"Significance: paired bootstrap on {s.metric}, {s.examples} examples, {s.resamples} resamples")
             for column in SIGNIFICANCE_HEADERS:
                 sig.add_column(column)
-            for values in _significance_rows(report):
+            for values in significance_rows(report):
                 sig.add_row(*values)
             console.print(sig)
     imp = report.importance

@@ -16,7 +16,6 @@ A checkpoint folder holds:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,6 @@ TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.json"
 OUTPUTS_FILE = "valid_outputs.jsonl"
 STATE_FILE = "trainer_state.pt"
-
-
-@dataclass
-class LoadedCheckpoint:
-    path: Path
-    config: dict[str, Any]
-    metrics: dict[str, Any]
 
 
 def save_model_files(directory: Path, model, config: dict[str, Any], tokenizer) -> None:

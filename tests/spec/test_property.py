@@ -16,7 +16,7 @@ from tfcli.spec.schema import StudySpec
 
 pytestmark = pytest.mark.timeout(300)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VALID_STUDIES = [yaml.safe_load(p.read_text()) for p in sorted((REPO / "studies").glob("*.yaml"))]
 
 scalars = st.one_of(

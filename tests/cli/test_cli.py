@@ -14,7 +14,7 @@ from tfcli import __version__
 
 pytestmark = pytest.mark.timeout(120)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "ray", "mlflow", "pandas")
 
 
@@ -107,7 +107,7 @@ def test_show_fills_defaults_and_sizes_the_space(cli, tmp_path):
 
 
 def test_show_continuous(cli):
-    result = cli("study", "show", Path(__file__).resolve().parents[1] / "studies" / "quickstart.yaml", "--format", "json")
+    result = cli("study", "show", Path(__file__).resolve().parents[2] / "studies" / "quickstart.yaml", "--format", "json")
     assert json.loads(result.stdout)["space"]["size"] == "continuous"
 
 

@@ -12,7 +12,7 @@ from tfcli.spec.load import load_spec, load_spec_text
 
 pytestmark = pytest.mark.timeout(60)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 VALID = textwrap.dedent(
     """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_cli import HEAVY, _imported_after
+from tests.cli.test_cli import HEAVY, _imported_after
 
 pytestmark = pytest.mark.timeout(120)
 
