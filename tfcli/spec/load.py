@@ -20,6 +20,8 @@ from tfcli.spec.rules import cross_check
 from tfcli.spec.schema import DataFiles, ParamSpec, StudySpec
 
 _MAX_NODES = 100_000
+#: Deeper than any study file needs; the point where a too deeply nested document is reported.
+_MAX_DEPTH = 100
 
 Path_ = tuple[Any, ...]
 
@@ -45,10 +47,37 @@ class _TooLarge(Exception):
     pass
 
 
-def _index_lines(root: yaml.Node) -> tuple[dict[Path_, int], list[tuple[Path_, int, int]]]:
+class _ValueAt(Exception):
+    """A value that cannot be constructed (``2001-02-30`` as a timestamp), and its node."""
+
+    def __init__(self, node: yaml.Node, error: Exception):
+        super().__init__(str(error))
+        self.node = node
+        self.error = error
+
+
+class StudyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader (no Python objects), whose construction errors name their node."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except _ValueAt:
+            raise
+        except (ValueError, TypeError, OverflowError) as err:
+            raise _ValueAt(node, err) from None
+
+
+#: The loader study files are read with; tests swap it to show the safety test can fail.
+YAML_LOADER: type[yaml.SafeLoader] = StudyLoader
+
+
+def _index_lines(root: yaml.Node) -> tuple[dict[Path_, int], list[tuple[Path_, int, int]], dict[int, Path_]]:
+    """The line of every path of keys, the duplicated keys, and the path of every node (by id)."""
     constructor = yaml.constructor.SafeConstructor()
     lines: dict[Path_, int] = {(): root.start_mark.line + 1}
     duplicates: list[tuple[Path_, int, int]] = []
+    paths: dict[int, Path_] = {}
     visited = 0
 
     def walk(node: yaml.Node, path: Path_, on_path: frozenset[int]) -> None:
@@ -58,6 +87,7 @@ def _index_lines(root: yaml.Node) -> tuple[dict[Path_, int], list[tuple[Path_, i
             raise _TooLarge
         if id(node) in on_path:
             return
+        paths.setdefault(id(node), path)
         inside = on_path | {id(node)}
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
@@ -81,32 +111,85 @@ def _index_lines(root: yaml.Node) -> tuple[dict[Path_, int], list[tuple[Path_, i
                 walk(item, (*path, index), inside)
 
     walk(root, (), frozenset())
-    return lines, duplicates
+    return lines, duplicates, paths
+
+
+def _walk_keys(text: str, max_depth: int | None = None) -> tuple[int, Path_]:
+    """The line and key path where the event stream first nests deeper than ``max_depth``,
+    or, for a document YAML cannot parse, of the last key read before the error.
+
+    Read from PyYAML's event stream, which (unlike composing nodes) does not recurse.
+    """
+    frames: list[list[Any]] = []  # [is_mapping, expecting_key, key or index]
+    where: tuple[int, Path_] = (1, ())
+
+    def value_done() -> None:
+        if frames:
+            frame = frames[-1]
+            if frame[0]:
+                frame[1] = True
+            else:
+                frame[2] += 1
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frames.pop()
+                value_done()
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            if frames and frames[-1][0] and frames[-1][1]:
+                frames[-1][1] = False
+                frames[-1][2] = event.value if isinstance(event, yaml.ScalarEvent) else "?"
+                where = (event.start_mark.line + 1, tuple(f[2] for f in frames))
+                if not isinstance(event, yaml.CollectionStartEvent):
+                    continue
+            if isinstance(event, yaml.CollectionStartEvent):
+                frames.append([isinstance(event, yaml.MappingStartEvent), True, 0])
+                if max_depth is not None and len(frames) > max_depth:
+                    return event.start_mark.line + 1, tuple(f[2] for f in frames[:-1])
+            else:
+                value_done()
+    except yaml.YAMLError:
+        pass
+    return where
 
 
 def parse_yaml(text: str, filename: str) -> YamlDocument:
     """Parse one YAML document safely; syntax errors become a problem with line and column."""
+    lines: dict[Path_, int] = {}
+    paths: dict[int, Path_] = {}
     try:
-        loader = yaml.SafeLoader(text)
+        loader = YAML_LOADER(text)
         try:
             root = loader.get_single_node()
             if root is None:
                 return YamlDocument(data=None)
-            lines, duplicates = _index_lines(root)
+            lines, duplicates, paths = _index_lines(root)
             data = loader.construct_document(root)
         finally:
             loader.dispose()
+    except _ValueAt as err:
+        path = paths.get(id(err.node), ())
+        line = err.node.start_mark.line + 1
+        raise StudySpecError([SpecProblem(filename, line, format_path(path), f"cannot read the value {_short(err.node.value)!s}: {err}")]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
         column = f" (column {mark.column + 1})" if mark else ""
         reason = "; ".join(str(part) for part in (err.context, err.problem) if part)
-        raise StudySpecError([SpecProblem(filename, line, "", f"YAML syntax error{column}: {reason}")]) from None
+        _, path = _walk_keys(text)
+        raise StudySpecError([SpecProblem(filename, line, format_path(path), f"YAML syntax error{column}: {reason}")]) from None
     except yaml.YAMLError as err:
         raise StudySpecError([SpecProblem(filename, None, "", f"YAML error: {err}")]) from None
-    except (_TooLarge, RecursionError):
+    except _TooLarge:
+        raise StudySpecError([SpecProblem(filename, 1, "", "the document is too large for a study file")]) from None
+    except RecursionError:
+        line, path = _walk_keys(text, _MAX_DEPTH)
+        path = path[:3]  # where the nesting starts; the full path would be hundreds of keys
         raise StudySpecError(
-            [SpecProblem(filename, 1, "", "the document is too large or too deeply nested for a study file")]
+            [SpecProblem(filename, line, format_path(path), f"the value is nested deeper than a study file allows ({_MAX_DEPTH} levels)")]
         ) from None
     except (ValueError, TypeError, OverflowError) as err:
         raise StudySpecError([SpecProblem(filename, None, "", f"cannot read a value: {err}")]) from None
