@@ -117,11 +117,30 @@ class _Record:
         raw = values.get("answers")
         if raw is None:
             raise self.fail(f"missing 'answers' (column {columns['answers']!r})")
-        starts_given = values.get("answer_start")
-        items: list[tuple[object, object]] = []
+        items = self.answer_items(raw, values.get("answer_start"))
+        if not items:
+            raise self.fail("a question needs at least one answer, but answers is empty")
+        answers: list[str] = []
+        starts_out: list[int] = []
+        for text, start in items:
+            if not isinstance(text, str) or not text:
+                raise self.fail(f"an answer must be a non-empty string, but got {text!r}")
+            answers.append(text)
+            starts_out.append(self.answer_position(context, text, start))
+        ident = values.get("id")
+        return QAExample(
+            context=context,
+            question=question,
+            answers=tuple(answers),
+            answer_starts=tuple(starts_out),
+            id=str(ident) if ident is not None else self.where,
+        )
+
+    def answer_items(self, raw, starts_given) -> list[tuple[object, object]]:
+        """``(text, answer_start)`` pairs, unchecked, from any accepted form of ``answers``."""
         if isinstance(raw, str):
-            items = [(raw, starts_given)]
-        elif isinstance(raw, dict) and "text" in raw:  # SQuAD: {"text": [...], "answer_start": [...]}
+            return [(raw, starts_given)]
+        if isinstance(raw, dict) and "text" in raw:  # SQuAD: {"text": [...], "answer_start": [...]}
             texts, starts = raw.get("text"), raw.get("answer_start")
             if not isinstance(texts, list):
                 texts = [texts]
@@ -131,50 +150,38 @@ class _Record:
                 starts = [starts]
             if len(starts) != len(texts):
                 raise self.fail("answers.text and answers.answer_start differ in length")
-            items = list(zip(texts, starts))
-        elif isinstance(raw, list):
+            return list(zip(texts, starts))
+        if isinstance(raw, list):
+            items: list[tuple[object, object]] = []
             for item in raw:
                 if isinstance(item, dict):
                     items.append((item.get("text"), item.get("answer_start")))
                 else:
                     items.append((item, None))
-        else:
-            raise self.fail(
-                "answers must be a string, a list of strings or of {text, answer_start}, "
-                f"but got {type(raw).__name__}"
-            )
-        if not items:
-            raise self.fail("a question needs at least one answer, but answers is empty")
-        answers: list[str] = []
-        starts_out: list[int] = []
-        for text, start in items:
-            if not isinstance(text, str) or not text:
-                raise self.fail(f"an answer must be a non-empty string, but got {text!r}")
-            if start is None or start == "":
-                pos = context.find(text)
-                if pos < 0:
-                    raise self.fail(f"answer {text!r} not found in its context")
-            else:
-                try:
-                    pos = int(start)
-                except (TypeError, ValueError):
-                    raise self.fail(f"answer_start must be an integer, but got {start!r}") from None
-                if context[pos : pos + len(text)] != text or pos < 0:
-                    found = context[max(pos, 0) : max(pos, 0) + len(text)]
-                    raise self.fail(
-                        f"answer {text!r} not found in its context at answer_start={pos} "
-                        f"(the context there reads {found!r})"
-                    )
-            answers.append(text)
-            starts_out.append(pos)
-        ident = values.get("id")
-        return QAExample(
-            context=context,
-            question=question,
-            answers=tuple(answers),
-            answer_starts=tuple(starts_out),
-            id=str(ident) if ident is not None else self.where,
+            return items
+        raise self.fail(
+            "answers must be a string, a list of strings or of {text, answer_start}, "
+            f"but got {type(raw).__name__}"
         )
+
+    def answer_position(self, context: str, text: str, start) -> int:
+        """Where answer ``text`` starts in ``context``: at ``start`` if given, else its first occurrence."""
+        if start is None or start == "":
+            pos = context.find(text)
+            if pos < 0:
+                raise self.fail(f"answer {text!r} not found in its context")
+            return pos
+        try:
+            pos = int(start)
+        except (TypeError, ValueError):
+            raise self.fail(f"answer_start must be an integer, but got {start!r}") from None
+        if context[pos : pos + len(text)] != text or pos < 0:
+            found = context[max(pos, 0) : max(pos, 0) + len(text)]
+            raise self.fail(
+                f"answer {text!r} not found in its context at answer_start={pos} "
+                f"(the context there reads {found!r})"
+            )
+        return pos
 
 
 def _columns(task: str, fmt: str, columns: dict[str, str] | None, path: str) -> dict[str, str]:

@@ -80,6 +80,54 @@ def _settings_hash(texts: Sequence[str], settings: dict) -> str:
     return h.hexdigest()
 
 
+def _check_train_settings(kind: str, vocab_size: int) -> None:
+    if kind not in KINDS:
+        raise DataError(f"tokenizer kind must be one of {', '.join(KINDS)}, but got {kind!r}")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < MIN_VOCAB_SIZE:
+        raise DataError(f"vocab_size must be an integer >= {MIN_VOCAB_SIZE}, but got {vocab_size!r}")
+
+
+def _train_settings(kind: str, vocab_size: int, lowercase: bool) -> dict:
+    """Everything besides the texts that decides the trained tokenizer (hashed into its cache key)."""
+    return {
+        "format": _FORMAT_VERSION,
+        "tokenizers": ".".join(tokenizers.__version__.split(".")[:2]),
+        "kind": kind,
+        "vocab_size": vocab_size,
+        "lowercase": bool(lowercase),
+        "specials": list(SPECIAL_TOKENS),
+    }
+
+
+def _trainer(kind: str, vocab_size: int, lowercase: bool) -> trainers.Trainer:
+    if kind == "bpe":
+        return trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=list(SPECIAL_TOKENS),
+            initial_alphabet=_alphabet(lowercase),
+            show_progress=False,
+        )
+    return trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        unk_token="<unk>",
+        initial_alphabet=_alphabet(lowercase),
+        show_progress=False,
+    )
+
+
+def _write_cache(path: Path, key: str, serialized: str) -> None:
+    """Write a cache entry atomically (parallel trials may race); a failure only warns."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(serialized)
+        os.replace(tmp, path)
+    except OSError as err:
+        log.warning("could not write the tokenizer cache %s: %s", path, err)
+
+
 class SubwordTokenizer:
     """A trained subword tokenizer with tfcli's special tokens at fixed ids."""
 
@@ -125,57 +173,32 @@ class SubwordTokenizer:
         ``cache_dir`` defaults to :func:`cache_root`; the file is
         ``<cache>/tokenizers/<key>.json``, written atomically (parallel trials may race).
         """
-        if kind not in KINDS:
-            raise DataError(f"tokenizer kind must be one of {', '.join(KINDS)}, but got {kind!r}")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < MIN_VOCAB_SIZE:
-            raise DataError(f"vocab_size must be an integer >= {MIN_VOCAB_SIZE}, but got {vocab_size!r}")
+        _check_train_settings(kind, vocab_size)
         texts = [t for t in texts if t]
         if not texts:
             raise DataError("cannot train a tokenizer without texts, but got no non-empty text")
-        settings = {
-            "format": _FORMAT_VERSION,
-            "tokenizers": ".".join(tokenizers.__version__.split(".")[:2]),
-            "kind": kind,
-            "vocab_size": vocab_size,
-            "lowercase": bool(lowercase),
-            "specials": list(SPECIAL_TOKENS),
-        }
-        key = _settings_hash(texts, settings)
+        key = _settings_hash(texts, _train_settings(kind, vocab_size, lowercase))
         path = cache_root(cache_dir) / "tokenizers" / f"{key}.json"
         if use_cache and path.is_file():
-            try:
-                return cls(Tokenizer.from_file(str(path)), cache_key=key)
-            except Exception as err:  # a corrupt entry: train again and overwrite it
-                log.warning("ignoring unreadable tokenizer cache entry %s: %s", path, err)
+            cached = cls._from_cache(path, key)
+            if cached is not None:
+                return cached
 
         tok = _build(kind, lowercase)
-        if kind == "bpe":
-            trainer = trainers.BpeTrainer(
-                vocab_size=vocab_size,
-                special_tokens=list(SPECIAL_TOKENS),
-                initial_alphabet=_alphabet(lowercase),
-                show_progress=False,
-            )
-        else:
-            trainer = trainers.UnigramTrainer(
-                vocab_size=vocab_size,
-                special_tokens=list(SPECIAL_TOKENS),
-                unk_token="<unk>",
-                initial_alphabet=_alphabet(lowercase),
-                show_progress=False,
-            )
-        tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        tok.train_from_iterator(texts, trainer=_trainer(kind, vocab_size, lowercase), length=len(texts))
         result = cls(tok, cache_key=key)
         if use_cache:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(tok.to_str())
-                os.replace(tmp, path)
-            except OSError as err:
-                log.warning("could not write the tokenizer cache %s: %s", path, err)
+            _write_cache(path, key, tok.to_str())
         return result
+
+    @classmethod
+    def _from_cache(cls, path: Path, key: str) -> SubwordTokenizer | None:
+        """The tokenizer cached at ``path``, or None (with a warning) when it cannot be read."""
+        try:
+            return cls(Tokenizer.from_file(str(path)), cache_key=key)
+        except Exception as err:  # a corrupt entry: train again and overwrite it
+            log.warning("ignoring unreadable tokenizer cache entry %s: %s", path, err)
+            return None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``tokenizer.json``; ``path`` is a folder, or a file path ending in ``.json``."""

@@ -17,6 +17,7 @@ eos and bos only ever starts a sequence, so neither is a real output token.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -122,6 +123,84 @@ def length_normalised(scores: torch.Tensor, length: int | torch.Tensor, alpha: f
     return scores / ((5.0 + length) / 6.0) ** alpha
 
 
+class _Candidates(NamedTuple):
+    """The 2K best one-token extensions per source, best first: (B,2K) each."""
+
+    scores: torch.Tensor  # sum of log-probs of the extended beam
+    beam: torch.Tensor  # which of the source's K beams it extends
+    token: torch.Tensor  # the token it adds
+    is_eos: torch.Tensor
+
+
+def _top_candidates(log_probs: torch.Tensor, scores: torch.Tensor, eos_id: int) -> _Candidates:
+    """The 2K best extensions of the live beams, from log_probs (B*K,V) and scores (B,K)."""
+    B, K = scores.shape
+    V = log_probs.size(-1)
+    totals = scores[:, :, None] + log_probs.view(B, K, V)  # (B,K,V)
+    cand_scores, cand = totals.view(B, K * V).topk(2 * K, dim=1)  # (B,2K), best first
+    cand_beam, cand_token = cand // V, cand % V  # (B,2K) each
+    return _Candidates(cand_scores, cand_beam, cand_token, cand_token == eos_id)
+
+
+def _best_finishing(cand: _Candidates, tokens, row_base, length: int, length_penalty: float):
+    """Per source, the best hypothesis that ends in eos now: seqs (B,length) without bos and
+    their normalised scores (B,), -inf where none does."""
+    K = cand.scores.size(1) // 2
+    in_top_k = torch.arange(2 * K, device=cand.scores.device) < K  # (2K,)
+    # Only an eos among the top K finishes a hypothesis (as in fairseq): one ranked
+    # below K live extensions would have fallen out of a K-wide beam. It is also what
+    # makes beam_size=1 equal greedy.
+    finishing = length_normalised(cand.scores, length, length_penalty)
+    finishing = finishing.masked_fill(~(cand.is_eos & in_top_k), float("-inf"))  # (B,2K)
+    f_score, f_idx = finishing.max(dim=1)  # (B,) each
+    f_rows = row_base + cand.beam.gather(1, f_idx[:, None]).squeeze(1)  # (B,)
+    f_seqs = torch.cat((tokens[f_rows, 1:], cand.token.gather(1, f_idx[:, None])), dim=1)
+    return f_seqs, f_score
+
+
+def _surviving_beams(cand: _Candidates, tokens, row_base):
+    """The new live beams: scores (B,K), the rows (B*K,) they extend, and tokens (B*K,t+1)."""
+    K = cand.scores.size(1) // 2
+    # The K best candidates not ending in eos live on; there are always K, since each
+    # of the K beams contributes at most one eos.
+    order = torch.arange(2 * K, device=cand.scores.device) + cand.is_eos * (2 * K)  # eos ranked last
+    keep = order.topk(K, dim=1, largest=False).indices  # (B,K), best first
+    scores = cand.scores.gather(1, keep)
+    rows = (row_base[:, None] + cand.beam.gather(1, keep)).view(-1)  # (B*K,)
+    tokens = torch.cat((tokens[rows], cand.token.gather(1, keep).view(-1, 1)), dim=1)
+    return scores, rows, tokens
+
+
+class _Finished:
+    """The best finished hypothesis of each source so far."""
+
+    def __init__(self, B: int, L: int, pad_id: int, device):
+        self.L, self.pad_id = L, pad_id
+        self.tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)  # no bos
+        self.scores = torch.full((B,), float("-inf"), device=device)  # normalised; -inf: none yet
+
+    def offer(self, seqs: torch.Tensor, norm_scores: torch.Tensor, done: torch.Tensor) -> None:
+        """Keep seqs (B,t) where norm_scores (B,) beat the best so far and not done."""
+        better = (norm_scores > self.scores) & ~done
+        seqs = F.pad(seqs, (0, self.L - seqs.size(1)), value=self.pad_id)  # (B,L)
+        self.tokens = torch.where(better[:, None], seqs, self.tokens)
+        self.scores = torch.where(better, norm_scores, self.scores)
+
+
+def _start_beams(model, src_ids: torch.Tensor, K: int, bos_id: int, use_cache: bool):
+    """Memory, its mask, the cache, the bos-only tokens (B*K,1) and the scores (B,K) to start from."""
+    B, device = src_ids.size(0), src_ids.device
+    # Beams of one source sit next to each other: row b*K + k is beam k of source b.
+    memory = model.encode(src_ids).repeat_interleave(K, dim=0)  # (B*K,S,C)
+    memory_mask = model.padding_mask(src_ids).repeat_interleave(K, dim=0)  # (B*K,S)
+    cache = model.new_cache() if use_cache else None
+    tokens = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
+    # Only beam 0 starts live, so the first step doesn't pick K copies of one token.
+    scores = torch.full((B, K), float("-inf"), device=device)  # sum of log-probs, best first
+    scores[:, 0] = 0.0
+    return memory, memory_mask, cache, tokens, scores
+
+
 def beam_search(
     model: Seq2SeqTransformer,
     src_ids: torch.Tensor,
@@ -151,66 +230,26 @@ def beam_search(
     pad_id = model.config.pad_id
     banned = _banned(bos_id, eos_id, pad_id)
     B, K, L = src_ids.size(0), beam_size, max_length
-    device = src_ids.device
-    neg_inf = float("-inf")
     with _eval_mode(model):
-        # Beams of one source sit next to each other: row b*K + k is beam k of source b.
-        memory = model.encode(src_ids).repeat_interleave(K, dim=0)  # (B*K,S,C)
-        memory_mask = model.padding_mask(src_ids).repeat_interleave(K, dim=0)  # (B*K,S)
-        cache = model.new_cache() if use_cache else None
-        tokens = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
-        # Only beam 0 starts live, so the first step doesn't pick K copies of one token.
-        scores = torch.full((B, K), neg_inf, device=device)  # sum of log-probs, best first
-        scores[:, 0] = 0.0
-        row_base = torch.arange(B, device=device) * K  # (B,) row of each source's beam 0
-        best_tokens = torch.full((B, L), pad_id, dtype=torch.long, device=device)  # no bos
-        best_scores = torch.full((B,), neg_inf, device=device)  # normalised; -inf: none yet
-        done = torch.zeros(B, dtype=torch.bool, device=device)
-
-        def offer(seqs: torch.Tensor, norm_scores: torch.Tensor) -> None:
-            """Keep seqs (B,t) where norm_scores (B,) beat the best so far and not done."""
-            nonlocal best_tokens, best_scores
-            better = (norm_scores > best_scores) & ~done
-            seqs = F.pad(seqs, (0, L - seqs.size(1)), value=pad_id)  # (B,L)
-            best_tokens = torch.where(better[:, None], seqs, best_tokens)
-            best_scores = torch.where(better, norm_scores, best_scores)
-
-        in_top_k = torch.arange(2 * K, device=device) < K  # (2K,)
+        memory, memory_mask, cache, tokens, scores = _start_beams(model, src_ids, K, bos_id, use_cache)
+        row_base = torch.arange(B, device=src_ids.device) * K  # (B,) row of each source's beam 0
+        finished = _Finished(B, L, pad_id, src_ids.device)
+        done = torch.zeros(B, dtype=torch.bool, device=src_ids.device)
         for step in range(L):
             log_probs = _next_log_probs(model, tokens, memory, memory_mask, cache, banned)
-            V = log_probs.size(-1)
-            totals = scores[:, :, None] + log_probs.view(B, K, V)  # (B,K,V)
-            cand_scores, cand = totals.view(B, K * V).topk(2 * K, dim=1)  # (B,2K), best first
-            cand_beam, cand_token = cand // V, cand % V  # (B,2K) each
-            is_eos = cand_token == eos_id
-
-            # Only an eos among the top K finishes a hypothesis (as in fairseq): one ranked
-            # below K live extensions would have fallen out of a K-wide beam. It is also what
-            # makes beam_size=1 equal greedy.
-            finishing = length_normalised(cand_scores, step + 1, length_penalty)
-            finishing = finishing.masked_fill(~(is_eos & in_top_k), neg_inf)  # (B,2K)
-            f_score, f_idx = finishing.max(dim=1)  # (B,) each
-            f_rows = row_base + cand_beam.gather(1, f_idx[:, None]).squeeze(1)  # (B,)
-            f_seqs = torch.cat((tokens[f_rows, 1:], cand_token.gather(1, f_idx[:, None])), dim=1)
-            offer(f_seqs, f_score)
-
-            # The K best candidates not ending in eos live on; there are always K, since each
-            # of the K beams contributes at most one eos.
-            order = torch.arange(2 * K, device=device) + is_eos * (2 * K)  # eos ranked last
-            keep = order.topk(K, dim=1, largest=False).indices  # (B,K), best first
-            scores = cand_scores.gather(1, keep)
-            rows = (row_base[:, None] + cand_beam.gather(1, keep)).view(-1)  # (B*K,)
-            tokens = torch.cat((tokens[rows], cand_token.gather(1, keep).view(-1, 1)), dim=1)
+            cand = _top_candidates(log_probs, scores, eos_id)
+            finished.offer(*_best_finishing(cand, tokens, row_base, step + 1, length_penalty), done)
+            scores, rows, tokens = _surviving_beams(cand, tokens, row_base)
             if cache is not None:
                 # Cross-attention K/V are equal across a source's beams: no reorder needed.
                 cache.reorder(rows, include_cross=False)
 
-            done |= best_scores >= length_normalised(scores[:, 0], step + 1, length_penalty)
+            done |= finished.scores >= length_normalised(scores[:, 0], step + 1, length_penalty)
             if done.all():
                 break
         else:
             # Out of steps: the best live beam of each unfinished source ends here, without eos.
             last = tokens[row_base, 1:]  # (B,L)
-            offer(last, length_normalised(scores[:, 0], L, length_penalty))
+            finished.offer(last, length_normalised(scores[:, 0], L, length_penalty), done)
 
-        return _strip(best_tokens, eos_id, pad_id)
+        return _strip(finished.tokens, eos_id, pad_id)

@@ -128,15 +128,27 @@ def _param_problems(name: str, param: ParamSpec, method: str) -> Iterator[Proble
             yield (*where, "value"), problem
         return
     if param.kind == "values":
-        if not param.values:
-            yield (*where, "values"), "must list at least one value, but got an empty list"
-            return
-        for index, value in enumerate(param.values):
-            problem = value_problem(name, value)
-            if problem:
-                yield (*where, "values", index), problem
+        yield from _values_problems(name, param, where)
         return
+    yield from _distribution_problems(name, param, method, kind, where)
 
+
+def _values_problems(name: str, param: ParamSpec, where: tuple) -> Iterator[Problem]:
+    """Problems of a parameter given as a list of values: empty, or a value the field refuses."""
+    if not param.values:
+        yield (*where, "values"), "must list at least one value, but got an empty list"
+        return
+    for index, value in enumerate(param.values):
+        problem = value_problem(name, value)
+        if problem:
+            yield (*where, "values", index), problem
+
+
+def _distribution_problems(
+    name: str, param: ParamSpec, method: str, kind: str, where: tuple
+) -> Iterator[Problem]:
+    """Problems of a parameter given as a distribution; the bounds are checked only once both
+    are given and finite."""
     if method == "grid":
         yield (*where, "distribution"), (
             f"grid search takes values only, but this parameter has distribution {param.distribution!r}; "
@@ -155,6 +167,13 @@ def _param_problems(name: str, param: ParamSpec, method: str) -> Iterator[Proble
     if not (math.isfinite(lo) and math.isfinite(hi)):
         yield where, f"min and max must be finite numbers, but got (min={lo}, max={hi})"
         return
+    yield from _distribution_setting_problems(name, param, kind, where)
+    yield from _bound_value_problems(name, param, kind, where)
+
+
+def _distribution_setting_problems(name: str, param: ParamSpec, kind: str, where: tuple) -> Iterator[Problem]:
+    """Whether the finite bounds, q and the distribution fit each other and the field's type."""
+    lo, hi = param.min, param.max
     if not lo < hi:
         yield (*where, "min"), f"min < max must hold, but got (min={lo:g}, max={hi:g})"
     if param.distribution in ("log_uniform", "q_log_uniform") and lo <= 0:
@@ -172,6 +191,11 @@ def _param_problems(name: str, param: ParamSpec, method: str) -> Iterator[Proble
         yield (*where, "distribution"), (
             f"{name} takes integers, but {param.distribution} produces fractions; use int_uniform or q_uniform"
         )
+
+
+def _bound_value_problems(name: str, param: ParamSpec, kind: str, where: tuple) -> Iterator[Problem]:
+    """Bounds the field itself refuses (min is skipped when a log distribution already refused it)."""
+    lo, hi = param.min, param.max
     log_min_reported = param.distribution in ("log_uniform", "q_log_uniform") and lo <= 0
     for bound_name, bound in (("min", lo), ("max", hi)):
         if bound_name == "min" and log_min_reported:

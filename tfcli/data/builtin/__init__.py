@@ -129,21 +129,34 @@ def load_data(
     if task not in TASK_TYPES:
         raise DataError(f"task must be one of {', '.join(TASK_TYPES)}, but got {task!r}")
     if isinstance(source, str):
-        if not source.startswith("builtin:"):
-            raise DataError(
-                "data must be 'builtin:NAME' or a mapping with train/valid/test file paths, "
-                f"but got {source!r}"
-            )
-        name = source[len("builtin:"):]
-        if name in BUILTIN_TASKS and BUILTIN_TASKS[name] != task:
-            fits = ", ".join(f"builtin:{n}" for n in TASKS[task].builtin_sets)
-            raise DataError(
-                f"builtin:{name} is a {BUILTIN_TASKS[name]} data set and cannot be used for "
-                f"task {task!r}; use one of {fits}"
-            )
         return load_builtin(
-            name, train_size=train_size, valid_size=valid_size, test_size=test_size, seed=seed
+            _builtin_name(task, source),
+            train_size=train_size, valid_size=valid_size, test_size=test_size, seed=seed,
         )
+    _check_file_source(source)
+    splits = _load_file_source(task, source, seed)
+    return _cap_sizes(splits, train=train_size, valid=valid_size, test=test_size)
+
+
+def _builtin_name(task: str, source: str) -> str:
+    """The set named by ``"builtin:NAME"``, refusing a known set made for another task."""
+    if not source.startswith("builtin:"):
+        raise DataError(
+            "data must be 'builtin:NAME' or a mapping with train/valid/test file paths, "
+            f"but got {source!r}"
+        )
+    name = source[len("builtin:"):]
+    if name in BUILTIN_TASKS and BUILTIN_TASKS[name] != task:
+        fits = ", ".join(f"builtin:{n}" for n in TASKS[task].builtin_sets)
+        raise DataError(
+            f"builtin:{name} is a {BUILTIN_TASKS[name]} data set and cannot be used for "
+            f"task {task!r}; use one of {fits}"
+        )
+    return name
+
+
+def _check_file_source(source) -> None:
+    """Refuse a ``source`` that is not a mapping of known file keys with a train path."""
     if not isinstance(source, dict):
         raise DataError(
             "data must be 'builtin:NAME' or a mapping with train/valid/test file paths, "
@@ -156,9 +169,21 @@ def load_data(
         )
     if not source.get("train"):
         raise DataError(f"data files need a 'train' path, but got {source!r}")
+
+
+def _cap_sizes(splits: Splits, **sizes: int | None) -> Splits:
+    """Cut each split given a size (train, valid, test) to its first ``size`` examples, in place."""
+    for split, size in sizes.items():
+        if size is not None:
+            size = _check_size(f"{split}_size", size, 0)
+            setattr(splits, split, getattr(splits, split)[:size])
+    return splits
+
+
+def _load_file_source(task: str, source: dict, seed: int) -> Splits:
     from tfcli.data.files import load_files
 
-    splits = load_files(
+    return load_files(
         task,
         train=str(source["train"]),
         valid=str(source["valid"]) if source.get("valid") else None,
@@ -167,11 +192,6 @@ def load_data(
         columns=source.get("columns"),
         seed=seed,
     )
-    for split, size in (("train", train_size), ("valid", valid_size), ("test", test_size)):
-        if size is not None:
-            size = _check_size(f"{split}_size", size, 0)
-            setattr(splits, split, getattr(splits, split)[:size])
-    return splits
 
 
 __all__ = [
