@@ -11,7 +11,7 @@ import itertools
 import math
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,12 +104,26 @@ def param_values(param: ParamSpec, kind: str) -> list[Any] | None:
         if hi - lo + 1 > _ENUMERATION_LIMIT:
             return None
         return list(range(int(lo), int(hi) + 1))
-    if param.distribution == "q_uniform" and param.q and param.q > 0 and kind == "int":
-        if (hi - lo) / param.q + 1 > _ENUMERATION_LIMIT:
+    if param.distribution in ("q_uniform", "q_log_uniform") and param.q and param.q > 0 and kind == "int":
+        lo_k, hi_k = quantized_indices(lo, hi, param.q, log=param.distribution == "q_log_uniform")
+        if hi_k - lo_k + 1 > _ENUMERATION_LIMIT:
             return None
-        steps = int(math.floor((hi - lo) / param.q + 1e-9))
-        return [int(round(lo + i * param.q)) for i in range(steps + 1)]
+        return [k * int(param.q) for k in range(lo_k, hi_k + 1)]
     return None
+
+
+def quantized_indices(lo: float, hi: float, q: float, *, log: bool = False) -> tuple[int, int]:
+    """Indices ``k`` of the multiples ``k * q`` a quantized distribution can give in
+    ``[lo, hi]`` (bounds rounded inwards; a log scale cannot give 0 or less, so ``k >= 1``).
+    The range is empty when the second index is below the first."""
+
+    def index(bound: float, rounding) -> int:
+        scaled = bound / q
+        nearest = round(scaled)
+        return int(nearest) if math.isclose(scaled, nearest, rel_tol=1e-9, abs_tol=1e-9) else int(rounding(scaled))
+
+    lo_k, hi_k = index(lo, math.ceil), index(hi, math.floor)
+    return (max(lo_k, 1), hi_k) if log else (lo_k, hi_k)
 
 
 def _param_problems(name: str, param: ParamSpec, method: str) -> Iterator[Problem]:
@@ -338,14 +352,6 @@ def cross_check(data: Any, base_dir: Path) -> list[Problem]:
         return []
     problems: list[Problem] = []
     for check in (_search_problems, _heads_problems, _schedule_problems):
-        problems.extend(_safe(check, data))
-    problems.extend(_safe(lambda d: _task_problems(d, base_dir), data))
+        problems.extend(check(data))
+    problems.extend(_task_problems(data, base_dir))
     return problems
-
-
-def _safe(check, data: dict) -> Iterable[Problem]:
-    """Cross checks look at raw data; a shape they do not expect is already a pydantic error."""
-    try:
-        return list(check(data))
-    except (AttributeError, KeyError, TypeError, ValueError, RecursionError, OverflowError):
-        return []
