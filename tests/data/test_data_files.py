@@ -127,7 +127,7 @@ def test_missing_and_empty_files(tmp_path):
         read_file("translation", empty)
     bad = tmp_path / "bin.tsv"
     bad.write_bytes(b"\xff\xfe\x00a\tb\n")
-    with pytest.raises(DataError, match=r"bin.tsv: not UTF-8"):
+    with pytest.raises(DataError, match=r"bin.tsv:1: not UTF-8"):
         read_file("translation", str(bad))
 
 
@@ -162,3 +162,11 @@ def test_load_files_with_given_splits(tmp_path):
     tiny = write(tmp_path / "tiny.tsv", "a\tb\nc\td\n")
     with pytest.raises(DataError, match="too few to carve a valid and a test set"):
         load_files("translation", train=tiny)
+
+
+def test_a_byte_that_is_not_utf8_is_located_by_line_and_column(tmp_path):
+    bad = tmp_path / "latin1.tsv"
+    bad.write_bytes("a\tb\nc\td\nca\u00e7a\tx\n".encode("latin-1"))
+    with pytest.raises(DataError) as err:
+        read_file("translation", str(bad))
+    assert str(err.value).startswith(f"{bad}:3: not UTF-8 text (invalid continuation byte at column 3)")

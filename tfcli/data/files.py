@@ -67,11 +67,15 @@ def _read_text(path: str) -> str:
     if not p.is_file():
         raise DataError(f"{path}: not a file")
     try:
-        return p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raw = p.read_bytes()
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text ({err.reason} at column {column}); save the file as UTF-8") from None
 
 
 class _Record:

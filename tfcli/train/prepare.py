@@ -45,15 +45,20 @@ def tokenizer_texts(task: str, examples: list) -> list[str]:
     return [e.context for e in examples] + [e.question for e in examples]
 
 
-def prepare(spec: StudySpec) -> PreparedData:
+def load_splits(spec: StudySpec):
+    """The study's train, valid and test examples, read and checked as a trial reads them.
+
+    Bad data (a line without a tab, bad JSON, an empty file or split, a missing column, a
+    byte that is not UTF-8) is a :class:`~tfcli.errors.DataError` naming FILE:LINE. ``study
+    validate`` and ``study start`` call this on the driver, before Ray starts or anything is
+    written to the store.
+    """
     from tfcli.data.builtin import load_data
-    from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
-    from tfcli.data.tokenizer import SubwordTokenizer
     from tfcli.errors import DataError
 
-    d, task = spec.data, spec.task.type
+    d = spec.data
     splits = load_data(
-        task,
+        spec.task.type,
         data_source(spec),
         train_size=d.train_size,
         valid_size=d.valid_size,
@@ -63,6 +68,15 @@ def prepare(spec: StudySpec) -> PreparedData:
     for split in SPLITS:
         if not getattr(splits, split):
             raise DataError(f"the {split} split of {spec.task.data if isinstance(spec.task.data, str) else 'the data files'} is empty")
+    return splits
+
+
+def prepare(spec: StudySpec) -> PreparedData:
+    from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+    from tfcli.data.tokenizer import SubwordTokenizer
+
+    d, task = spec.data, spec.task.type
+    splits = load_splits(spec)
     tokenizer = SubwordTokenizer.train(
         tokenizer_texts(task, splits.train), kind=d.tokenizer, vocab_size=d.vocab_size, lowercase=d.lowercase
     )
