@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tracking import FakeTrial, _empty_store_db, drive, make_spec, store  # noqa: F401 - fixtures
+from tests.tracking.test_tracking import FakeTrial, _empty_store_db, drive, make_spec, store  # noqa: F401 - fixtures
 from tfcli import tracking as tr
 from tfcli.errors import StudyError
 from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus
 from tfcli.spec.objective import best_point, better
-from tfcli.tracking.callback import _StudyTracker
+from tfcli.tracking.callback import StudyTracker
 
 
 @pytest.mark.timeout(10)
@@ -50,7 +50,7 @@ def test_records_are_frozen_and_json_friendly():
 @pytest.mark.timeout(60)
 def test_trial_records_round_trip(store, tmp_path):
     spec = make_spec("records", model={"d_model": 64})
-    tracker = _StudyTracker(store, spec, "study-records")
+    tracker = StudyTracker(store, spec, "study-records")
     tracker.setup()
     good = FakeTrial("r_00000", {"train.lr": 0.002, "model.heads": 8})
     bad = FakeTrial("r_00001", {"train.lr": 0.0001, "model.heads": 2})

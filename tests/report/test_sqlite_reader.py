@@ -257,6 +257,34 @@ def test_only_schema_revisions_checked_against_mlflow_are_read_directly(real_stu
     assert open_store(newer) is None
 
 
+def test_the_mlflow_range_allowed_is_the_range_whose_schema_is_verified():
+    """pyproject.toml's mlflow range admits the installed MLflow, whose migrations' head is a
+    verified revision; widen the range only with the revisions of the versions it adds."""
+    import tomllib
+    from importlib import metadata
+    from pathlib import Path
+
+    import mlflow
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from packaging.requirements import Requirement
+
+    from tfcli.tracking.sqlite_reader import VERIFIED_SCHEMAS
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    (pin,) = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "mlflow"]
+    installed = metadata.version("mlflow")
+    assert pin.specifier.contains(installed), f"MLflow {installed} is installed, outside pyproject.toml's {pin}"
+    config = Config()
+    config.set_main_option("script_location", str(Path(mlflow.__file__).parent / "store" / "db_migrations"))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1 and heads[0] in VERIFIED_SCHEMAS, (
+        f"MLflow {installed} migrates to schema revision {heads}, not one this reader was verified "
+        f"against ({sorted(VERIFIED_SCHEMAS)}): run this file's comparisons on it, then add it to "
+        "tfcli.tracking.sqlite_reader.VERIFIED_SCHEMAS, with the version, and widen the pin"
+    )
+
+
 def test_a_store_with_experiments_in_other_workspaces_is_left_to_mlflow(real_study, tmp_path):
     from tfcli.tracking.sqlite_reader import open_store
 

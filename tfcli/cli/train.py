@@ -44,14 +44,14 @@ def train(
 
     from tfcli.tracking import RunLogger
     from tfcli.train.loop import Trainer
-    from tfcli.cli.train_progress import TrainProgress
+    from tfcli.cli.train_progress import EvaluationLogger, TrainDisplay
 
     screen.print(f"Training {spec.name} ({spec.task.type}); checkpoints in {workdir}; MLflow store {tracking.uri}")
     try:
         with RunLogger(tracking, experiment=spec.name, run_name=f"train-{workdir.name}", params=flat_settings(spec), tags={"tfcli.task": spec.task.type}) as run:
-            progress = TrainProgress(screen, spec, run)
+            progress = TrainDisplay(screen, spec)
             with progress:
-                trainer = Trainer(spec, workdir, callbacks=[progress], evaluate_test=test)
+                trainer = Trainer(spec, workdir, callbacks=[progress, EvaluationLogger(run)], evaluate_test=test)
                 progress.describe(trainer)
                 result = trainer.fit()
             if result.best is not None:

@@ -1,19 +1,37 @@
-"""The Rich display of ``tfcli train``: a progress bar and a table of evaluations."""
+"""The training-loop callbacks of ``tfcli train``: the Rich display and the MLflow logging.
+
+:class:`TrainDisplay` draws a progress bar and a table of evaluations and touches no store;
+:class:`EvaluationLogger` logs each evaluation's metrics to the run. ``tfcli train`` passes
+both to the :class:`~tfcli.train.loop.Trainer`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class TrainProgress:
-    """A training-loop callback that draws progress and logs each evaluation to MLflow."""
+class EvaluationLogger:
+    """A training-loop callback that logs each evaluation's metrics to ``run`` at its step.
 
-    def __init__(self, screen, spec, run):
+    ``run`` is a :class:`tfcli.tracking.RunLogger` (anything with ``log_metrics(metrics, step)``).
+    """
+
+    def __init__(self, run):
+        self.run = run
+
+    def on_evaluation(self, evaluation) -> bool:
+        self.run.log_metrics(evaluation.metrics, step=evaluation.step)
+        return False
+
+
+class TrainDisplay:
+    """A training-loop callback that draws progress and each evaluation on the screen (no MLflow)."""
+
+    def __init__(self, screen, spec):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.screen = screen
         self.spec = spec
-        self.run = run
         self.progress = Progress(
             TextColumn("step {task.completed}/{task.total}"),
             BarColumn(),
@@ -54,7 +72,6 @@ class TrainProgress:
 
     def on_evaluation(self, evaluation) -> bool:
         metrics = evaluation.metrics
-        self.run.log_metrics(metrics, step=evaluation.step)
         self.rows.append(metrics)
         objective = self.spec.objective.metric
         self.progress.console.print(

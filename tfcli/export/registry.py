@@ -76,7 +76,7 @@ def _log_export(tracking, staged: Path, config: dict, registered_name: str, alia
             "tfcli.study_name": p["study"],
             "tfcli.study_id": p["study_id"],
             "tfcli.trial_id": p["trial_id"],
-            tr.TAG_EXPORT_TRIAL_RUN: p["run_id"],
+            tr.TAG_EXPORT_SOURCE_RUN: p["run_id"],
             "tfcli.task": config["task"],
             "tfcli.step": p["step"],
         },

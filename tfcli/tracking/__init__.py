@@ -28,16 +28,23 @@ The modules, each with one job; the rest of tfcli uses the names re-exported her
 * :mod:`.store`: :class:`Tracking`, resolving and checking a tracking URI, experiments;
 * :mod:`.search`: searches through MLflow's client (a study's parent and trial runs, paging);
 * :mod:`.reading`: studies and trials read back as records (:func:`load_study`, ...);
-  :mod:`.sources` picks where from: a local SQLite store through :mod:`.sqlite_reader`,
-  without MLflow (what makes ``tfcli report`` fast), else MLflow's client, with
-  :mod:`.sql_fast_path` reading a study's trial runs with SQL on any other database store;
-* :mod:`.callback`: the study callback (:class:`MlflowStudyCallback`), with :mod:`.writer`
-  (its writer thread), :mod:`.ray_trial` (what it reads of a Ray trial) and
-  :mod:`.environment` (the version, git and user tags every run gets);
+  :mod:`.sources` picks where from: a local SQLite store at a schema revision it was checked
+  against is read by :mod:`.sqlite_reader` without MLflow (what makes ``tfcli report`` fast);
+  every other store (a server, PostgreSQL, an unverified SQLite schema) through MLflow's
+  public client, with :mod:`.search`;
+* :mod:`.callback`: the study callback (:class:`MlflowStudyCallback`, its logic without Ray
+  in :class:`~.callback.StudyTracker`), with :mod:`.writer` (its writer thread),
+  :mod:`.ray_trial` (what it reads of a Ray trial) and :mod:`.environment` (the version, git
+  and user tags every run gets);
 * :mod:`.run_logger`: :class:`RunLogger`, one run outside Ray for ``tfcli train``;
 * :mod:`.artifacts`, :mod:`.models` and :mod:`.ui`: what ``tfcli report``, ``export``,
   ``predict`` and ``ui`` need from MLflow;
-* :mod:`.values`: pure helpers shared by all of them.
+* :mod:`.values`: pure helpers shared by all of them;
+* :mod:`.mlflow_private`: the only MLflow internals tfcli touches (where MLflow has no public
+  API), checked against one MLflow version by a test.
+
+Names shared between these modules are public (no leading underscore); a leading underscore
+means the name is used only inside its own module.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfcli.tracking.artifacts import download_run_artifact, list_run_artifacts, log_run_artifact
-from tfcli.tracking.callback import _callback_class, spec_params
+from tfcli.tracking.callback import callback_class, spec_params
 from tfcli.tracking.models import RegisteredModel, download_model, log_pyfunc_model
 from tfcli.tracking.ray_trial import best_checkpoint
 from tfcli.tracking.reading import (
@@ -64,7 +71,7 @@ from tfcli.tracking.reading import (
 from tfcli.tracking.run_logger import RunLogger
 from tfcli.tracking.search import find_study, parent_run_id, study_runs
 from tfcli.tracking.store import Tracking, check_tracking, default_tracking_uri, ensure_experiment, resolve_tracking
-from tfcli.tracking.tags import *  # noqa: F403 - every tag, role, artifact and result-key name
+from tfcli.tracking.tags import *  # noqa: F403 - every tag, role, artifact and result-key name, and MLflow's limits
 from tfcli.tracking.ui import ui_command
 
 
@@ -72,5 +79,5 @@ def __getattr__(name: str) -> Any:
     # MlflowStudyCallback subclasses ray.tune.Callback; building it on first access keeps
     # Ray out of `import tfcli.tracking`. Pickle finds it by name through this hook too.
     if name == "MlflowStudyCallback":
-        return _callback_class()
+        return callback_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

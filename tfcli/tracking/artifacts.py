@@ -32,7 +32,7 @@ def download_run_artifact(
     from mlflow.exceptions import MlflowException
 
     try:
-        with _no_progress_bars():
+        with no_progress_bars():
             if artifact_uri:
                 uri = f"{artifact_uri.rstrip('/')}/{path.lstrip('/')}"
                 return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking.uri))
@@ -75,7 +75,7 @@ def log_run_artifact(tracking: Tracking, run_id: str, local_path: str | Path, ar
     return f"{base}/{artifact_path.strip('/')}/{name}" if artifact_path else f"{base}/{name}"
 
 
-def _read_text_artifact(client: "MlflowClient", run_id: str, path: str) -> Optional[str]:
+def read_text_artifact(client: "MlflowClient", run_id: str, path: str) -> Optional[str]:
     import tempfile
 
     try:
@@ -86,12 +86,12 @@ def _read_text_artifact(client: "MlflowClient", run_id: str, path: str) -> Optio
         return None
 
 
-class _no_progress_bars:
+class no_progress_bars:
     """No tqdm bars from MLflow's artifact transfers (on stderr, for every file) in a block."""
 
     _KEY = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
-    def __enter__(self) -> "_no_progress_bars":
+    def __enter__(self) -> "no_progress_bars":
         self._saved = os.environ.get(self._KEY)
         if self._saved is None:
             os.environ[self._KEY] = "false"

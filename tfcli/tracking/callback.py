@@ -1,6 +1,6 @@
 """The study callback: one parent run per study, one child run per Ray trial.
 
-:class:`_StudyTracker` is its logic without Ray; :func:`_callback_class` builds
+:class:`StudyTracker` is its logic without Ray; :func:`callback_class` builds
 ``MlflowStudyCallback`` from it and ``ray.tune.Callback`` the first time the package
 :mod:`tfcli.tracking` is asked for that name. What the runs hold: see :mod:`tfcli.tracking`.
 """
@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from tfcli.spec.trial import trial_spec
-from tfcli.tracking.artifacts import _read_text_artifact
-from tfcli.tracking.environment import _environment_tags, _ray_address
-from tfcli.tracking.ray_trial import _trial_error_text, best_checkpoint
-from tfcli.tracking.search import _quote, _search, _tag
+from tfcli.tracking.artifacts import read_text_artifact
+from tfcli.tracking.environment import current_ray_address, environment_tags
+from tfcli.tracking.ray_trial import trial_error_text, best_checkpoint
+from tfcli.tracking.search import quote_id, search_all, tag_field
 from tfcli.tracking.store import Tracking, ensure_experiment
 from tfcli.tracking.tags import (
     CONFIG_HISTORY_ARTIFACT,
     FAILURE_MESSAGE_RESULT_KEY,
     FAILURE_RESULT_KEY,
     HPARAM_METRIC_PREFIX,
+    MAX_TAG_VALUE,
     RAY_RESULT_KEYS,
     ROLE_STUDY,
     ROLE_TRIAL,
@@ -54,30 +55,29 @@ from tfcli.tracking.tags import (
     TAG_TASK,
     TAG_TRIAL_ID,
     TAG_TRIAL_NAME,
-    _MAX_TAG_VALUE,
 )
 from tfcli.tracking.values import (
-    _error_summary,
-    _int,
-    _json_tag,
-    _metric_name,
-    _now_ms,
-    _numeric_items,
-    _param_value,
-    _searched,
-    _step_of,
-    _truncate,
+    error_summary,
+    int_or_none,
+    json_tag,
+    metric_name,
+    now_ms,
+    numeric_items,
+    param_value,
+    plain_config,
+    step_of,
+    truncate,
 )
 from tfcli.tracking.writer import (
-    _Child,
-    _log_tags,
-    _op_config_change,
-    _op_create_child,
-    _op_finish_child,
-    _op_reopen,
-    _op_tags_and_text,
-    _op_terminate,
-    _Writer,
+    Child,
+    Writer,
+    log_tags,
+    op_config_change,
+    op_create_child,
+    op_finish_child,
+    op_reopen,
+    op_tags_and_text,
+    op_terminate,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,7 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-class _StudyTracker:
+class StudyTracker:
     """The logic of :class:`MlflowStudyCallback`, without Ray, so tests can drive it directly.
 
     Constructed on the driver with the store, the study's spec and its id; picklable (Ray
@@ -123,8 +123,8 @@ class _StudyTracker:
     def _reset(self) -> None:
         self.parent_run_id: Optional[str] = None
         self.experiment_id: Optional[str] = None
-        self._children: dict[str, _Child] = {}
-        self._writer: Optional[_Writer] = None
+        self._children: dict[str, Child] = {}
+        self._writer: Optional[Writer] = None
         self._client = None
         self._budget_s: Optional[float] = None
         self._t0 = time.monotonic()
@@ -156,7 +156,7 @@ class _StudyTracker:
         self.experiment_id = ensure_experiment(self.tracking, self.spec.name, client)
         self.parent_run_id = self._attach_parent(client)
         self._children = self._load_children(client)
-        self._writer = _Writer(client)
+        self._writer = Writer(client)
 
     def on_trial_start(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
         child = self._children.get(trial.trial_id)
@@ -187,24 +187,24 @@ class _StudyTracker:
         if result.get(FAILURE_RESULT_KEY):
             child.failure = f"{result[FAILURE_RESULT_KEY]}: {result.get(FAILURE_MESSAGE_RESULT_KEY, '')}".strip()
             return  # its objective is a sentinel (the worst value), not a measurement
-        step = _step_of(result)
+        step = step_of(result)
         if step is None:
             return
-        config = _searched(trial.config)
+        config = plain_config(trial.config)
         if config != child.config:
             self._record_config_change(child, config, step)
         if result.get("done"):
             child.done_seen = True
         if child.last_step is not None and step <= child.last_step:
             return  # logged before a restore (or a PBT exploit went back in steps)
-        now = _now_ms()
+        now = now_ms()
         metrics = [
-            Metric(_metric_name(k), float(v), now, step) for k, v in _numeric_items(result, RAY_RESULT_KEYS)
+            Metric(metric_name(k), float(v), now, step) for k, v in numeric_items(result, RAY_RESULT_KEYS)
         ]
         if self.log_hparams:
             metrics += [
-                Metric(_metric_name(HPARAM_METRIC_PREFIX + k), float(v), now, step)
-                for k, v in _numeric_items(config)
+                Metric(metric_name(HPARAM_METRIC_PREFIX + k), float(v), now, step)
+                for k, v in numeric_items(config)
             ]
         child.last_step = step
         self._writer.metrics(child, metrics, step)
@@ -217,15 +217,15 @@ class _StudyTracker:
             self._finish(trial, "FINISHED")
 
     def on_trial_error(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
-        self._finish(trial, "FAILED", error=_trial_error_text(trial))
+        self._finish(trial, "FAILED", error=trial_error_text(trial))
 
     def on_trial_recover(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
         child = self._child(trial)
         child.failures += 1
-        text = _trial_error_text(trial)
+        text = trial_error_text(trial)
         tags = {TAG_NUM_FAILURES: str(child.failures)}
         artifact = f"errors/failure_{child.failures}.txt"
-        self._writer.call("recover", _op_tags_and_text, child, tags, text, artifact)
+        self._writer.call("recover", op_tags_and_text, child, tags, text, artifact)
 
     def on_experiment_end(self, trials: Any = None, **info: Any) -> None:
         if self._writer is None:
@@ -242,7 +242,7 @@ class _StudyTracker:
                 self._finish(trial, "KILLED")
                 killed = True
         status = "KILLED" if killed else "FINISHED"
-        self._writer.call("end study", _op_terminate, self.parent_run_id, status)
+        self._writer.call("end study", op_terminate, self.parent_run_id, status)
         if not self._writer.close(self.flush_timeout_s):
             log.warning(
                 "MLflow: not everything was written within %.0fs; the store may miss the last results",
@@ -264,23 +264,23 @@ class _StudyTracker:
             TAG_OBJECTIVE_METRIC: spec.objective.metric,
             TAG_OBJECTIVE_MODE: spec.objective.mode,
             TAG_HOST: socket.gethostname(),
-            TAG_RAY_ADDRESS: self.ray_address or _ray_address(),
-            **_environment_tags(),
+            TAG_RAY_ADDRESS: self.ray_address or current_ray_address(),
+            **environment_tags(),
             **self.extra_tags,
         }
         spec_json = spec.model_dump_json(indent=2)
-        if len(spec_json) <= _MAX_TAG_VALUE:
+        if len(spec_json) <= MAX_TAG_VALUE:
             tags[TAG_SPEC] = spec_json
-        existing = _search(
+        existing = search_all(
             client,
             [self.experiment_id],
-            f"{_tag(TAG_STUDY_ID)} = {_quote(self.study_id)} and {_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+            f"{tag_field(TAG_STUDY_ID)} = {quote_id(self.study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_STUDY}'",
             order_by=["attributes.start_time ASC"],
         )
         if existing:
             run_id = existing[0].info.run_id
             client.update_run(run_id, status="RUNNING")
-            _log_tags(client, run_id, tags)
+            log_tags(client, run_id, tags)
         else:
             run_id = client.create_run(self.experiment_id, tags=tags, run_name=spec.name).info.run_id
         client.log_text(run_id, spec_json, SPEC_ARTIFACT)
@@ -294,12 +294,12 @@ class _StudyTracker:
         client.log_text(run_id, study_text, STUDY_FILE_ARTIFACT)
         return run_id
 
-    def _load_children(self, client: "MlflowClient") -> dict[str, _Child]:
-        children: dict[str, _Child] = {}
-        runs = _search(
+    def _load_children(self, client: "MlflowClient") -> dict[str, Child]:
+        children: dict[str, Child] = {}
+        runs = search_all(
             client,
             [self.experiment_id],
-            f"{_tag(TAG_STUDY_ID)} = {_quote(self.study_id)} and {_tag(TAG_ROLE)} = '{ROLE_TRIAL}'",
+            f"{tag_field(TAG_STUDY_ID)} = {quote_id(self.study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_TRIAL}'",
             order_by=["attributes.start_time ASC"],
         )
         for run in runs:
@@ -307,17 +307,17 @@ class _StudyTracker:
             trial_id = tags.get(TAG_TRIAL_ID)
             if not trial_id or trial_id in children:
                 continue
-            config = _json_tag(tags.get(TAG_CONFIG_FINAL)) or _json_tag(tags.get(TAG_CONFIG)) or {}
+            config = json_tag(tags.get(TAG_CONFIG_FINAL)) or json_tag(tags.get(TAG_CONFIG)) or {}
             history = []
-            if (_int(tags.get(TAG_CONFIG_CHANGES)) or 0) > 0:
-                history = _json_tag(_read_text_artifact(client, run.info.run_id, CONFIG_HISTORY_ARTIFACT)) or []
-            last_step = _int(tags.get(TAG_LAST_STEP))
+            if (int_or_none(tags.get(TAG_CONFIG_CHANGES)) or 0) > 0:
+                history = json_tag(read_text_artifact(client, run.info.run_id, CONFIG_HISTORY_ARTIFACT)) or []
+            last_step = int_or_none(tags.get(TAG_LAST_STEP))
             if last_step is None and run.data.metrics:
                 steps = [
                     m.step for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key)
                 ]
                 last_step = max(steps) if steps else None
-            children[trial_id] = _Child(
+            children[trial_id] = Child(
                 trial_id=trial_id,
                 run_id=run.info.run_id,
                 last_step=last_step,
@@ -325,7 +325,7 @@ class _StudyTracker:
                 history=history or [{"step": 0, "config": config}],
                 max_steps=self._trial_spec(config).train.max_steps,
                 ended=True,
-                failures=_int(tags.get(TAG_NUM_FAILURES)) or 0,
+                failures=int_or_none(tags.get(TAG_NUM_FAILURES)) or 0,
             )
             max_steps = children[trial_id].max_steps
             children[trial_id].settled = (
@@ -333,7 +333,7 @@ class _StudyTracker:
             )
         return children
 
-    def _child(self, trial: Any) -> _Child:
+    def _child(self, trial: Any) -> Child:
         child = self._children.get(trial.trial_id)
         if child is None:
             child = self._create_child(trial)
@@ -341,10 +341,10 @@ class _StudyTracker:
             self._reopen_child(child, trial)
         return child
 
-    def _create_child(self, trial: Any) -> _Child:
-        config = _searched(trial.config)
+    def _create_child(self, trial: Any) -> Child:
+        config = plain_config(trial.config)
         spec = self._trial_spec(config)
-        child = _Child(
+        child = Child(
             trial_id=trial.trial_id,
             config=config,
             history=[{"step": 0, "config": config}],
@@ -360,24 +360,24 @@ class _StudyTracker:
             TAG_TRIAL_ID: trial.trial_id,
             TAG_TRIAL_NAME: str(trial),
             TAG_EXPERIMENT_TAG: str(getattr(trial, "experiment_tag", "") or ""),
-            TAG_CONFIG: _truncate(json.dumps(config, sort_keys=True), _MAX_TAG_VALUE),
+            TAG_CONFIG: truncate(json.dumps(config, sort_keys=True), MAX_TAG_VALUE),
             TAG_OBJECTIVE_METRIC: self.spec.objective.metric,
             TAG_OBJECTIVE_MODE: self.spec.objective.mode,
             TAG_TASK: self.spec.task.type,
         }
         params = spec_params(spec)
-        self._writer.call("create trial run", _op_create_child, self.experiment_id, child, tags, params)
+        self._writer.call("create trial run", op_create_child, self.experiment_id, child, tags, params)
         return child
 
-    def _reopen_child(self, child: _Child, trial: Any) -> None:
+    def _reopen_child(self, child: Child, trial: Any) -> None:
         child.ended = False
         child.done_seen = False
-        self._writer.call("reopen trial run", _op_reopen, child)
+        self._writer.call("reopen trial run", op_reopen, child)
 
     def _trial_spec(self, config: Mapping[str, Any]) -> "StudySpec":
         return trial_spec(self.spec, config, strict=False)
 
-    def _record_config_change(self, child: _Child, config: dict, step: int) -> None:
+    def _record_config_change(self, child: Child, config: dict, step: int) -> None:
         changes = {
             key: {"from": child.config.get(key), "to": config.get(key)}
             for key in sorted(set(child.config) | set(config))
@@ -387,10 +387,10 @@ class _StudyTracker:
         child.history.append({"step": step, "config": config, "changes": changes})
         tags = {
             TAG_CONFIG_CHANGES: str(len(child.history) - 1),
-            TAG_CONFIG_FINAL: _truncate(json.dumps(config, sort_keys=True), _MAX_TAG_VALUE),
+            TAG_CONFIG_FINAL: truncate(json.dumps(config, sort_keys=True), MAX_TAG_VALUE),
         }
         history = json.loads(json.dumps(child.history))  # a snapshot for the writer thread
-        self._writer.call("config change", _op_config_change, child, tags, history)
+        self._writer.call("config change", op_config_change, child, tags, history)
 
     def _finish(
         self, trial: Any, status: str, *, error: Optional[str] = None, stop_reason: Optional[str] = None
@@ -414,7 +414,7 @@ class _StudyTracker:
                 tags[TAG_STOPPED_EARLY] = "true"
                 tags[TAG_STOP_REASON] = stop_reason or "scheduler"
         if error:
-            tags[TAG_ERROR] = _truncate(_error_summary(error), 1000)
+            tags[TAG_ERROR] = truncate(error_summary(error), 1000)
         checkpoint = None
         if status != "KILLED":  # a killed trial's checkpoint is logged when it ends after resume
             best = best_checkpoint(trial, self.spec.objective.metric, self.spec.objective.mode)
@@ -425,7 +425,7 @@ class _StudyTracker:
                 if step is not None:
                     tags[TAG_OBJECTIVE_STEP] = str(step)
                     tags[TAG_CHECKPOINT_STEP] = str(step)
-        self._writer.call("end trial run", _op_finish_child, child, status, tags, error, checkpoint)
+        self._writer.call("end trial run", op_finish_child, child, status, tags, error, checkpoint)
 
 
 def spec_params(spec: "StudySpec") -> dict[str, str]:
@@ -433,19 +433,17 @@ def spec_params(spec: "StudySpec") -> dict[str, str]:
     params = {}
     for section in ("model", "train", "data", "eval"):
         for name, value in getattr(spec, section).model_dump(mode="json").items():
-            params[f"{section}.{name}"] = _param_value(value)
+            params[f"{section}.{name}"] = param_value(value)
     return params
-
-
 _CALLBACK_CLASS = None
 
 
-def _callback_class() -> type:
+def callback_class() -> type:
     global _CALLBACK_CLASS
     if _CALLBACK_CLASS is None:
         from ray.tune import Callback
 
-        class MlflowStudyCallback(_StudyTracker, Callback):
+        class MlflowStudyCallback(StudyTracker, Callback):
             """Ray Tune callback: the driver's only writer to MLflow for a study.
 
             ``MlflowStudyCallback(tracking, spec, study_id, study_file=None, ray_address=None,

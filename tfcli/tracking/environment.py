@@ -14,7 +14,7 @@ from tfcli.tracking.tags import (
 )
 
 
-def _environment_tags() -> dict[str, str]:
+def environment_tags() -> dict[str, str]:
     """Git commit and dirty flag of the cwd's repository (best effort), versions, user."""
     from importlib import metadata
 
@@ -52,7 +52,7 @@ def _git_state() -> tuple[Optional[str], bool]:
         return None, False
 
 
-def _ray_address() -> str:
+def current_ray_address() -> str:
     try:
         import ray
 

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from tfcli.errors import StudyError
-from tfcli.tracking.artifacts import _no_progress_bars
-from tfcli.tracking.store import Tracking, _quiet_mlflow_logs
-from tfcli.tracking.tags import _MAX_PARAM_VALUE, _MAX_TAG_VALUE
-from tfcli.tracking.values import _one_line, _param_value, _truncate
+from tfcli.tracking.artifacts import no_progress_bars
+from tfcli.tracking.mlflow_private import fluent_uris, restore_fluent_uris
+from tfcli.tracking.store import Tracking, quiet_mlflow_logs
+from tfcli.tracking.tags import MAX_PARAM_VALUE, MAX_TAG_VALUE
+from tfcli.tracking.values import one_line, param_value, truncate
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,13 @@ def log_pyfunc_model(
         params=ParamSchema([ParamSpec("beam_size", "long", 0), ParamSpec("batch_size", "long", 0)]),
     )
     client = tracking.client()
-    with _fluent_store(tracking), _no_progress_bars():
+    with _fluent_store(tracking), no_progress_bars():
         logged = client.create_logged_model(
             experiment_id=experiment_id,
             name=name,
             source_run_id=source_run_id,
-            params={k: _truncate(_param_value(v), _MAX_PARAM_VALUE) for k, v in (params or {}).items()},
-            tags={k: _truncate(str(v), _MAX_TAG_VALUE) for k, v in (tags or {}).items()},
+            params={k: truncate(param_value(v), MAX_PARAM_VALUE) for k, v in (params or {}).items()},
+            tags={k: truncate(str(v), MAX_TAG_VALUE) for k, v in (tags or {}).items()},
         )
         with warnings.catch_warnings():
             # "An input example was not provided": the signature is given instead.
@@ -108,13 +109,13 @@ def download_model(tracking: Tracking, model_uri: str, dst: str | Path) -> Path:
     from mlflow.exceptions import MlflowException
 
     Path(dst).mkdir(parents=True, exist_ok=True)
-    with _fluent_store(tracking), _no_progress_bars():
+    with _fluent_store(tracking), no_progress_bars():
         try:
             return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst)))
         except (MlflowException, OSError) as err:
             raise StudyError(
                 f"the model must be registered in {tracking.uri}, but {model_uri} could not be "
-                f"fetched: {_one_line(getattr(err, 'message', err))}"
+                f"fetched: {one_line(getattr(err, 'message', err))}"
             ) from None
 
 
@@ -130,13 +131,10 @@ class _fluent_store:
 
     def __enter__(self) -> "_fluent_store":
         import mlflow
-        from mlflow.tracking._model_registry import utils as registry_utils
-        from mlflow.tracking._tracking_service import utils as tracking_utils
 
-        _quiet_mlflow_logs()
+        quiet_mlflow_logs()
         self._saved = (
-            tracking_utils._tracking_uri,
-            registry_utils._registry_uri,
+            *fluent_uris(),
             os.environ.get("MLFLOW_TRACKING_URI"),
             os.environ.get("MLFLOW_REGISTRY_URI"),
         )
@@ -145,12 +143,8 @@ class _fluent_store:
         return self
 
     def __exit__(self, *exc: Any) -> bool:
-        import mlflow
-        from mlflow.tracking._model_registry import utils as registry_utils
-
         tracking_uri, registry_uri, env_tracking, env_registry = self._saved
-        mlflow.set_tracking_uri(tracking_uri)
-        registry_utils._registry_uri = registry_uri
+        restore_fluent_uris(tracking_uri, registry_uri)
         for key, value in (("MLFLOW_TRACKING_URI", env_tracking), ("MLFLOW_REGISTRY_URI", env_registry)):
             if value is None:
                 os.environ.pop(key, None)

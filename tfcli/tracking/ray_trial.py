@@ -1,6 +1,12 @@
 """What the study callback reads of a Ray Tune trial: its best kept checkpoint, its error text.
 
 Duck-typed on Ray's ``Trial`` (no Ray import), so tests can hand in plain objects.
+
+This is the one tracking module that reads Ray internals (checked against Ray 2.60.0; Ray
+has no public per-trial checkpoint list on the driver): ``Trial.run_metadata.checkpoint_manager``
+(``ray.train._internal.checkpoint_manager._CheckpointManager``), its ``_checkpoint_results``
+list (the kept checkpoints with their results) and ``latest_checkpoint_result``.
+``tests/study/test_ray_internals.py`` fails loudly when they change.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tfcli.spec.objective import better
-from tfcli.tracking.values import _flatten, _number, _step_of
+from tfcli.tracking.values import flatten, number, step_of
 
 
 def best_checkpoint(trial: Any, metric: str, mode: str) -> Optional[tuple[Any, Optional[float], Optional[int]]]:
@@ -30,20 +36,20 @@ def best_checkpoint(trial: Any, metric: str, mode: str) -> Optional[tuple[Any, O
     for result in results:
         if getattr(result, "checkpoint", None) is None:
             continue
-        value = _number(_flatten(result.metrics or {}).get(metric))
+        value = number(flatten(result.metrics or {}).get(metric))
         if value is None or math.isnan(value):
             continue
         if best is None or not better(best_value, value, mode):
             best, best_value = result, value
     if best is None:
         if latest is not None and latest.checkpoint is not None:
-            return latest.checkpoint, None, _step_of(latest.metrics or {})
+            return latest.checkpoint, None, step_of(latest.metrics or {})
         checkpoint = getattr(trial, "checkpoint", None)
         return (checkpoint, None, None) if checkpoint is not None else None
-    return best.checkpoint, best_value, _step_of(best.metrics or {})
+    return best.checkpoint, best_value, step_of(best.metrics or {})
 
 
-def _trial_error_text(trial: Any) -> str:
+def trial_error_text(trial: Any) -> str:
     path = getattr(trial, "error_file", None)
     if path and os.path.isfile(path):
         try:

@@ -10,7 +10,7 @@ from tfcli.errors import StudyError
 from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus
 from tfcli.spec.objective import best_point, better, mode_for
 from tfcli.tracking import sqlite_reader
-from tfcli.tracking.artifacts import _no_progress_bars
+from tfcli.tracking.artifacts import no_progress_bars
 from tfcli.tracking.sources import History, not_created
 from tfcli.tracking.sources import source as source_of
 from tfcli.tracking.store import Tracking, check_tracking, resolve_tracking
@@ -35,7 +35,7 @@ from tfcli.tracking.tags import (
     TAG_TASK,
     TAG_TRIAL_ID,
 )
-from tfcli.tracking.values import _datetime, _float, _int, _json_tag, _parse_param
+from tfcli.tracking.values import datetime_from_ms, float_or_none, int_or_none, json_tag, parse_param
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow.entities import Run
@@ -127,7 +127,7 @@ def load_study(tracking: Tracking, name: str) -> StudySnapshot:
         if parent is None:
             raise unknown_study_error(tracking, name)
         children = source.trials(parent)
-        with _no_progress_bars():
+        with no_progress_bars():
             study = _study_record(parent, children, source.text)
     return StudySnapshot(
         study=study,
@@ -179,11 +179,11 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
     spec did not fit in a tag)."""
     tags = parent.data.tags
     metric, mode = tags.get(TAG_OBJECTIVE_METRIC), tags.get(TAG_OBJECTIVE_MODE) or "max"
-    counts = {status.value: 0 for status in TrialStatus}
+    counts = {status.value: 0 for status in TrialStatus.mlflow_statuses()}
     best_id, best_value = None, None
     for child in children:
         counts[TrialStatus.from_mlflow(child.info.status).value] += 1
-        value = _float(child.data.tags.get(TAG_OBJECTIVE_VALUE))
+        value = float_or_none(child.data.tags.get(TAG_OBJECTIVE_VALUE))
         if value is None and metric:
             value = child.data.metrics.get(metric)
         if value is not None and (best_value is None or better(value, best_value, mode)):
@@ -201,8 +201,8 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
         objective_metric=metric,
         objective_mode=tags.get(TAG_OBJECTIVE_MODE),
         task=tags.get(TAG_TASK),
-        start_time=_datetime(parent.info.start_time),
-        end_time=_datetime(parent.info.end_time) if parent.info.status != "RUNNING" else None,
+        start_time=datetime_from_ms(parent.info.start_time),
+        end_time=datetime_from_ms(parent.info.end_time) if parent.info.status != "RUNNING" else None,
         counts=counts,
         best_trial_id=best_id,
         best_value=best_value,
@@ -229,17 +229,17 @@ def _trial_record(
             top = best_point(history(run.info.run_id, key), mode_for(key, objective_metric, objective_mode))
             if top is not None:
                 best[key] = top
-    objective_value = _float(tags.get(TAG_OBJECTIVE_VALUE))
-    objective_step = _int(tags.get(TAG_OBJECTIVE_STEP))
+    objective_value = float_or_none(tags.get(TAG_OBJECTIVE_VALUE))
+    objective_step = int_or_none(tags.get(TAG_OBJECTIVE_STEP))
     if objective_value is None and objective_metric:
         if objective_metric in best:
             objective_value, objective_step = best[objective_metric].value, best[objective_metric].step
         elif objective_metric in metrics:
-            objective_value, objective_step = metrics[objective_metric], _int(tags.get(TAG_LAST_STEP))
-    start, end = _datetime(run.info.start_time), _datetime(run.info.end_time)
+            objective_value, objective_step = metrics[objective_metric], int_or_none(tags.get(TAG_LAST_STEP))
+    start, end = datetime_from_ms(run.info.start_time), datetime_from_ms(run.info.end_time)
     if not status.is_done:
         end = None
-    config = _json_tag(tags.get(TAG_CONFIG)) or {}
+    config = json_tag(tags.get(TAG_CONFIG)) or {}
     checkpoint = tags.get(TAG_CHECKPOINT)
     return TrialRecord(
         study=study,
@@ -247,24 +247,24 @@ def _trial_record(
         trial_id=tags.get(TAG_TRIAL_ID, ""),
         run_id=run.info.run_id,
         status=status,
-        params={k: _parse_param(v) for k, v in sorted(run.data.params.items())},
+        params={k: parse_param(v) for k, v in sorted(run.data.params.items())},
         config=config,
-        final_config=_json_tag(tags.get(TAG_CONFIG_FINAL)) or config,
+        final_config=json_tag(tags.get(TAG_CONFIG_FINAL)) or config,
         metrics=metrics,
         best=best,
         objective_metric=objective_metric,
         objective_mode=objective_mode,
         objective_value=objective_value,
         objective_step=objective_step,
-        last_step=_int(tags.get(TAG_LAST_STEP)),
+        last_step=int_or_none(tags.get(TAG_LAST_STEP)),
         checkpoint_uri=f"{run.info.artifact_uri.rstrip('/')}/{checkpoint}" if checkpoint else None,
-        checkpoint_step=_int(tags.get(TAG_CHECKPOINT_STEP)),
+        checkpoint_step=int_or_none(tags.get(TAG_CHECKPOINT_STEP)),
         start_time=start,
         end_time=end,
         duration_s=(end - start).total_seconds() if start and end else None,
         error=tags.get(TAG_ERROR),
         stopped_early=tags.get(TAG_STOPPED_EARLY) == "true",
-        config_changes=_int(tags.get(TAG_CONFIG_CHANGES)) or 0,
+        config_changes=int_or_none(tags.get(TAG_CONFIG_CHANGES)) or 0,
         artifact_uri=run.info.artifact_uri,
     )
 

@@ -6,19 +6,19 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from tfcli.tracking.environment import _environment_tags
+from tfcli.tracking.environment import environment_tags
 from tfcli.tracking.store import Tracking, ensure_experiment
 from tfcli.tracking.tags import (
     ERROR_ARTIFACT,
+    MAX_METRICS_PER_BATCH,
+    MAX_TAG_VALUE,
+    MAX_TAGS_PER_BATCH,
     ROLE_TRAIN,
     TAG_ERROR,
     TAG_ROLE,
-    _MAX_METRICS_PER_BATCH,
-    _MAX_TAG_VALUE,
-    _MAX_TAGS_PER_BATCH,
 )
-from tfcli.tracking.values import _chunks, _error_summary, _metric_name, _now_ms, _numeric_items, _truncate
-from tfcli.tracking.writer import _log_params
+from tfcli.tracking.values import chunks, error_summary, metric_name, now_ms, numeric_items, truncate
+from tfcli.tracking.writer import log_params
 
 
 class RunLogger:
@@ -62,10 +62,10 @@ class RunLogger:
     def __enter__(self) -> "RunLogger":
         client = self.tracking.client()
         experiment_id = ensure_experiment(self.tracking, self.experiment, client)
-        tags = {**_environment_tags(), **self._tags}
+        tags = {**environment_tags(), **self._tags}
         self._run = client.create_run(experiment_id, tags=tags, run_name=self.run_name)
         self._client = client
-        _log_params(client, self._run.info.run_id, self._params)
+        log_params(client, self._run.info.run_id, self._params)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -77,7 +77,7 @@ class RunLogger:
             if exc_type is not None:
                 status = "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED"
                 text = "".join(traceback.format_exception(exc_type, exc, tb))
-                client.set_tag(run_id, TAG_ERROR, _truncate(_error_summary(text), 1000))
+                client.set_tag(run_id, TAG_ERROR, truncate(error_summary(text), 1000))
                 client.log_text(run_id, text, ERROR_ARTIFACT)
         finally:
             client.set_terminated(run_id, status)
@@ -86,19 +86,16 @@ class RunLogger:
     def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
         from mlflow.entities import Metric
 
-        now = _now_ms()
-        batch = [Metric(_metric_name(k), float(v), now, int(step)) for k, v in _numeric_items(metrics)]
-        for chunk in _chunks(batch, _MAX_METRICS_PER_BATCH):
+        now = now_ms()
+        batch = [Metric(metric_name(k), float(v), now, int(step)) for k, v in numeric_items(metrics)]
+        for chunk in chunks(batch, MAX_METRICS_PER_BATCH):
             self._client.log_batch(self.run_id, metrics=chunk)
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        _log_params(self._client, self.run_id, params)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        batch = [RunTag(k, _truncate(str(v), _MAX_TAG_VALUE)) for k, v in tags.items()]
-        for chunk in _chunks(batch, _MAX_TAGS_PER_BATCH):
+        batch = [RunTag(k, truncate(str(v), MAX_TAG_VALUE)) for k, v in tags.items()]
+        for chunk in chunks(batch, MAX_TAGS_PER_BATCH):
             self._client.log_batch(self.run_id, tags=chunk)
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: Optional[str] = None) -> None:

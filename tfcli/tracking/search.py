@@ -12,11 +12,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow.entities import Run
 
 
-def _tag(key: str) -> str:
+def tag_field(key: str) -> str:
+    """The tag ``key`` as a field of a ``search_runs`` filter string."""
     return f"tags.`{key}`"
 
 
-def _quote(value: str) -> str:
+def quote_id(value: str) -> str:
+    """An id quoted for a filter string; one with a quote in it is refused."""
     if "'" in value:
         raise ValueError(f"an id must not contain quotes, but got {value!r}")
     return f"'{value}'"
@@ -25,10 +27,11 @@ def _quote(value: str) -> str:
 def _experiment_ids(client: "MlflowClient", experiment_id: Optional[str]) -> list[str]:
     if experiment_id is not None:
         return [experiment_id]
-    return [e.experiment_id for e in _all_experiments(client)]
+    return [e.experiment_id for e in all_experiments(client)]
 
 
-def _all_experiments(client: "MlflowClient") -> list:
+def all_experiments(client: "MlflowClient") -> list:
+    """Every active experiment of the store, all pages."""
     experiments, token = [], None
     while True:
         page = client.search_experiments(max_results=1000, page_token=token)
@@ -38,7 +41,8 @@ def _all_experiments(client: "MlflowClient") -> list:
             return experiments
 
 
-def _search(client: "MlflowClient", experiment_ids: list[str], filter_string: str, order_by=None) -> list:
+def search_all(client: "MlflowClient", experiment_ids: list[str], filter_string: str, order_by=None) -> list:
+    """Every run of ``experiment_ids`` matching ``filter_string``, all pages of ``search_runs``."""
     if not experiment_ids:
         return []
     runs, token = [], None
@@ -58,10 +62,10 @@ def find_study(tracking: Tracking, name: str) -> Optional["Run"]:
     experiment = client.get_experiment_by_name(name)
     if experiment is None or experiment.lifecycle_stage != "active":
         return None
-    runs = _search(
+    runs = search_all(
         client,
         [experiment.experiment_id],
-        f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+        f"{tag_field(TAG_ROLE)} = '{ROLE_STUDY}'",
         order_by=["attributes.start_time DESC"],
     )
     return runs[0] if runs else None
@@ -70,10 +74,10 @@ def find_study(tracking: Tracking, name: str) -> Optional["Run"]:
 def parent_run_id(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> Optional[str]:
     """The id of the parent run tagged with ``study_id``, or None."""
     client = tracking.client()
-    runs = _search(
+    runs = search_all(
         client,
         _experiment_ids(client, experiment_id),
-        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_STUDY}'",
+        f"{tag_field(TAG_STUDY_ID)} = {quote_id(study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_STUDY}'",
         order_by=["attributes.start_time ASC"],
     )
     return runs[0].info.run_id if runs else None
@@ -82,9 +86,9 @@ def parent_run_id(tracking: Tracking, study_id: str, *, experiment_id: Optional[
 def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> list["Run"]:
     """The child (trial) runs of the study ``study_id``, oldest first."""
     client = tracking.client()
-    return _search(
+    return search_all(
         client,
         _experiment_ids(client, experiment_id),
-        f"{_tag(TAG_STUDY_ID)} = {_quote(study_id)} and {_tag(TAG_ROLE)} = '{ROLE_TRIAL}'",
+        f"{tag_field(TAG_STUDY_ID)} = {quote_id(study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_TRIAL}'",
         order_by=["attributes.start_time ASC"],
     )

@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from tfcli.tracking import sqlite_reader
-from tfcli.tracking.artifacts import _read_text_artifact
-from tfcli.tracking.search import _all_experiments, _search, _tag, find_study, study_runs
-from tfcli.tracking.sql_fast_path import _sql_study_runs
+from tfcli.tracking.artifacts import read_text_artifact
+from tfcli.tracking.search import all_experiments, find_study, search_all, study_runs, tag_field
 from tfcli.tracking.store import Tracking
 from tfcli.tracking.tags import ROLE_STUDY, ROLE_TRIAL, TAG_ROLE, TAG_STUDY_ID
 
@@ -25,7 +24,8 @@ History = Callable[[str, str], list]  # (run_id, key) -> [(step, value), ...] by
 
 
 class _MlflowSource:
-    """Runs read through MLflow's client: any store, local or a server."""
+    """Runs read through MLflow's public client: any store, local or a server, and a local
+    SQLite store that :func:`.sqlite_reader.open_store` declines."""
 
     def __init__(self, tracking: Tracking):
         self.tracking = tracking
@@ -38,23 +38,22 @@ class _MlflowSource:
         return find_study(self.tracking, name)
 
     def parents(self) -> list:
-        experiment_ids = [e.experiment_id for e in _all_experiments(self.client)]
-        return _search(self.client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_STUDY}'", order_by=["attributes.start_time DESC"])
+        experiment_ids = [e.experiment_id for e in all_experiments(self.client)]
+        return search_all(self.client, experiment_ids, f"{tag_field(TAG_ROLE)} = '{ROLE_STUDY}'", order_by=["attributes.start_time DESC"])
 
     def trials(self, parent: "Run") -> list:
-        study_id, experiment_id = parent.data.tags.get(TAG_STUDY_ID, ""), parent.info.experiment_id
-        fast = _sql_study_runs(self.client, experiment_id, study_id)
-        return fast if fast is not None else study_runs(self.tracking, study_id, experiment_id=experiment_id)
+        study_id = parent.data.tags.get(TAG_STUDY_ID, "")
+        return study_runs(self.tracking, study_id, experiment_id=parent.info.experiment_id)
 
     def trials_of_experiments(self, experiment_ids: list[str]) -> list:
-        return _search(self.client, experiment_ids, f"{_tag(TAG_ROLE)} = '{ROLE_TRIAL}'", order_by=["attributes.start_time ASC"])
+        return search_all(self.client, experiment_ids, f"{tag_field(TAG_ROLE)} = '{ROLE_TRIAL}'", order_by=["attributes.start_time ASC"])
 
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         points = sorted(self.client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
         return [(int(m.step), float(m.value)) for m in points]
 
     def text(self, run: Any, path: str) -> Optional[str]:
-        return _read_text_artifact(self.client, run.info.run_id, path)
+        return read_text_artifact(self.client, run.info.run_id, path)
 
     def tags(self, run_id: str) -> dict[str, str]:
         return dict(self.client.get_run(run_id).data.tags)
@@ -93,7 +92,7 @@ class _LocalSource:
     def text(self, run: Any, path: str) -> Optional[str]:
         local = sqlite_reader.local_artifact(run.info.artifact_uri, path)
         if local is None:  # artifacts kept elsewhere (S3, a server): MLflow fetches them
-            return _read_text_artifact(self.tracking.client(), run.info.run_id, path)
+            return read_text_artifact(self.tracking.client(), run.info.run_id, path)
         try:
             return local.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from tfcli.errors import StudyError
-from tfcli.tracking.sql_fast_path import run_view, sorted_oldest_first
+from tfcli.tracking.tags import TAG_RUN_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfcli.tracking.store import Tracking
@@ -40,9 +41,16 @@ _COLUMNS = {
     "metrics": {"key", "value", "timestamp", "step", "is_nan", "run_uuid"},
 }
 #: Alembic revisions of MLflow's schema this reader was checked against, by
-#: tests/report/test_sqlite_reader.py on the MLflow it installs (dc11669786a5: MLflow 3.17).
-#: A store at another revision is read through MLflow; a test fails when the installed MLflow
-#: writes a revision not listed here, so that it is checked and added.
+#: tests/report/test_sqlite_reader.py on the MLflow it installs. The head revision of each
+#: MLflow release, read from its ``mlflow/store/db_migrations/versions/``:
+#:
+#: * 3.16.1: b7e2c1a4d9f3 (not verified)
+#: * 3.17.0, 3.17.1, 3.17.2: dc11669786a5 (verified on 3.17.2; the three ship the same migrations)
+#: * 3.18.0: f4a9b2c7d1e6 (not verified)
+#:
+#: pyproject.toml therefore pins ``mlflow>=3.17,<3.18``. A store at another revision is read
+#: through MLflow; a test fails when the installed MLflow writes a revision not listed here, so
+#: that this file's comparisons are run on it and the revision added (and the pin widened).
 VERIFIED_SCHEMAS = frozenset({"dc11669786a5"})
 _RUN_COLUMNS = "run_uuid, name, experiment_id, status, start_time, end_time, lifecycle_stage, artifact_uri"
 _DEFAULT_WORKSPACE = "default"
@@ -202,6 +210,58 @@ def local_artifact(artifact_uri: Optional[str], path: str) -> Optional[Path]:
     if not root.is_absolute() or ".." in parts:
         return None
     return root.joinpath(*parts)
+
+
+@dataclass(frozen=True)
+class RunInfoView:
+    run_id: str
+    run_name: Optional[str]
+    experiment_id: str
+    status: str
+    start_time: Optional[int]
+    end_time: Optional[int]
+    lifecycle_stage: str
+    artifact_uri: Optional[str]
+
+
+@dataclass(frozen=True)
+class RunDataView:
+    tags: dict
+    params: dict
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What :mod:`.reading` reads of an MLflow ``Run``: ``info`` and ``data``, same attributes."""
+
+    info: RunInfoView
+    data: RunDataView
+
+
+def run_view(row: tuple, tags: dict, params: dict, metrics: dict) -> RunView:
+    """A run view from a ``runs`` row (run_uuid, name, experiment_id, status, start_time,
+    end_time, lifecycle_stage, artifact_uri) and the run's tags, params and latest metrics."""
+    run_id, name, experiment_id, status, start_time, end_time, lifecycle_stage, artifact_uri = row
+    return RunView(
+        info=RunInfoView(
+            run_id=run_id,
+            run_name=name or tags.get(TAG_RUN_NAME),
+            experiment_id=str(experiment_id),
+            status=status,
+            start_time=start_time,
+            end_time=end_time,
+            lifecycle_stage=lifecycle_stage,
+            artifact_uri=artifact_uri,
+        ),
+        data=RunDataView(tags=tags, params=params, metrics=metrics),
+    )
+
+
+def sorted_oldest_first(views: list, *, newest_first: bool = False) -> list:
+    """Runs in ``search_runs``' order by start time (ties by run id), oldest or newest first."""
+    sign = -1 if newest_first else 1
+    return sorted(views, key=lambda v: (v.info.start_time is None, sign * (v.info.start_time or 0), v.info.run_id))
 
 
 def _workspaces_enabled() -> bool:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from tfcli.errors import ClusterError, StudyError
-from tfcli.tracking.values import _one_line
+from tfcli.tracking.mlflow_private import NOISY_LOGGERS
+from tfcli.tracking.values import one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -48,7 +49,7 @@ class Tracking:
             Path(self.artifact_root).mkdir(parents=True, exist_ok=True)
 
     def client(self) -> "MlflowClient":
-        _quiet_mlflow_logs()
+        quiet_mlflow_logs()
         self.ensure_dirs()
         from mlflow import MlflowClient
 
@@ -121,7 +122,7 @@ def check_tracking(tracking: Tracking | str | None = None, *, timeout_s: float =
     try:
         tracking.client().search_experiments(max_results=1)
     except Exception as err:  # noqa: BLE001 - any failure to open the store is the user's to fix
-        raise StudyError(f"the tracking store must open, but {uri} failed: {_one_line(err)}") from None
+        raise StudyError(f"the tracking store must open, but {uri} failed: {one_line(err)}") from None
     return tracking
 
 
@@ -148,7 +149,7 @@ def _probe_server(uri: str, timeout_s: float) -> None:
         reason = getattr(err, "reason", err)
         raise ClusterError(
             f"the MLflow tracking server must be reachable, but {uri} did not answer within "
-            f"{timeout_s:g}s ({_one_line(reason)})"
+            f"{timeout_s:g}s ({one_line(reason)})"
         ) from None
 
 
@@ -174,8 +175,8 @@ def ensure_experiment(tracking: Tracking, name: str, client: Optional["MlflowCli
     return experiment.experiment_id
 
 
-def _quiet_mlflow_logs() -> None:
-    for name in ("mlflow.store.db.utils", "alembic.runtime.migration", "alembic"):
+def quiet_mlflow_logs() -> None:
+    for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -38,7 +38,7 @@ TAG_RUN_NAME = "mlflow.runName"
 TAG_MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_MLFLOW_USER = "mlflow.user"
 TAG_PARAMETERS = "tfcli.parameters"  # a run's parameter count, when its writer knew it
-TAG_EXPORT_TRIAL_RUN = "tfcli.source_run_id"  # a logged model: the trial run it came from
+TAG_EXPORT_SOURCE_RUN = "tfcli.source_run_id"  # a logged model: the trial run it came from
 
 #: Result keys of a trial's last report when it failed in a way no retry can fix
 #: (divergence, out of memory); see :mod:`tfcli.study.runner`.
@@ -73,7 +73,7 @@ STEP_KEY = "step"
 
 #: MLflow's limits: the length of a tag value and of a param value; metrics, and params or
 #: tags, in one ``log_batch`` call.
-_MAX_TAG_VALUE = 8000
-_MAX_PARAM_VALUE = 6000
-_MAX_METRICS_PER_BATCH = 1000
-_MAX_TAGS_PER_BATCH = 100
+MAX_TAG_VALUE = 8000
+MAX_PARAM_VALUE = 6000
+MAX_METRICS_PER_BATCH = 1000
+MAX_TAGS_PER_BATCH = 100

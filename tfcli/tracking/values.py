@@ -16,14 +16,14 @@ from typing import Any, Iterable, Mapping, Optional
 from tfcli.tracking.tags import STEP_KEY
 
 
-def _error_summary(text: str) -> str:
+def error_summary(text: str) -> str:
     """The last line that names the error (``ValueError: boom``), without ANSI colours."""
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in text.strip().splitlines()]
     lines = [line for line in lines if line and not line.startswith(("Failure #", "^"))]
     return lines[-1] if lines else text.strip()[:200]
 
 
-def _searched(config: Mapping[str, Any] | None) -> dict:
+def plain_config(config: Mapping[str, Any] | None) -> dict:
     """A trial's config as plain JSON values (Ray may hand numpy scalars)."""
     return {str(k): _plain(v) for k, v in (config or {}).items()}
 
@@ -43,53 +43,53 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict:
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict:
     flat = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}/"))
+            flat.update(flatten(value, f"{name}/"))
         else:
             flat[name] = value
     return flat
 
 
-def _numeric_items(data: Mapping[str, Any], skip: Iterable[str] = ()) -> Iterable[tuple[str, float]]:
+def numeric_items(data: Mapping[str, Any], skip: Iterable[str] = ()) -> Iterable[tuple[str, float]]:
     skip = set(skip) | {STEP_KEY}
     for key, value in data.items():
         if key in skip:
             continue
         if isinstance(value, Mapping):
-            for sub, sub_value in _flatten(value, f"{key}/").items():
-                number = _number(sub_value)
-                if number is not None:
-                    yield sub, number
+            for sub, sub_value in flatten(value, f"{key}/").items():
+                sub_number = number(sub_value)
+                if sub_number is not None:
+                    yield sub, sub_number
             continue
-        number = _number(value)
-        if number is not None:
-            yield key, number
+        found = number(value)
+        if found is not None:
+            yield key, found
 
 
-def _number(value: Any) -> Optional[float]:
+def number(value: Any) -> Optional[float]:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     return float(value)
 
 
-def _step_of(result: Mapping[str, Any]) -> Optional[int]:
+def step_of(result: Mapping[str, Any]) -> Optional[int]:
     for key in (STEP_KEY, "training_iteration"):
-        value = _number(result.get(key))
+        value = number(result.get(key))
         if value is not None and math.isfinite(value):
             return int(value)
     return None
 
 
-def _metric_name(name: str) -> str:
+def metric_name(name: str) -> str:
     name = re.sub(r"[^/\w.\- :]", "_", str(name))
     return re.sub(r"/+", "/", name).strip("/") or "_"
 
 
-def _param_value(value: Any) -> str:
+def param_value(value: Any) -> str:
     if value is None or isinstance(value, (str, bool, int, float)):
         return str(value)
     return json.dumps(_plain(value), sort_keys=True)
@@ -99,7 +99,7 @@ _INT = re.compile(r"^[-+]?\d+$")
 _FLOAT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 
 
-def _parse_param(text: str) -> Any:
+def parse_param(text: str) -> Any:
     """An MLflow param string typed back: ints, floats, booleans, None; else the string."""
     if text == "None":
         return None
@@ -112,7 +112,7 @@ def _parse_param(text: str) -> Any:
     return text
 
 
-def _json_tag(text: Optional[str]) -> Any:
+def json_tag(text: Optional[str]) -> Any:
     if not text:
         return None
     try:
@@ -121,37 +121,37 @@ def _json_tag(text: Optional[str]) -> Any:
         return None
 
 
-def _float(text: Optional[str]) -> Optional[float]:
+def float_or_none(text: Optional[str]) -> Optional[float]:
     try:
         return float(text) if text is not None else None
     except ValueError:
         return None
 
 
-def _int(text: Optional[str]) -> Optional[int]:
+def int_or_none(text: Optional[str]) -> Optional[int]:
     try:
         return int(float(text)) if text is not None else None
     except ValueError:
         return None
 
 
-def _datetime(ms: Optional[int]) -> Optional[datetime]:
+def datetime_from_ms(ms: Optional[int]) -> Optional[datetime]:
     return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc) if ms else None
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _one_line(err: Any) -> str:
+def one_line(err: Any) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
 
 
-def _chunks(items: list, size: int) -> Iterable[list]:
+def chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -1,7 +1,7 @@
 """Writing to runs: params and tags in batches, and the study callback's writer thread.
 
-:class:`_Writer` makes every MLflow call of the study callback after its ``setup``; the
-``_op_*`` functions are the operations it runs, each called as ``(client, *args)``.
+:class:`Writer` makes every MLflow call of the study callback after its ``setup``; the
+``op_*`` functions are the operations it runs, each called as ``(client, *args)``.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from tfcli.tracking.tags import (
     CHECKPOINT_ARTIFACT_PATH,
     CONFIG_HISTORY_ARTIFACT,
     ERROR_ARTIFACT,
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    MAX_TAGS_PER_BATCH,
     TAG_CHECKPOINT,
     TAG_ERROR,
     TAG_LAST_STEP,
     TAG_STOP_REASON,
     TAG_STOPPED_EARLY,
-    _MAX_METRICS_PER_BATCH,
-    _MAX_PARAM_VALUE,
-    _MAX_TAG_VALUE,
-    _MAX_TAGS_PER_BATCH,
 )
-from tfcli.tracking.values import _chunks, _metric_name, _one_line, _param_value, _truncate
+from tfcli.tracking.values import chunks, metric_name, one_line, param_value, truncate
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -34,24 +34,24 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def _log_params(client: "MlflowClient", run_id: str, params: Mapping[str, Any]) -> None:
+def log_params(client: "MlflowClient", run_id: str, params: Mapping[str, Any]) -> None:
     from mlflow.entities import Param
 
-    batch = [Param(_metric_name(k), _truncate(_param_value(v), _MAX_PARAM_VALUE)) for k, v in params.items()]
-    for chunk in _chunks(batch, _MAX_TAGS_PER_BATCH):
+    batch = [Param(metric_name(k), truncate(param_value(v), MAX_PARAM_VALUE)) for k, v in params.items()]
+    for chunk in chunks(batch, MAX_TAGS_PER_BATCH):
         client.log_batch(run_id, params=chunk)
 
 
-def _log_tags(client: "MlflowClient", run_id: str, tags: Mapping[str, str]) -> None:
+def log_tags(client: "MlflowClient", run_id: str, tags: Mapping[str, str]) -> None:
     from mlflow.entities import RunTag
 
-    batch = [RunTag(k, _truncate(str(v), _MAX_TAG_VALUE)) for k, v in tags.items() if v is not None]
-    for chunk in _chunks(batch, _MAX_TAGS_PER_BATCH):
+    batch = [RunTag(k, truncate(str(v), MAX_TAG_VALUE)) for k, v in tags.items() if v is not None]
+    for chunk in chunks(batch, MAX_TAGS_PER_BATCH):
         client.log_batch(run_id, tags=chunk)
 
 
 @dataclass
-class _Child:
+class Child:
     """The driver's view of one trial's child run."""
 
     trial_id: str
@@ -67,7 +67,7 @@ class _Child:
     settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
 
 
-class _Writer:
+class Writer:
     """A background thread that owns every MLflow call made after ``setup``.
 
     ``call`` queues an operation, ``metrics`` queues metrics of one child; metrics queued
@@ -85,7 +85,7 @@ class _Writer:
     def call(self, what: str, fn: Callable[..., None], *args: Any) -> None:
         self._queue.put(("call", what, fn, args))
 
-    def metrics(self, child: _Child, metrics: list, step: int) -> None:
+    def metrics(self, child: Child, metrics: list, step: int) -> None:
         self._queue.put(("metrics", child, metrics, step))
 
     def flush(self, timeout: Optional[float] = None) -> bool:
@@ -101,7 +101,7 @@ class _Writer:
         return flushed
 
     def _loop(self) -> None:
-        pending: dict[int, tuple[_Child, list, int]] = {}
+        pending: dict[int, tuple[Child, list, int]] = {}
         while True:
             items = [self._queue.get()]
             while True:
@@ -133,10 +133,10 @@ class _Writer:
             if child.run_id is None:
                 self._warn("metrics", f"trial {child.trial_id} has no run")
                 continue
-            chunks = list(_chunks(metrics, _MAX_METRICS_PER_BATCH)) or [[]]
-            for i, chunk in enumerate(chunks):
+            batches = list(chunks(metrics, MAX_METRICS_PER_BATCH)) or [[]]
+            for i, chunk in enumerate(batches):
                 # The last-step tag goes with the last chunk, so it never runs ahead of the data.
-                tags = [RunTag(TAG_LAST_STEP, str(step))] if i == len(chunks) - 1 else []
+                tags = [RunTag(TAG_LAST_STEP, str(step))] if i == len(batches) - 1 else []
                 self._guard("log_batch", self.client.log_batch, child.run_id, chunk, (), tags)
         pending.clear()
 
@@ -149,16 +149,16 @@ class _Writer:
     def _warn(self, what: str, err: Any) -> None:
         self.errors += 1
         if self.errors <= 5 or self.errors % 100 == 0:
-            log.warning("MLflow: %s failed (%d failures so far): %s", what, self.errors, _one_line(err))
+            log.warning("MLflow: %s failed (%d failures so far): %s", what, self.errors, one_line(err))
 
 
-def _op_create_child(client, experiment_id: str, child: _Child, tags: dict, params: dict) -> None:
+def op_create_child(client, experiment_id: str, child: Child, tags: dict, params: dict) -> None:
     run = client.create_run(experiment_id, tags=tags, run_name=child.trial_id)
     child.run_id = run.info.run_id
-    _log_params(client, child.run_id, params)
+    log_params(client, child.run_id, params)
 
 
-def _op_reopen(client, child: _Child) -> None:
+def op_reopen(client, child: Child) -> None:
     if child.run_id is None:
         return
     client.update_run(child.run_id, status="RUNNING")
@@ -168,23 +168,23 @@ def _op_reopen(client, child: _Child) -> None:
             client.delete_tag(child.run_id, key)
 
 
-def _op_config_change(client, child: _Child, tags: dict, history: list) -> None:
+def op_config_change(client, child: Child, tags: dict, history: list) -> None:
     if child.run_id is None:
         return
-    _log_tags(client, child.run_id, tags)
+    log_tags(client, child.run_id, tags)
     client.log_dict(child.run_id, history, CONFIG_HISTORY_ARTIFACT)
 
 
-def _op_tags_and_text(client, child: _Child, tags: dict, text: Optional[str], artifact_file: str) -> None:
+def op_tags_and_text(client, child: Child, tags: dict, text: Optional[str], artifact_file: str) -> None:
     if child.run_id is None:
         return
-    _log_tags(client, child.run_id, tags)
+    log_tags(client, child.run_id, tags)
     if text:
         client.log_text(child.run_id, text, artifact_file)
 
 
-def _op_finish_child(
-    client, child: _Child, status: str, tags: dict, error: Optional[str], checkpoint: Any
+def op_finish_child(
+    client, child: Child, status: str, tags: dict, error: Optional[str], checkpoint: Any
 ) -> None:
     if child.run_id is None:
         return
@@ -195,11 +195,11 @@ def _op_finish_child(
             with checkpoint.as_directory() as local_dir:
                 client.log_artifacts(child.run_id, local_dir, CHECKPOINT_ARTIFACT_PATH)
             tags = {**tags, TAG_CHECKPOINT: CHECKPOINT_ARTIFACT_PATH}
-        _log_tags(client, child.run_id, tags)
+        log_tags(client, child.run_id, tags)
     finally:
         client.set_terminated(child.run_id, status)
 
 
-def _op_terminate(client, run_id: Optional[str], status: str) -> None:
+def op_terminate(client, run_id: Optional[str], status: str) -> None:
     if run_id is not None:
         client.set_terminated(run_id, status)

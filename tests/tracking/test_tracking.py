@@ -20,8 +20,8 @@ import pytest
 from tfcli.errors import ClusterError, StudyError, UserError
 from tfcli import tracking as tr
 from tfcli.records import TrialStatus
-from tfcli.tracking.callback import _StudyTracker
-from tfcli.tracking.search import _search
+from tfcli.tracking.callback import StudyTracker
+from tfcli.tracking.search import search_all
 
 STUDY_YAML = """\
 name: {name}
@@ -68,7 +68,7 @@ def store(tmp_path, monkeypatch, _empty_store_db) -> tr.Tracking:
 def runs_of(store, experiment, role):
     client = store.client()
     exp = client.get_experiment_by_name(experiment)
-    return _search(client, [exp.experiment_id], f"tags.`tfcli.role` = '{role}'")
+    return search_all(client, [exp.experiment_id], f"tags.`tfcli.role` = '{role}'")
 
 
 def history(store, run_id, key):
@@ -254,7 +254,7 @@ def drive(tracker, trial, steps, tmp_path, *, metric=lambda s: s / 10, checkpoin
 @pytest.mark.timeout(60)
 def test_reattach_reuses_runs_and_never_duplicates_a_step(store, tmp_path):
     spec = make_spec("reattach")
-    first = _StudyTracker(store, spec, "study-1")
+    first = StudyTracker(store, spec, "study-1")
     first.setup()
     a, b = FakeTrial("a_00000", {"train.lr": 1e-3}), FakeTrial("a_00001", {"train.lr": 2e-3})
     for trial in (a, b):
@@ -297,7 +297,7 @@ def test_reattach_reuses_runs_and_never_duplicates_a_step(store, tmp_path):
 @pytest.mark.timeout(60)
 def test_pbt_config_changes_are_recorded_without_mlflow_errors(store, tmp_path, caplog):
     spec = make_spec("pbt", scheduler={"type": "pbt", "perturbation_interval": 20})
-    tracker = _StudyTracker(store, spec, "study-pbt")
+    tracker = StudyTracker(store, spec, "study-pbt")
     tracker.setup()
     trial = FakeTrial("p_00000", {"train.lr": 1e-3, "model.dropout": 0.1})
     tracker.on_trial_start(trial=trial)
@@ -325,7 +325,7 @@ def test_pbt_config_changes_are_recorded_without_mlflow_errors(store, tmp_path, 
     assert changes[2]["changes"] == {"model.dropout": {"from": 0.1, "to": 0.2}, "train.lr": {"from": 2e-3, "to": 5e-4}}
 
     # re-attached after a restore, the history goes on where it stopped
-    again = _StudyTracker(store, spec, "study-pbt")
+    again = StudyTracker(store, spec, "study-pbt")
     again.setup()
     child = again._children["p_00000"]
     assert child.config == {"train.lr": 5e-4, "model.dropout": 0.2} and len(child.history) == 3
@@ -336,7 +336,7 @@ def test_pbt_config_changes_are_recorded_without_mlflow_errors(store, tmp_path, 
 @pytest.mark.timeout(60)
 def test_interrupted_killed_budget_finished_and_failed(store, tmp_path):
     spec = make_spec("ends")
-    tracker = _StudyTracker(store, spec, "study-ends")
+    tracker = StudyTracker(store, spec, "study-ends")
     tracker.setup(time_budget_s=None)
     run_t, fail_t = FakeTrial("e_00000", {}), FakeTrial("e_00001", {})
     error_file = tmp_path / "error.txt"
@@ -356,7 +356,7 @@ def test_interrupted_killed_budget_finished_and_failed(store, tmp_path):
     assert "error.txt" in artifacts(store, failed.info.run_id)
     assert "checkpoint" in artifacts(store, failed.info.run_id)  # its best checkpoint so far
 
-    budget = _StudyTracker(store, make_spec("budget"), "study-budget")
+    budget = StudyTracker(store, make_spec("budget"), "study-budget")
     budget.setup(time_budget_s=0.01)
     trial = FakeTrial("b_00000", {})
     budget.on_trial_start(trial=trial)
