@@ -15,21 +15,61 @@ from typing import Any, Mapping, Optional
 
 
 class TrialStatus(str, enum.Enum):
-    """A trial's state, as its MLflow run records it."""
+    """A trial's state: the one vocabulary of the tracking store, the runner and the display.
+
+    The first four are MLflow's run statuses (``.value`` is MLflow's word; reports and
+    exports read them from the store). The others are states the runner tells apart while a
+    study runs (:class:`tfcli.study.outcome.StudyOutcome`, the live display); MLflow has no
+    word for them and :attr:`mlflow` says which of its statuses each one is recorded as.
+    ``label`` is the lower-case word the live display and the study summary print.
+    """
 
     RUNNING = "RUNNING"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    KILLED = "KILLED"
+    FINISHED = "FINISHED"  # trained to the end
+    FAILED = "FAILED"  # diverged or ran out of memory; not retried
+    KILLED = "KILLED"  # in MLflow: ended unfinished (interrupted, or stopped by hand)
+    # Runner-only states, below MLflow's:
+    RETRYING = "RETRYING"  # raised, restarting from its last checkpoint
+    STOPPED = "STOPPED"  # stopped early by the scheduler (ASHA, HyperBand) or the time budget
+    ERRORED = "ERRORED"  # raised, and used up its retries
+    UNFINISHED = "UNFINISHED"  # pending or running when the study was interrupted
+
+    @classmethod
+    def mlflow_statuses(cls) -> tuple["TrialStatus", ...]:
+        """The statuses a trial's MLflow run can have (what ``StudyRecord.counts`` counts)."""
+        return (cls.RUNNING, cls.FINISHED, cls.FAILED, cls.KILLED)
 
     @classmethod
     def from_mlflow(cls, status: str) -> "TrialStatus":
         # MLflow also knows SCHEDULED: a run that exists but has not started.
-        return cls(status) if status in cls.__members__ else cls.RUNNING
+        return cls(status) if status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else cls.RUNNING
+
+    @property
+    def mlflow(self) -> "TrialStatus":
+        """The MLflow status this state is recorded as (itself for MLflow's own)."""
+        return _AS_MLFLOW.get(self, self)
+
+    @property
+    def label(self) -> str:
+        return self.value.lower()
 
     @property
     def is_done(self) -> bool:
-        return self is not TrialStatus.RUNNING
+        """Ended for good: nothing more will happen to the trial unless the study is resumed."""
+        return self in (TrialStatus.FINISHED, TrialStatus.FAILED, TrialStatus.KILLED, TrialStatus.STOPPED, TrialStatus.ERRORED)
+
+    @property
+    def is_failure(self) -> bool:
+        """Failed or errored: its results do not count towards the study's best."""
+        return self in (TrialStatus.FAILED, TrialStatus.ERRORED)
+
+
+_AS_MLFLOW = {
+    TrialStatus.RETRYING: TrialStatus.RUNNING,
+    TrialStatus.STOPPED: TrialStatus.FINISHED,  # with the tag tfcli.stopped_early
+    TrialStatus.ERRORED: TrialStatus.FAILED,
+    TrialStatus.UNFINISHED: TrialStatus.KILLED,
+}
 
 
 @dataclass(frozen=True)

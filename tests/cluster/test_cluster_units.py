@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.conftest import tiny_study
-from tests.test_cli import HEAVY, _imported_after
+from tests.cli.test_cli import HEAVY, _imported_after
 from tfcli import __version__
 from tfcli.cluster import checks, jobs
 from tfcli.cluster.checks import NodeCheck, verdict

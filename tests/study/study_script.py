@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
                 "interrupted": outcome.interrupted,
                 "finished": outcome.finished,
                 "unfinished": outcome.unfinished,
-                "statuses": {t.trial_id: t.status for t in outcome.trials},
+                "statuses": {t.trial_id: t.status.label for t in outcome.trials},
                 "path": outcome.experiment_path,
             }
         ),

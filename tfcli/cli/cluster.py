@@ -187,7 +187,7 @@ def wait_(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Give up after this many seconds (exit 2).")] = 300.0,
 ) -> None:
     """Wait until a Ray cluster has N alive nodes (for batch scripts)."""
-    from tfcli.cluster.checks import wait_for_nodes
+    from tfcli.cluster.connect import wait_for_nodes
 
     alive = wait_for_nodes(address, nodes, timeout_s=timeout)
     typer.echo(f"{alive} Ray node(s) alive at {address}")
@@ -200,7 +200,8 @@ def check(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Check a Ray cluster before a study: tfcli on every node, and shared storage on several."""
-    from tfcli.cluster.checks import join_cluster, run_node_checks, verdict
+    from tfcli.cluster.checks import run_node_checks, verdict
+    from tfcli.cluster.connect import join_cluster
     from tfcli.study.storage import default_storage
 
     storage = storage or default_storage()

@@ -6,16 +6,17 @@ import math
 import time
 from typing import Any
 
+from tfcli.records import TrialStatus
+
 STATE_STYLES = {
-    "running": "cyan",
-    "retrying": "yellow",
-    "finished": "green",
-    "stopped": "blue",
-    "failed": "red",
-    "errored": "red",
-    "unfinished": "magenta",
+    TrialStatus.RUNNING: "cyan",
+    TrialStatus.RETRYING: "yellow",
+    TrialStatus.FINISHED: "green",
+    TrialStatus.STOPPED: "blue",
+    TrialStatus.FAILED: "red",
+    TrialStatus.ERRORED: "red",
+    TrialStatus.UNFINISHED: "magenta",
 }
-DONE_STATES = {"finished", "stopped", "failed", "errored"}
 
 
 class StudyLive:
@@ -49,7 +50,7 @@ class StudyLive:
 
     # Progress hooks ------------------------------------------------------------------------
     def on_result(self, trial_id: str, result: dict) -> None:
-        trial = self.trials.setdefault(trial_id, {"state": "running", "config": {}, "best": None})
+        trial = self.trials.setdefault(trial_id, {"state": TrialStatus.RUNNING, "config": {}, "best": None})
         config = result.get("config") or {}
         if config:
             trial["config"] = config
@@ -62,7 +63,7 @@ class StudyLive:
                 trial["best"] = value
         self._refresh()
 
-    def on_trial_state(self, trial_id: str, state: str) -> None:
+    def on_trial_state(self, trial_id: str, state: TrialStatus) -> None:
         self.trials.setdefault(trial_id, {"state": state, "config": {}, "best": None})["state"] = state
         self._refresh()
 
@@ -72,7 +73,7 @@ class StudyLive:
             self.live.update(self.render())
 
     def best(self) -> tuple[str, float] | None:
-        scored = [(tid, t["best"]) for tid, t in self.trials.items() if t["best"] is not None and t["state"] not in ("failed", "errored")]
+        scored = [(tid, t["best"]) for tid, t in self.trials.items() if t["best"] is not None and not t["state"].is_failure]
         if not scored:
             return None
         pick = max if self.mode == "max" else min
@@ -83,7 +84,7 @@ class StudyLive:
         from rich.table import Table
         from rich.text import Text
 
-        done = sum(t["state"] in DONE_STATES for t in self.trials.values())
+        done = sum(t["state"].is_done for t in self.trials.values())
         elapsed = time.monotonic() - self.started
         eta = "-"
         if done:
@@ -101,7 +102,7 @@ class StudyLive:
         table.add_column(self.metric, justify="right")
         for trial_id, trial in self.trials.items():
             state = trial["state"]
-            row = [trial_id, f"[{STATE_STYLES.get(state, 'white')}]{state}[/]"]
+            row = [trial_id, f"[{STATE_STYLES.get(state, 'white')}]{state.label}[/]"]
             row += [_short(trial["config"].get(name)) for name in self.params]
             row += [str(trial.get("step", "")), f"{trial['best']:.3f}" if trial["best"] is not None else ""]
             table.add_row(*row)

@@ -15,7 +15,6 @@ runtime environment that ships this process's tfcli package to every worker
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -265,68 +264,3 @@ def auth_hint(address: str, output: str | bytes | None) -> str | None:
         f"the Ray cluster at {address} uses token authentication, and this client sent no valid token; "
         "set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) to the cluster's token"
     )
-
-
-def join_cluster(address: str) -> bool:
-    """Join the Ray cluster at ``address`` as :func:`tfcli.cluster.connect.connect` does, with
-    :func:`requested_runtime_env`; True when this call connected (and should shut down)."""
-    import logging
-
-    import ray
-
-    from tfcli.cluster.connect import _probe_cluster
-
-    if ray.is_initialized():
-        return False
-    if address.startswith("ray://"):
-        raise ClusterError(
-            f"Ray Client addresses are not supported, but got --address {address}; give the head node's GCS address (HOST:6379)"
-        )
-    _probe_cluster(address)
-    try:
-        ray.init(address=address, runtime_env=requested_runtime_env(), log_to_driver=False, logging_level=logging.WARNING)
-    except Exception as err:  # noqa: BLE001 - any failure to join is the user's to fix
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {first[:300]}") from None
-    return True
-
-
-def wait_for_nodes(address: str, count: int, *, timeout_s: float = 300.0) -> int:
-    """Wait until the cluster at ``address`` has ``count`` alive nodes; return how many it has.
-
-    For batch scripts that start a head and workers and must not start a study before all
-    have joined. The head may not be up yet: its port is polled first.
-    """
-    import socket
-
-    import ray
-
-    from tfcli.cluster.connect import _split_address, connect
-
-    deadline = time.monotonic() + timeout_s
-    hostport = _split_address(address) if address != "auto" else None
-    while hostport is not None:
-        try:
-            socket.create_connection(hostport, timeout=2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"the Ray head must be up within {timeout_s:.0f} s, but nothing listens at {address}"
-                ) from None
-            time.sleep(1.0)
-    started = connect(address)
-    try:
-        while True:
-            alive = len(alive_nodes())
-            if alive >= count:
-                return alive
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"{count} Ray nodes must join within {timeout_s:.0f} s, but {alive} did at {address}; "
-                    "check the worker nodes' logs (`ray start --address ...`)"
-                )
-            time.sleep(1.0)
-    finally:
-        if started:
-            ray.shutdown()

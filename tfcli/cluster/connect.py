@@ -8,7 +8,10 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
+from tfcli.cluster.checks import alive_nodes, auth_hint, requested_runtime_env
+from tfcli.cluster.ray_internals import TOKEN_SETUP_LOGGER
 from tfcli.errors import ClusterError
 
 #: Seconds to wait for a Ray cluster to answer before giving up.
@@ -49,8 +52,6 @@ def _probe_cluster(address: str) -> None:
             timeout=CONNECT_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired as err:
-        from tfcli.cluster.checks import auth_hint
-
         hint = auth_hint(address, err.stderr)
         if hint:
             raise ClusterError(hint) from None
@@ -59,8 +60,6 @@ def _probe_cluster(address: str) -> None:
             "check that --address names the head node's GCS port (default 6379)"
         ) from None
     if done.returncode != 0:
-        from tfcli.cluster.checks import auth_hint
-
         hint = auth_hint(address, done.stderr)
         if hint:
             raise ClusterError(hint)
@@ -91,7 +90,7 @@ def connect(address: str | None = None) -> bool:
     if address == "local":
         # Ray 2.60 warns on every start that token authentication is on; for a Ray that
         # lives and dies with this process that is noise.
-        quiet = logging.getLogger("ray._private.authentication.authentication_token_setup")
+        quiet = logging.getLogger(TOKEN_SETUP_LOGGER)
         level = quiet.level
         quiet.setLevel(logging.ERROR)
         try:
@@ -112,11 +111,71 @@ def connect(address: str | None = None) -> bool:
             "give the head node's GCS address (HOST:6379) or use `tfcli cluster submit`"
         )
     _probe_cluster(address)
-    from tfcli.cluster.checks import requested_runtime_env
-
     try:
         ray.init(address=address, runtime_env=requested_runtime_env(), log_to_driver=False, logging_level=logging.WARNING)
     except Exception as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ClusterError(f"cannot connect to the Ray cluster at {address}: {first}") from None
     return True
+
+
+def join_cluster(address: str) -> bool:
+    """Join the Ray cluster at ``address`` as :func:`connect` does, with
+    :func:`~tfcli.cluster.checks.requested_runtime_env`; True when this call connected (and
+    should shut down)."""
+    import logging
+
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address.startswith("ray://"):
+        raise ClusterError(
+            f"Ray Client addresses are not supported, but got --address {address}; give the head node's GCS address (HOST:6379)"
+        )
+    _probe_cluster(address)
+    try:
+        ray.init(address=address, runtime_env=requested_runtime_env(), log_to_driver=False, logging_level=logging.WARNING)
+    except Exception as err:  # noqa: BLE001 - any failure to join is the user's to fix
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ClusterError(f"cannot connect to the Ray cluster at {address}: {first[:300]}") from None
+    return True
+
+
+def wait_for_nodes(address: str, count: int, *, timeout_s: float = 300.0) -> int:
+    """Wait until the cluster at ``address`` has ``count`` alive nodes; return how many it has.
+
+    For batch scripts that start a head and workers and must not start a study before all
+    have joined. The head may not be up yet: its port is polled first.
+    """
+    import socket
+
+    import ray
+
+    deadline = time.monotonic() + timeout_s
+    hostport = _split_address(address) if address != "auto" else None
+    while hostport is not None:
+        try:
+            socket.create_connection(hostport, timeout=2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"the Ray head must be up within {timeout_s:.0f} s, but nothing listens at {address}"
+                ) from None
+            time.sleep(1.0)
+    started = connect(address)
+    try:
+        while True:
+            alive = len(alive_nodes())
+            if alive >= count:
+                return alive
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{count} Ray nodes must join within {timeout_s:.0f} s, but {alive} did at {address}; "
+                    "check the worker nodes' logs (`ray start --address ...`)"
+                )
+            time.sleep(1.0)
+    finally:
+        if started:
+            ray.shutdown()

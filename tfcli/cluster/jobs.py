@@ -55,12 +55,9 @@ def job_server_url(address: str | None) -> tuple[str, str]:
 
 
 def _auth_headers() -> dict[str, str]:
-    try:
-        from ray._private.authentication.http_token_authentication import get_auth_headers_if_auth_enabled
+    from tfcli.cluster.ray_internals import auth_headers
 
-        return dict(get_auth_headers_if_auth_enabled({}) or {})
-    except Exception:  # noqa: BLE001 - a Ray without token authentication
-        return {}
+    return auth_headers()
 
 
 def probe_job_server(url: str, source: str = "--address", timeout_s: float = PROBE_TIMEOUT_S) -> str:

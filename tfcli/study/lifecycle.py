@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tfcli.errors import StudyError
 from tfcli.spec.schema import StudySpec
+from tfcli.study.storage import experiment_names, resolve_storage
 
 TAG_RAY_STORAGE = "tfcli.ray_storage"
 TAG_BASE_DIR = "tfcli.base_dir"
@@ -76,12 +76,6 @@ def _callback(tracking, spec: StudySpec, study_id: str, storage: str, address: s
     )
 
 
-def _storage(storage: str | None) -> str:
-    from tfcli.study.storage import default_storage
-
-    return str(Path(storage or default_storage()).expanduser().resolve())
-
-
 def ensure_new_study(spec: StudySpec, tracking) -> None:
     """Refuse a study name the store already holds, saying how to resume or rename."""
     from tfcli.tracking import study_record
@@ -116,7 +110,7 @@ def start_study(
     from tfcli.train.trainable import train_trial
 
     ensure_new_study(spec, tracking)
-    storage = _storage(storage)
+    storage = resolve_storage(storage)
     ensure_experiment(tracking, spec.name)
     study_id = uuid.uuid4().hex[:16]
     return run_study(
@@ -132,13 +126,13 @@ def start_study(
     )
 
 
-def resume_study(name: str, tracking, *, address: str | None = None, storage: str | None = None, retry_errored: bool = False, progress=None):
+def resume_study(name: str, tracking, *, address: str | None = None, storage: str | None = None, retry_failed: bool = False, progress=None):
     """Continue an interrupted study: finished trials are kept, unfinished ones resume."""
     from tfcli.study.runner import run_study
     from tfcli.train.trainable import train_trial
 
     stored = load_stored_study(tracking, name)
-    storage = _storage(storage or stored.storage)
+    storage = resolve_storage(storage or stored.storage)
     experiment = _latest_experiment(name, storage)
     return run_study(
         stored.spec,
@@ -150,13 +144,13 @@ def resume_study(name: str, tracking, *, address: str | None = None, storage: st
         resume=True,
         progress=progress,
         name=experiment,
-        retry_errored=retry_errored,
+        retry_failed=retry_failed,
     )
 
 
 def _extensions(name: str, storage: str) -> list[str]:
-    root = Path(storage)
-    found = [p.name for p in root.glob(f"{name}-ext*") if p.name[len(name) + 4 :].isdigit()]
+    prefix = f"{name}-ext"
+    found = [n for n in experiment_names(storage) if n.startswith(prefix) and n[len(prefix) :].isdigit()]
     return sorted(found, key=lambda n: int(n[len(name) + 4 :]))
 
 
@@ -204,7 +198,7 @@ def extend_study(
     from tfcli.train.trainable import train_trial
 
     stored = load_stored_study(tracking, name)
-    storage = _storage(storage or stored.storage)
+    storage = resolve_storage(storage or stored.storage)
     records = trial_records(tracking, name, history=False)
     unfinished = [r for r in records if r.status.value in ("RUNNING", "KILLED")]
     if unfinished:

@@ -8,26 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfcli.records import TrialStatus
 from tfcli.spec.schema import StudySpec
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
-
-
-class TrialState:
-    """What ``Progress.on_trial_state`` and ``TrialSummary.status`` report."""
-
-    RUNNING = "running"
-    RETRYING = "retrying"  # failed, restarting from its last checkpoint
-    FINISHED = "finished"  # trained to the end
-    STOPPED = "stopped"  # stopped early by the scheduler (ASHA, HyperBand) or the time budget
-    FAILED = "failed"  # diverged or ran out of memory; not retried
-    ERRORED = "errored"  # raised, and used up its retries
-    UNFINISHED = "unfinished"  # pending or running when the study was interrupted
 
 
 @dataclass(frozen=True)
 class TrialSummary:
     trial_id: str
-    status: str  # a TrialState value
+    status: TrialStatus  # one of the runner's states (not RUNNING or RETRYING, not KILLED)
     config: dict[str, Any]
     best: float | None  # the best objective value it reported (failure reports excluded)
     last_step: int | None
@@ -46,28 +35,28 @@ class StudyOutcome:
     interrupted: bool = False
     elapsed_s: float = 0.0
 
-    def count(self, status: str) -> int:
+    def count(self, status: TrialStatus) -> int:
         return sum(t.status == status for t in self.trials)
 
     @property
     def finished(self) -> int:
-        return self.count(TrialState.FINISHED)
+        return self.count(TrialStatus.FINISHED)
 
     @property
     def stopped(self) -> int:
-        return self.count(TrialState.STOPPED)
+        return self.count(TrialStatus.STOPPED)
 
     @property
     def failed(self) -> int:
-        return self.count(TrialState.FAILED)
+        return self.count(TrialStatus.FAILED)
 
     @property
     def errored(self) -> int:
-        return self.count(TrialState.ERRORED)
+        return self.count(TrialStatus.ERRORED)
 
     @property
     def unfinished(self) -> int:
-        return self.count(TrialState.UNFINISHED)
+        return self.count(TrialStatus.UNFINISHED)
 
     @property
     def resumable(self) -> bool:
@@ -76,7 +65,7 @@ class StudyOutcome:
 
     @property
     def best_trial(self) -> TrialSummary | None:
-        healthy = [t for t in self.trials if t.status not in (TrialState.FAILED, TrialState.ERRORED)]
+        healthy = [t for t in self.trials if not t.status.is_failure]
         candidates = [t for t in healthy if t.best is not None]
         if not candidates:
             return None
@@ -126,21 +115,21 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
         reached_end = isinstance(step, (int, float)) and step >= max_steps
         error = None
         if t.status == "ERROR":
-            status, error = TrialState.ERRORED, _error_line(t)
+            status, error = TrialStatus.ERRORED, _error_line(t)
         elif FAILURE_KEY in last:
-            status, error = TrialState.FAILED, last.get(FAILURE_MESSAGE_KEY)
+            status, error = TrialStatus.FAILED, last.get(FAILURE_MESSAGE_KEY)
         elif t.status == "PAUSED" and reached_end:
             # Tune's synchronous HyperBand pauses trials at its last milestone (max_t) to
             # wait for the rest of their bracket, and can end the run with them still PAUSED.
-            status = TrialState.FINISHED
+            status = TrialStatus.FINISHED
         elif t.status in ("PENDING", "RUNNING", "PAUSED"):
-            status = TrialState.UNFINISHED
+            status = TrialStatus.UNFINISHED
         elif reached_end or (
             t.trial_id in watch.completed and t.trial_id not in watch.stopped_early
         ):
-            status = TrialState.FINISHED
+            status = TrialStatus.FINISHED
         else:
-            status = TrialState.STOPPED
+            status = TrialStatus.STOPPED
         summaries.append(
             TrialSummary(
                 trial_id=t.trial_id,

@@ -52,11 +52,12 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from tfcli.errors import ClusterError, StudyError
+from tfcli.errors import StudyError
 from tfcli.study.outcome import StudyOutcome, _summaries
+from tfcli.study.ray_internals import set_tuner_callbacks
 from tfcli.cluster.connect import connect
 from tfcli.spec.schema import StudySpec
-from tfcli.study.storage import _storage_root, experiment_path
+from tfcli.study.storage import experiment_path, resolve_storage
 from tfcli.spec.trial import study_payload
 from tfcli.study.trial_wrapper import trial
 from tfcli.study.watch import Progress, _watch_class
@@ -122,12 +123,10 @@ def _attach_callbacks(tuner, callbacks: list) -> None:
     A Tuner pickles its RunConfig into ``tuner.pkl`` when built and ``Tuner.restore``
     brings back those pickled callbacks, so callbacks passed the public way must pickle and
     are stale on resume. Setting them on the (in-process) TunerInternal's RunConfig lets
-    the MLflow callback and the live display hold clients, locks and consoles.
+    the MLflow callback and the live display hold clients, locks and consoles; Ray has no
+    public way (see :mod:`tfcli.study.ray_internals`).
     """
-    internal = getattr(tuner, "_local_tuner", None)
-    if internal is None:  # pragma: no cover - only under Ray Client, which connect() refuses
-        raise ClusterError("Ray Client mode is not supported; give the GCS address (HOST:6379)")
-    internal.get_run_config().callbacks = list(callbacks)
+    set_tuner_callbacks(tuner, callbacks)
 
 
 def _build_trainable(trainable: Callable, spec: StudySpec, payload: dict):
@@ -135,6 +134,121 @@ def _build_trainable(trainable: Callable, spec: StudySpec, payload: dict):
 
     with_spec = tune.with_parameters(trial, target=trainable, study=payload)
     return tune.with_resources(with_spec, {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu})
+
+
+def _check_saved_state(exp_name: str, path: str, resume: bool) -> None:
+    """Resume needs a saved experiment at ``path``; a new start needs none there."""
+    from ray import tune
+
+    exists = tune.Tuner.can_restore(path)
+    if resume and not exists:
+        raise StudyError(f"no study {exp_name!r} to resume: nothing saved at {path}")
+    if not resume and exists:
+        raise StudyError(
+            f"study {exp_name!r} already has runs at {path}; resume it, extend it, or choose another name"
+        )
+
+
+def _preflight(address: str | None, storage_path: str) -> None:
+    """On a cluster, check that every node can run the study before starting it."""
+    if (address or os.environ.get("RAY_ADDRESS") or "local") != "local":
+        from tfcli.cluster.checks import preflight
+
+        preflight(storage_path)
+
+
+def _restored_tuner(path: str, wrapped, retry_failed: bool):
+    """The Tuner of the saved experiment at ``path`` (a folder or a URI, as given)."""
+    from ray import tune
+
+    return tune.Tuner.restore(path, trainable=wrapped, resume_unfinished=True, resume_errored=retry_failed)
+
+
+def _run_config(spec: StudySpec, exp_name: str, storage_path: str):
+    """Where and how Tune keeps the experiment; ``storage_path`` goes to Ray as given."""
+    from ray import tune
+
+    metric, mode = spec.objective.metric, spec.objective.mode
+    return tune.RunConfig(
+        name=exp_name,
+        storage_path=storage_path,
+        failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures),
+        checkpoint_config=tune.CheckpointConfig(
+            # The best by the objective (Tune also keeps the latest). PBT keeps
+            # them all: it restores a trial from another trial's checkpoint some
+            # time after choosing it, and Tune may have deleted it by then.
+            num_to_keep=None if spec.scheduler.type == "pbt" else 1,
+            checkpoint_score_attribute=metric,
+            checkpoint_score_order=mode,
+        ),
+        verbose=0,
+        log_to_file=True,  # trial stdout/stderr go to files in the trial folder
+    )
+
+
+def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_evaluate, evaluated_rewards):
+    """The search: searcher (warm-started by ``extend``), scheduler, samples, time budget."""
+    from ray import tune
+
+    from tfcli.study.space import make_scheduler, make_searcher
+
+    metric, mode = spec.objective.metric, spec.objective.mode
+    return tune.TuneConfig(
+        metric=metric,
+        mode=mode,
+        search_alg=make_searcher(
+            spec,
+            metric,
+            mode,
+            points_to_evaluate=points_to_evaluate,
+            evaluated_rewards=evaluated_rewards,
+            max_concurrent=max_concurrent,
+        ),
+        scheduler=make_scheduler(spec),
+        num_samples=num_samples or spec.search.num_samples,
+        time_budget_s=spec.budget.time_seconds,
+        # A new trial reuses a finished trial's worker process: torch, tfcli and
+        # the cached data stay imported, which saves seconds per trial.
+        reuse_actors=True,
+    )
+
+
+def _new_tuner(wrapped, spec: StudySpec, exp_name: str, storage_path: str, **search):
+    """A Tuner for a new experiment ``storage_path/exp_name``; ``search``: see :func:`_tune_config`."""
+    from ray import tune
+
+    from tfcli.study.space import tuner_param_space
+
+    return tune.Tuner(
+        wrapped,
+        param_space=tuner_param_space(spec),
+        tune_config=_tune_config(spec, **search),
+        run_config=_run_config(spec, exp_name, storage_path),
+    )
+
+
+def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path: str) -> StudyOutcome:
+    """Run the Tuner with the callbacks and the live display, and summarise how it went."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    metric, mode = spec.objective.metric, spec.objective.mode
+    watch = _watch_class()(progress, spec.train.max_steps)
+    _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch])
+    start = time.monotonic()
+    with _study_environment(spec):
+        tuner.fit()
+    elapsed = time.monotonic() - start
+    trials = _summaries(spec, path, metric, mode, watch)
+    watch.settle(trials)
+    return StudyOutcome(
+        name=exp_name,
+        experiment_path=path,
+        metric=metric,
+        mode=mode,
+        trials=trials,
+        interrupted=watch.interrupted,
+        elapsed_s=elapsed,
+    )
 
 
 def run_study(
@@ -152,22 +266,21 @@ def run_study(
     evaluated_rewards: list[float] | None = None,
     progress: Progress | None = None,
     name: str | None = None,
-    retry_errored: bool = False,
+    retry_failed: bool = False,
 ) -> StudyOutcome:
     """Run (or, with ``resume``, continue) the study ``spec`` as a Tune experiment.
 
-    ``trainable(config, study)``: see the module docstring. ``storage``: Ray's storage folder
-    (None: :func:`~tfcli.study.storage.default_storage`); the experiment lives at
-    ``storage/name``. ``name`` defaults to ``spec.name``; ``extend`` passes ``<study>-ext<k>``
-    with the earlier trials' configs as ``points_to_evaluate`` and their objective values as
-    ``evaluated_rewards`` (see :func:`tfcli.study.space.make_searcher` for what each method
-    does with them).
+    ``trainable(config, study)``: see the module docstring. ``storage``: Ray's storage, a
+    folder or a URI (see :func:`~tfcli.study.storage.resolve_storage`); the experiment lives
+    at ``storage/name``. ``name`` defaults to ``spec.name``; ``extend`` passes
+    ``<study>-ext<k>`` with the earlier trials' configs as ``points_to_evaluate`` and their
+    objective values as ``evaluated_rewards`` (see :func:`tfcli.study.space.make_searcher`).
     ``callbacks``: Tune callbacks (the MLflow one) run on the driver; they need not pickle.
     ``num_samples`` / ``max_concurrent`` override the study file.
 
     ``resume``: continue the interrupted experiment ``storage/name``: unfinished trials
     resume from their checkpoints, finished ones are kept, errored ones stay errored unless
-    ``retry_errored`` (then they resume from their last checkpoint). The experiment keeps
+    ``retry_failed`` (then they resume from their last checkpoint). The experiment keeps
     the settings it started with (samples, searcher state, time budget left).
 
     Ray: the one already initialised, else the cluster at ``address``, else an embedded
@@ -175,91 +288,23 @@ def run_study(
     Raises StudyError (no such experiment to resume, or one already there to start) and
     ClusterError (cluster unreachable).
     """
-    from ray import tune
-
-    metric, mode = spec.objective.metric, spec.objective.mode
     exp_name = name or spec.name
-    storage_path = _storage_root(storage)
+    storage_path = resolve_storage(storage)
     path = experiment_path(exp_name, storage_path)
-    exists = tune.Tuner.can_restore(path)
-    if resume and not exists:
-        raise StudyError(f"no study {exp_name!r} to resume: nothing saved at {path}")
-    if not resume and exists:
-        raise StudyError(
-            f"study {exp_name!r} already has runs at {path}; resume it, extend it, or choose another name"
-        )
-
+    _check_saved_state(exp_name, path, resume)
     started = connect(address)
     try:
-        if (address or os.environ.get("RAY_ADDRESS") or "local") != "local":
-            from tfcli.cluster.checks import preflight
-
-            preflight(storage_path)
+        _preflight(address, storage_path)
         payload = study_payload(spec, study_id=study_id, experiment=exp_name)
         wrapped = _build_trainable(trainable, spec, payload)
         if resume:
-            tuner = tune.Tuner.restore(
-                path, trainable=wrapped, resume_unfinished=True, resume_errored=retry_errored
-            )
+            tuner = _restored_tuner(path, wrapped, retry_failed)
         else:
-            from tfcli.study.space import make_scheduler, make_searcher, tuner_param_space
-
-            tuner = tune.Tuner(
-                wrapped,
-                param_space=tuner_param_space(spec),
-                tune_config=tune.TuneConfig(
-                    metric=metric,
-                    mode=mode,
-                    search_alg=make_searcher(
-                        spec,
-                        metric,
-                        mode,
-                        points_to_evaluate=points_to_evaluate,
-                        evaluated_rewards=evaluated_rewards,
-                        max_concurrent=max_concurrent,
-                    ),
-                    scheduler=make_scheduler(spec),
-                    num_samples=num_samples or spec.search.num_samples,
-                    time_budget_s=spec.budget.time_seconds,
-                    # A new trial reuses a finished trial's worker process: torch, tfcli and
-                    # the cached data stay imported, which saves seconds per trial.
-                    reuse_actors=True,
-                ),
-                run_config=tune.RunConfig(
-                    name=exp_name,
-                    storage_path=storage_path,
-                    failure_config=tune.FailureConfig(max_failures=spec.budget.max_failures),
-                    checkpoint_config=tune.CheckpointConfig(
-                        # The best by the objective (Tune also keeps the latest). PBT keeps
-                        # them all: it restores a trial from another trial's checkpoint some
-                        # time after choosing it, and Tune may have deleted it by then.
-                        num_to_keep=None if spec.scheduler.type == "pbt" else 1,
-                        checkpoint_score_attribute=metric,
-                        checkpoint_score_order=mode,
-                    ),
-                    verbose=0,
-                    log_to_file=True,  # trial stdout/stderr go to files in the trial folder
-                ),
+            tuner = _new_tuner(
+                wrapped, spec, exp_name, storage_path, num_samples=num_samples, max_concurrent=max_concurrent,
+                points_to_evaluate=points_to_evaluate, evaluated_rewards=evaluated_rewards,
             )
-        from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
-        watch = _watch_class()(progress, spec.train.max_steps)
-        _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch])
-        start = time.monotonic()
-        with _study_environment(spec):
-            tuner.fit()
-        elapsed = time.monotonic() - start
-        trials = _summaries(spec, path, metric, mode, watch)
-        watch.settle(trials)
-        return StudyOutcome(
-            name=exp_name,
-            experiment_path=path,
-            metric=metric,
-            mode=mode,
-            trials=trials,
-            interrupted=watch.interrupted,
-            elapsed_s=elapsed,
-        )
+        return _fit(tuner, spec, callbacks, progress, exp_name, path)
     finally:
         if started:
             import ray

@@ -33,8 +33,9 @@ import math
 from typing import Any
 
 from tfcli.errors import StudyError
-from tfcli.spec.rules import field_kind
+from tfcli.spec.rules import field_kind, quantized_indices
 from tfcli.spec.schema import ParamSpec, StudySpec
+from tfcli.study.ray_internals import distribution_contains
 
 #: Trials that Optuna's TPE sampler draws at random before it models results (its default).
 #: ``describe_trials`` is exact for these; later tpe trials depend on the results.
@@ -42,17 +43,6 @@ TPE_STARTUP_TRIALS = 10
 
 
 # --- parameters ---------------------------------------------------------------------------
-
-
-def _grid_range(lo: float, hi: float, q: float) -> tuple[int, int]:
-    """Indices ``k`` of the multiples ``k * q`` inside ``[lo, hi]``, rounded inwards."""
-
-    def index(bound: float, rounding) -> int:
-        scaled = bound / q
-        nearest = round(scaled)
-        return int(nearest) if math.isclose(scaled, nearest, rel_tol=1e-9, abs_tol=1e-9) else int(rounding(scaled))
-
-    return index(lo, math.ceil), index(hi, math.floor)
 
 
 def _snap(value: float, q: float) -> float:
@@ -64,13 +54,12 @@ def _snap(value: float, q: float) -> float:
 
 def _quantized_bounds(path: str, param: ParamSpec) -> tuple[float, float]:
     """The smallest and largest multiple of q in [min, max], or a StudyError when there is none."""
-    lo_k, hi_k = _grid_range(param.min, param.max, param.q)
-    if hi_k < lo_k or (param.distribution == "q_log_uniform" and hi_k < 1):
+    lo_k, hi_k = quantized_indices(param.min, param.max, param.q, log=param.distribution == "q_log_uniform")
+    if hi_k < lo_k:
         raise StudyError(
             f"{param.distribution} needs a multiple of q between min and max, but "
             f"search.parameters.{path} has none (min={param.min:g}, max={param.max:g}, q={param.q:g})"
         )
-    lo_k = max(lo_k, 1) if param.distribution == "q_log_uniform" else lo_k
     if field_kind(path) == "int":
         return int(lo_k * int(param.q)), int(hi_k * int(param.q))
     return _snap(lo_k * param.q, param.q), _snap(hi_k * param.q, param.q)
@@ -274,7 +263,7 @@ def _warm_start(space: dict, points: list[dict] | None, rewards: list[float] | N
         if any(k not in point for k in space):
             continue
         try:
-            inside = all(dist._contains(dist.to_internal_repr(point[k])) for k, dist in space.items())
+            inside = all(distribution_contains(dist, point[k]) for k, dist in space.items())
         except (ValueError, TypeError):
             inside = False
         if inside:

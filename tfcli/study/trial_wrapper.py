@@ -11,6 +11,7 @@ import math
 from typing import Any, Callable
 
 from tfcli.errors import DivergedError
+from tfcli.study.ray_internals import trial_session
 
 #: Result key of a trial's last report when it failed in a way that must not be retried.
 FAILURE_KEY = "tfcli_failure"
@@ -35,13 +36,12 @@ def _watch_reported_step() -> dict[str, Any]:
     """Remember the ``step`` of this trial's latest ``tune.report``.
 
     ``tune.report`` goes through the worker's session object; wrapping that one object's
-    ``report`` sees every report of this trial and nothing else.
+    ``report`` sees every report of this trial and nothing else (a private Ray API: see
+    :mod:`tfcli.study.ray_internals`).
     """
     seen: dict[str, Any] = {}
     try:
-        from ray.train._internal.session import get_session
-
-        session = get_session()
+        session = trial_session()
         original = session.report
     except Exception:  # a Ray without this internal: the failure report then has no step
         return seen

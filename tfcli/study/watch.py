@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Protocol
 
-from tfcli.study.outcome import TrialState
+from tfcli.records import TrialStatus
 from tfcli.study.trial_wrapper import FAILURE_KEY
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,96 @@ class Progress(Protocol):
 
     def on_result(self, trial_id: str, result: dict) -> None: ...
 
-    def on_trial_state(self, trial_id: str, state: str) -> None: ...
+    def on_trial_state(self, trial_id: str, state: TrialStatus) -> None: ...
+
+
+class _WatchHooks:
+    """The hooks of the driver-side Tune callback: forwards progress and notices SIGINT.
+
+    A plain class so that this module imports no Ray; :func:`_watch_class` joins it with
+    Ray's ``Callback``.
+    """
+
+    def __init__(self, progress: Progress | None, max_steps: int):
+        self.progress = progress
+        self.max_steps = max_steps
+        self.interrupted = False
+        self.stopped_early: set[str] = set()
+        self.completed: set[str] = set()
+        self.started: set[str] = set()
+        self.told: dict[str, TrialStatus] = {}  # the last state told per trial
+        self._warned = False
+
+    def setup(self, **info):
+        # tune.run installs its SIGINT handler before it sets up callbacks; wrap it to
+        # learn that the run was interrupted. Ray's handler then restores the handler
+        # from before fit(), so a second Ctrl-C stops at once.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        tune_handler = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum, frame):
+            self.interrupted = True
+            if callable(tune_handler):
+                tune_handler(signum, frame)
+            else:
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, on_sigint)
+
+    def _tell(self, hook: str, *args) -> None:
+        method = getattr(self.progress, hook, None) if self.progress is not None else None
+        if method is None:
+            return
+        try:
+            method(*args)
+        except Exception:  # a display bug must not end the study
+            if not self._warned:
+                logger.exception("progress display failed in %s", hook)
+                self._warned = True
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.started.add(trial.trial_id)
+        self.told[trial.trial_id] = TrialStatus.RUNNING
+        self._tell("on_trial_state", trial.trial_id, TrialStatus.RUNNING)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        # Tune marks a result done=True when its scheduler or stopper ends the trial;
+        # a trial that ends by itself produces no such (non-duplicate) result.
+        if result.get("done") and FAILURE_KEY not in result:
+            self.stopped_early.add(trial.trial_id)
+        self._tell("on_result", trial.trial_id, dict(result))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.completed.add(trial.trial_id)
+        last = trial.last_result or {}
+        step = last.get("step")
+        if FAILURE_KEY in last:
+            state = TrialStatus.FAILED
+        elif isinstance(step, (int, float)) and step >= trial.config.get("train.max_steps", self.max_steps):
+            state = TrialStatus.FINISHED  # ASHA also "stops" trials that reach max_t
+        elif trial.trial_id in self.stopped_early:
+            state = TrialStatus.STOPPED
+        else:
+            state = TrialStatus.FINISHED
+        self.told[trial.trial_id] = state
+        self._tell("on_trial_state", trial.trial_id, state)
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self.told[trial.trial_id] = TrialStatus.RETRYING
+        self._tell("on_trial_state", trial.trial_id, TrialStatus.RETRYING)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.told[trial.trial_id] = TrialStatus.ERRORED
+        self._tell("on_trial_state", trial.trial_id, TrialStatus.ERRORED)
+
+    def settle(self, summaries) -> None:
+        """Final states Tune has no hook for: trials the time budget stopped, trials
+        still unfinished after Ctrl-C, and corrections of what on_trial_complete guessed."""
+        for summary in summaries:
+            if summary.trial_id in self.started and self.told.get(summary.trial_id) != summary.status:
+                self.told[summary.trial_id] = summary.status
+                self._tell("on_trial_state", summary.trial_id, summary.status)
 
 
 _WATCH_CLASS = None
@@ -31,87 +120,8 @@ def _watch_class():
         return _WATCH_CLASS
     from ray.tune import Callback
 
-    class StudyWatch(Callback):
-        def __init__(self, progress: Progress | None, max_steps: int):
-            self.progress = progress
-            self.max_steps = max_steps
-            self.interrupted = False
-            self.stopped_early: set[str] = set()
-            self.completed: set[str] = set()
-            self.started: set[str] = set()
-            self.told: dict[str, str] = {}  # the last state told per trial
-            self._warned = False
-
-        def setup(self, **info):
-            # tune.run installs its SIGINT handler before it sets up callbacks; wrap it to
-            # learn that the run was interrupted. Ray's handler then restores the handler
-            # from before fit(), so a second Ctrl-C stops at once.
-            if threading.current_thread() is not threading.main_thread():
-                return
-            tune_handler = signal.getsignal(signal.SIGINT)
-
-            def on_sigint(signum, frame):
-                self.interrupted = True
-                if callable(tune_handler):
-                    tune_handler(signum, frame)
-                else:
-                    raise KeyboardInterrupt
-
-            signal.signal(signal.SIGINT, on_sigint)
-
-        def _tell(self, hook: str, *args) -> None:
-            method = getattr(self.progress, hook, None) if self.progress is not None else None
-            if method is None:
-                return
-            try:
-                method(*args)
-            except Exception:  # a display bug must not end the study
-                if not self._warned:
-                    logger.exception("progress display failed in %s", hook)
-                    self._warned = True
-
-        def on_trial_start(self, iteration, trials, trial, **info):
-            self.started.add(trial.trial_id)
-            self.told[trial.trial_id] = TrialState.RUNNING
-            self._tell("on_trial_state", trial.trial_id, TrialState.RUNNING)
-
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            # Tune marks a result done=True when its scheduler or stopper ends the trial;
-            # a trial that ends by itself produces no such (non-duplicate) result.
-            if result.get("done") and FAILURE_KEY not in result:
-                self.stopped_early.add(trial.trial_id)
-            self._tell("on_result", trial.trial_id, dict(result))
-
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            self.completed.add(trial.trial_id)
-            last = trial.last_result or {}
-            step = last.get("step")
-            if FAILURE_KEY in last:
-                state = TrialState.FAILED
-            elif isinstance(step, (int, float)) and step >= trial.config.get("train.max_steps", self.max_steps):
-                state = TrialState.FINISHED  # ASHA also "stops" trials that reach max_t
-            elif trial.trial_id in self.stopped_early:
-                state = TrialState.STOPPED
-            else:
-                state = TrialState.FINISHED
-            self.told[trial.trial_id] = state
-            self._tell("on_trial_state", trial.trial_id, state)
-
-        def on_trial_recover(self, iteration, trials, trial, **info):
-            self.told[trial.trial_id] = TrialState.RETRYING
-            self._tell("on_trial_state", trial.trial_id, TrialState.RETRYING)
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            self.told[trial.trial_id] = TrialState.ERRORED
-            self._tell("on_trial_state", trial.trial_id, TrialState.ERRORED)
-
-        def settle(self, summaries) -> None:
-            """Final states Tune has no hook for: trials the time budget stopped, trials
-            still unfinished after Ctrl-C, and corrections of what on_trial_complete guessed."""
-            for summary in summaries:
-                if summary.trial_id in self.started and self.told.get(summary.trial_id) != summary.status:
-                    self.told[summary.trial_id] = summary.status
-                    self._tell("on_trial_state", summary.trial_id, summary.status)
+    class StudyWatch(_WatchHooks, Callback):
+        pass
 
     _WATCH_CLASS = StudyWatch
     return StudyWatch

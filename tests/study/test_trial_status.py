@@ -1,0 +1,55 @@
+"""The one trial-status vocabulary: MLflow's statuses plus the runner's own, with a mapping."""
+
+from __future__ import annotations
+
+from tfcli.records import TrialStatus
+
+
+def test_the_mlflow_side_reads_as_before():
+    assert [s.value for s in TrialStatus.mlflow_statuses()] == ["RUNNING", "FINISHED", "FAILED", "KILLED"]
+    assert TrialStatus.from_mlflow("FINISHED") is TrialStatus.FINISHED
+    assert TrialStatus.from_mlflow("SCHEDULED") is TrialStatus.RUNNING
+    assert TrialStatus.from_mlflow("STOPPED") is TrialStatus.RUNNING  # not an MLflow status
+    assert not TrialStatus.RUNNING.is_done and TrialStatus.KILLED.is_done
+
+
+def test_every_runner_state_maps_to_an_mlflow_status():
+    expected = {
+        TrialStatus.RUNNING: TrialStatus.RUNNING,
+        TrialStatus.RETRYING: TrialStatus.RUNNING,
+        TrialStatus.FINISHED: TrialStatus.FINISHED,
+        TrialStatus.STOPPED: TrialStatus.FINISHED,
+        TrialStatus.FAILED: TrialStatus.FAILED,
+        TrialStatus.ERRORED: TrialStatus.FAILED,
+        TrialStatus.KILLED: TrialStatus.KILLED,
+        TrialStatus.UNFINISHED: TrialStatus.KILLED,
+    }
+    assert {s: s.mlflow for s in TrialStatus} == expected
+    assert all(s.mlflow in TrialStatus.mlflow_statuses() for s in TrialStatus)
+
+
+def test_done_failure_and_the_printed_words():
+    done = {s for s in TrialStatus if s.is_done}
+    assert done == {TrialStatus.FINISHED, TrialStatus.STOPPED, TrialStatus.FAILED, TrialStatus.ERRORED, TrialStatus.KILLED}
+    assert {s for s in TrialStatus if s.is_failure} == {TrialStatus.FAILED, TrialStatus.ERRORED}
+    assert [s.label for s in TrialStatus if s not in TrialStatus.mlflow_statuses()] == [
+        "retrying", "stopped", "errored", "unfinished"
+    ]
+
+
+def test_the_live_display_prints_the_words_it_printed_before():
+    from rich.console import Console
+
+    from tests.study.conftest import make_spec
+    from tfcli.cli.study_live import StudyLive
+
+    screen = Console(width=200, record=True)
+    live = StudyLive(screen, make_spec(), total=3)
+    live.on_result("t1", {"step": 10, "bleu": 5.0})
+    live.on_trial_state("t1", TrialStatus.STOPPED)
+    live.on_trial_state("t2", TrialStatus.ERRORED)
+    live.on_trial_state("t3", TrialStatus.RETRYING)
+    screen.print(live.render())
+    text = screen.export_text()
+    assert "2/3 trials done" in text and "best bleu 5.000 (t1)" in text
+    assert "stopped" in text and "errored" in text and "retrying" in text and "STOPPED" not in text
