@@ -64,3 +64,7 @@ class StudyError(UserError):
 
 class ClusterError(UserError):
     """An unreachable Ray cluster or tracking server, or a cluster that is set up wrong."""
+
+
+class ExportError(UserError):
+    """A study, trial or folder that cannot be exported or loaded."""

@@ -29,13 +29,17 @@ def predict(
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store for models:/ sources (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
 ) -> None:
     """Predict with an exported model: one output per input line, in order."""
+    import contextlib
     import tempfile
 
     from tfcli.errors import DataError
     from tfcli.export import find_export_folder, load_export, read_export_config, read_inputs
 
-    with tempfile.TemporaryDirectory(prefix="tfcli-predict-") as tmp:
-        if source.startswith("models:/"):
+    # A folder is only read (its files checked before use, nothing written); a registered
+    # model is downloaded into a temporary folder, removed afterwards.
+    registered = source.startswith("models:/")
+    with tempfile.TemporaryDirectory(prefix="tfcli-predict-") if registered else contextlib.nullcontext() as tmp:
+        if registered:
             from tfcli.tracking import check_tracking, download_model, resolve_tracking
 
             tracking = check_tracking(resolve_tracking(tracking_uri))

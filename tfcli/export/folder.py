@@ -5,10 +5,10 @@ Reading is JSON only; the weights are loaded in :mod:`tfcli.export.loading`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from tfcli.errors import UserError
+from tfcli.errors import ExportError
+from tfcli.export.validate import MAX_CONFIG_BYTES, check_folder, check_regular_file, parse_json, read_bytes, short_repr, validate_export_config
 from tfcli.train.checkpoint import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
 
 EXPORT_FORMAT = "tfcli-export/1"
@@ -18,30 +18,30 @@ EXPORT_FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, README_FILE)
 ARTIFACT_KEY = "export"
 
 
-class ExportError(UserError):
-    """A study, trial or folder that cannot be exported or loaded."""
-
-
 def read_export_config(folder: str | Path) -> dict:
-    """The ``config.json`` of an export folder; ExportError when ``folder`` is not an export."""
+    """The checked ``config.json`` of an export folder; ExportError when ``folder`` is not an
+    export, or is one that is damaged (see :mod:`tfcli.export.validate`). JSON only."""
     folder = Path(folder)
+    if folder.exists() or folder.is_symlink():
+        check_folder(folder)
     if not folder.is_dir():
         raise ExportError(f"SOURCE must be an export folder (written by `tfcli export`) or models:/NAME@ALIAS, but {folder} is not a folder")
-    missing = [name for name in (CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE) if not (folder / name).is_file()]
+    missing = [name for name in (CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE) if not (folder / name).exists() and not (folder / name).is_symlink()]
     if missing:
         raise ExportError(
             f"SOURCE must be an export folder with {', '.join((CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE))} "
             f"(written by `tfcli export`), but {folder} has no {', '.join(missing)}"
         )
-    try:
-        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ExportError(f"{folder / CONFIG_FILE} must be JSON, but it does not parse ({err})") from None
+    for name in EXPORT_FILES:
+        if (folder / name).exists() or (folder / name).is_symlink():
+            check_regular_file(folder / name)
+    path = folder / CONFIG_FILE
+    config = parse_json(path, read_bytes(path, MAX_CONFIG_BYTES))
     if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
         found = config.get("format") if isinstance(config, dict) else type(config).__name__
         hint = " (a training checkpoint: export it with `tfcli export`)" if found == "tfcli-checkpoint/1" else ""
-        raise ExportError(f"{folder / CONFIG_FILE} must have format {EXPORT_FORMAT!r}, but got {found!r}{hint}")
-    return config
+        raise ExportError(f"{path} must have format {EXPORT_FORMAT!r}, but got {short_repr(found)}{hint}")
+    return validate_export_config(path, config)
 
 
 def find_export_folder(root: str | Path) -> Path:

@@ -9,32 +9,68 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from tfcli.errors import DataError
 from tfcli.export.folder import ExportError, read_export_config
-from tfcli.train.checkpoint import TOKENIZER_FILE
+from tfcli.train.checkpoint import MODEL_FILE, TOKENIZER_FILE
 
 
 def load_export(folder: str | Path, *, device: Optional[str] = None) -> "ExportedModel":
-    """Load an export folder for prediction: JSON and safetensors only."""
+    """Load an export folder for prediction: JSON and safetensors only.
+
+    Every file is checked before it is trusted (:mod:`tfcli.export.validate`): a damaged or
+    hostile folder raises one ExportError, never a traceback, and nothing is written.
+    """
     import torch
 
     from tfcli.data.tokenizer import SubwordTokenizer
+    from tfcli.export import validate as v
     from tfcli.model.transformer import TransformerConfig, build_model
     from tfcli.spec.schema import StudySpec
     from tfcli.train.checkpoint import load_weights
     from tfcli.train.device import Hardware, Placement, choose_placement
 
     folder = Path(folder)
-    config = read_export_config(folder)
+    config = read_export_config(folder)  # checked: types, bounds, the study spec
     spec = StudySpec.model_validate(config["study_spec"])
-    tokenizer = SubwordTokenizer.load(folder / TOKENIZER_FILE)
+    tokenizer_path = folder / TOKENIZER_FILE
+    v.parse_json(tokenizer_path, v.read_bytes(tokenizer_path, v.MAX_TOKENIZER_BYTES))
+    try:
+        tokenizer = SubwordTokenizer.load(tokenizer_path)
+    except Exception as err:  # the tokenizers library's own errors: one line, not a traceback
+        reason = _first_line(err).removeprefix(f"{tokenizer_path}: ").removeprefix("not a tokenizer file ")
+        raise v.export_error(tokenizer_path, f"not a tokenizer file {reason}") from None
+    model_config = TransformerConfig.from_dict(config["model"])
+    if tokenizer.vocab_size > model_config.vocab_size:
+        raise v.export_error(
+            tokenizer_path,
+            f"the tokenizer must have at most model.vocab_size={model_config.vocab_size} tokens, but has {tokenizer.vocab_size}",
+            "use the tokenizer.json the model was exported with",
+        )
+    weights = folder / MODEL_FILE
+    tensors = v.read_safetensors_header(weights)  # before safetensors or torch parse the file
+    v.check_weights_fill_model(weights, tensors, config["model"])  # before memory is allocated for the model
     placement = choose_placement(device or "auto", "auto", Hardware.detect())
     trained = config.get("training") or {}
-    if trained.get("device") == placement.device and trained.get("precision"):
+    if trained.get("device") == placement.device and trained.get("precision") in ("fp32", "fp16", "bf16"):
         placement = Placement(placement.device, trained["precision"])  # as the trial evaluated
     torch.manual_seed(0)
-    model = build_model(TransformerConfig.from_dict(config["model"]))
-    load_weights(model, folder, device="cpu")
+    try:
+        model = build_model(model_config)
+    except MemoryError:
+        raise v.export_error(weights, "the model does not fit in memory", "load it on a machine with more memory") from None
+    v.check_weights_match(weights, tensors, model)
+    try:
+        load_weights(model, folder, device="cpu")
+    except MemoryError:
+        raise v.export_error(weights, "the model does not fit in memory", "load it on a machine with more memory") from None
+    except Exception as err:  # safetensors' own checks, should ours have missed something
+        raise v.export_error(weights, f"the weights do not load ({_first_line(err)})") from None
     model.to(placement.device).eval()
     return ExportedModel(folder=folder, config=config, spec=spec, tokenizer=tokenizer, model=model, placement=placement)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    line = text[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 @dataclass
