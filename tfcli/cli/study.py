@@ -11,7 +11,6 @@ from tfcli.cli.output import OutputFormat, console, print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
-TASK_CHOICES = ("translation", "summarization", "classification", "qa")
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")]
 
@@ -40,14 +39,25 @@ def validate(
     from tfcli.spec.describe import space_summary
     from tfcli.spec.load import check_spec_file
 
+    from tfcli.errors import DataError
+
     spec, problems = check_spec_file(file)
+    data_error = None
+    if not problems:
+        try:
+            check_data_files(spec)
+        except DataError as err:
+            data_error = str(err)
     if output is OutputFormat.json:
-        print_json({"valid": not problems, "errors": [p.to_dict() for p in problems]})
-        if problems:
+        errors = [p.to_dict() for p in problems] + ([{"file": None, "line": None, "path": "task.data", "message": data_error}] if data_error else [])
+        print_json({"valid": not errors, "errors": errors})
+        if errors:
             raise typer.Exit(2)
         return
     if problems:
         raise StudySpecError(problems)
+    if data_error:
+        raise DataError(data_error)
     console().print(f"{file}: valid study {spec.name!r} ({spec.task.type}; {space_summary(spec)})")
 
 
@@ -116,8 +126,8 @@ def _finish(outcome, name: str, screen) -> None:
         f"in {outcome.elapsed_s:.0f}s{best_text}"
     )
     for trial in outcome.trials:
-        if trial.status in ("failed", "errored") and trial.error:
-            screen.print(f"  {trial.trial_id} {trial.status}: {trial.error}", markup=False)
+        if trial.status.is_failure and trial.error:
+            screen.print(f"  {trial.trial_id} {trial.status.label}: {trial.error}", markup=False)
     if outcome.interrupted or outcome.unfinished:
         screen.print(f"Interrupted; continue with: tfcli study resume {name}")
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -145,6 +155,7 @@ def start(
     if dry_run:
         _print_dry_run(spec, num_samples, screen)
         return
+    check_data_files(spec)
     from tfcli.study.lifecycle import ensure_new_study, start_study
     from tfcli.tracking import check_tracking, resolve_tracking
 
@@ -160,6 +171,17 @@ def start(
             spec, tracking, storage=storage, address=address, num_samples=num_samples, max_concurrent=max_concurrent, progress=live
         )
     _finish(outcome, spec.name, screen)
+
+
+def check_data_files(spec) -> None:
+    """Read a study's own data files on the driver, as a trial will, before Ray starts or the
+    store is touched: bad data is one DataError line naming FILE:LINE (exit 2), not a failed
+    trial per configuration. Built-in sets are generated, so there is nothing to read."""
+    from tfcli.spec.schema import DataFiles
+    from tfcli.train.prepare import load_splits
+
+    if isinstance(spec.task.data, DataFiles):
+        load_splits(spec)
 
 
 def _print_dry_run(spec, num_samples: int | None, screen) -> None:
@@ -201,7 +223,7 @@ def resume(
     screen = console()
     screen.print(f"Resuming study {name} from {tracking.uri}")
     with StudyLive(screen, stored.spec, trial_count(stored.spec)) as live:
-        outcome = resume_study(name, tracking, address=address, storage=storage, retry_errored=retry_failed, progress=live)
+        outcome = resume_study(name, tracking, address=address, storage=storage, retry_failed=retry_failed, progress=live)
     _finish(outcome, name, screen)
 
 
