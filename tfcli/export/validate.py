@@ -33,7 +33,8 @@ from typing import Any, Literal, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, model_validator
 
 from tfcli.errors import ExportError, UserError
-from tfcli.model.config import ACTIVATIONS, KINDS, NORMS, POOLINGS, POSITIONALS, TransformerConfig, parameter_count
+from tfcli.model.config import KINDS, TransformerConfig, parameter_count
+from tfcli.spec.schema import ModelSpec
 from tfcli.spec.tasks import TASK_TYPES
 
 #: Caps on what a folder's files may hold (a real export is a few KB of JSON).
@@ -158,25 +159,16 @@ class _Fixed(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class ModelSection(_Fixed):
-    """``config.json``'s ``model``: a TransformerConfig, each size bounded (memory)."""
+class ModelSection(ModelSpec):
+    """``config.json``'s ``model``: a TransformerConfig. The architecture's fields, their
+    types and their bounds (which cap memory) are the study schema's own ``model`` section;
+    an export adds what the data decided (vocabulary, kind, classes, padding id)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     vocab_size: StrictInt = Field(ge=1, le=MAX_VOCAB_SIZE)
     kind: Literal[KINDS] = "seq2seq"
     num_classes: StrictInt = Field(2, ge=1, le=MAX_LABELS)
-    d_model: StrictInt = Field(128, ge=1, le=8192)
-    heads: StrictInt = Field(4, ge=1, le=256)
-    encoder_layers: StrictInt = Field(2, ge=1, le=64)
-    decoder_layers: StrictInt = Field(2, ge=0, le=64)
-    ffn_dim: StrictInt = Field(512, ge=1, le=65536)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    attention_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    activation: Literal[ACTIVATIONS] = "relu"
-    positional: Literal[POSITIONALS] = "sinusoidal"
-    norm: Literal[NORMS] = "pre"
-    tie_embeddings: StrictBool = True
-    pooling: Literal[POOLINGS] = "cls"
-    max_length: StrictInt = Field(256, ge=1, le=16384)
     pad_id: StrictInt = Field(0, ge=0)
 
     @model_validator(mode="after")
