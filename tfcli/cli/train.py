@@ -64,19 +64,24 @@ def train(
         screen.print(f"[red]error:[/red] {err}")
         raise typer.Exit(EXIT_RUN_FAILED) from None
 
-    summary = {
+    if quiet:
+        print_json(_summary(result, run_id, artifact_uri, tracking.uri))
+        return
+    progress.print_summary(result, run_id, tracking.uri)
+
+
+def _summary(result, run_id: str, artifact_uri: str, tracking_uri: str) -> dict:
+    """The JSON object ``--format json`` prints last."""
+    best = result.best
+    return {
         "run_id": run_id,
-        "tracking_uri": tracking.uri,
+        "tracking_uri": tracking_uri,
         "artifact_uri": artifact_uri,
-        "checkpoint": str(result.best.checkpoint) if result.best else None,
-        "best_step": result.best.step if result.best else None,
+        "checkpoint": str(best.checkpoint) if best else None,
+        "best_step": best.step if best else None,
         "steps": result.steps,
         "parameters": result.parameters,
-        "metrics": result.best.metrics if result.best else {},
+        "metrics": best.metrics if best else {},
         "test_metrics": result.test_metrics,
         "truncated": result.truncated,
     }
-    if quiet:
-        print_json(summary)
-        return
-    progress.print_summary(result, run_id, tracking.uri)
