@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[1] / "tfcli"
 
 #: A package may import packages of a lower rank, and of its own rank if no cycle results.
 RANK = {
-    "errors": 0, "records": 0,
+    "errors": 0, "records": 0, "crash_points": 0,
     "spec": 1,
     "model": 2, "data": 2, "metrics": 2,
-    "train": 3, "tracking": 3,
+    "train": 3, "tracking": 3, "baselines": 3,
     "cluster": 4,
     "study": 5, "report": 5,
     "export": 6,

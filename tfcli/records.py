@@ -162,7 +162,8 @@ class StudyRecord:
     """One study: its MLflow experiment and parent run, its spec, and how its trials stand.
 
     ``counts`` maps each :class:`TrialStatus` value to the number of trials in it; ``best_*``
-    name the trial with the best objective value among those that report one.
+    name the trial with the best objective value among those that report one. ``metrics``
+    are the parent run's own latest metrics (the baselines, ``baseline/<name>/<metric>``).
     """
 
     name: str
@@ -180,6 +181,7 @@ class StudyRecord:
     best_trial_id: Optional[str] = None
     best_value: Optional[float] = None
     artifact_uri: Optional[str] = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def n_trials(self) -> int:
@@ -212,3 +214,17 @@ def _json_float(value: Optional[float]) -> Optional[float]:
 
 def _iso(value: Optional[datetime]) -> Optional[str]:
     return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One run of ``tfcli study confirm``: a trial's configuration retrained with a fresh seed.
+
+    ``record`` is the run read as a trial (its objective value is its validation score);
+    ``confirms`` the id of the trial whose configuration it retrains, ``seed`` its train.seed.
+    """
+
+    record: TrialRecord
+    confirms: str
+    seed: int
+

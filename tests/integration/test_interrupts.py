@@ -81,15 +81,20 @@ def test_sigkill_then_resume(project):
     assert_no_duplicate_steps(project, children)
 
 
+def wait_until_training(project, name, proc) -> None:
+    """Until a running trial of ``name`` has logged an evaluation."""
+    def a_trial_is_training():
+        client = store_client(project)
+        return any(client.get_metric_history(c.info.run_id, "bleu") for c in children_with(project, name, "RUNNING"))
+
+    assert wait_for(a_trial_is_training, 240, proc), "no trial reported in time"
+
+
 def test_ctrl_c_stops_cleanly_then_resume(project):
     (project / "s.yaml").write_text(study_text("interrupted", steps=40, scheduler="{type: fifo}"))
     proc = spawn(project, "study", "start", "s.yaml")
     try:
-        def a_trial_is_training():
-            client = store_client(project)
-            return any(client.get_metric_history(c.info.run_id, "bleu") for c in children_with(project, "interrupted", "RUNNING"))
-
-        assert wait_for(a_trial_is_training, 240, proc), "no trial reported in time"
+        wait_until_training(project, "interrupted", proc)
         os.kill(proc.pid, signal.SIGINT)
         started = time.monotonic()
         code = proc.wait(timeout=60)
@@ -108,5 +113,32 @@ def test_ctrl_c_stops_cleanly_then_resume(project):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     parents, children = study_runs(project, "interrupted")
     assert len(parents) == 1 and len(children) == 4
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert_no_duplicate_steps(project, children)
+
+
+def test_defect7_double_ctrl_c_settles_mlflow_and_says_how_to_resume(project):
+    (project / "s.yaml").write_text(study_text("twice", steps=40, samples=2, scheduler="{type: fifo}"))
+    proc = spawn(project, "study", "start", "s.yaml")
+    try:
+        wait_until_training(project, "twice", proc)
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    output = proc.stdout.read()
+    assert code == 130, output
+    assert "tfcli study resume twice" in output, output
+    parents, children = study_runs(project, "twice")
+    assert [p.info.status for p in parents] == ["KILLED"], output
+    assert children and "RUNNING" not in [c.info.status for c in children], [c.info.status for c in children]
+
+    resumed = run_resume(project, "twice")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    parents, children = study_runs(project, "twice")
+    assert len(parents) == 1 and len(children) == 2
     assert all(c.info.status == "FINISHED" for c in children)
     assert_no_duplicate_steps(project, children)

@@ -124,7 +124,8 @@ def test_html_page_holds_the_plots_and_is_an_artifact_of_the_parent_run(cli, rea
     page = out.read_text()
     for div in ("learning-curves", "parallel-coordinates", "importance", "objective-by-trial"):
         assert f'id="{div}"' in page
-    assert page.count("Plotly.newPlot") == 4
+    extra = [div for div in ("validation-vs-test", "confirmed") if f'id="{div}"' in page]
+    assert page.count("Plotly.newPlot") == 4 + len(extra)
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined, nothing is fetched
     assert len(page) > 1_000_000
     expected = expected_ranking(real_study)

@@ -6,6 +6,7 @@ No Ray runtime and no network: the seams in tfcli that hand the storage to Ray
 
 from __future__ import annotations
 
+import contextlib
 import types
 
 import pytest
@@ -62,14 +63,20 @@ def handed(monkeypatch):
     monkeypatch.setattr(runner, "_check_saved_state", lambda *a: seen.setdefault("checked", a[1]))
     monkeypatch.setattr(runner, "connect", lambda address: False)
     monkeypatch.setattr(runner, "_build_trainable", lambda *a: None)
-    monkeypatch.setattr(lifecycle, "_callback", lambda tracking, spec, sid, storage, address: seen.setdefault("tag", storage))
-    monkeypatch.setattr(lifecycle, "ensure_new_study", lambda spec, tracking: None)
+    monkeypatch.setattr(lifecycle, "_callback", lambda tracking, spec, sid, storage, address, plan=None: seen.setdefault("tag", storage))
+    monkeypatch.setattr(lifecycle, "ensure_new_study", lambda spec, tracking, **kw: None)
+    monkeypatch.setattr(lifecycle, "study_lock", lambda tracking, name: contextlib.nullcontext())
+    monkeypatch.setattr(lifecycle, "create_study_run", lambda tracking, spec, study_id, tags: seen.setdefault("parent_tags", tags))
+    monkeypatch.setattr(lifecycle, "_refuse_orphan_ray_state", lambda name, storage: None)
+    monkeypatch.setattr(lifecycle, "_log_baselines", lambda tracking, spec, run_id: None)
     monkeypatch.setattr(lifecycle, "experiment_names", lambda storage: seen.setdefault("listed", storage) and ["st", "st-ext1"])
     import tfcli.tracking
 
     monkeypatch.setattr(tfcli.tracking, "ensure_experiment", lambda tracking, name: None, raising=False)
     monkeypatch.setattr(tfcli.tracking, "trial_records", lambda tracking, name, history=False: [], raising=False)
-    stored = lifecycle.StoredStudy(spec=make_spec(name="st"), study_id="abc", storage="s3://bucket/x/", record=None)
+    monkeypatch.setattr(tfcli.tracking, "confirmation_records", lambda tracking, name: [], raising=False)
+    record = types.SimpleNamespace(run_id="parent", status="RUNNING")
+    stored = lifecycle.StoredStudy(spec=make_spec(name="st"), study_id="abc", storage="s3://bucket/x/", record=record, tags={})
     monkeypatch.setattr(lifecycle, "load_stored_study", lambda tracking, name: stored)
     return seen
 
@@ -80,6 +87,7 @@ def test_start_hands_a_storage_uri_to_ray_untouched(handed):
     assert handed["kind"] == "new" and handed["storage_path"] == "s3://bucket/x"
     assert handed["run_config"].storage_path == "s3://bucket/x"
     assert handed["checked"] == "s3://bucket/x/st" and handed["tag"] == "s3://bucket/x"
+    assert handed["parent_tags"]["tfcli.ray_storage"] == "s3://bucket/x"
 
 
 def test_resume_hands_the_stored_storage_uri_to_ray_untouched(handed):
@@ -92,7 +100,8 @@ def test_resume_hands_the_stored_storage_uri_to_ray_untouched(handed):
 
 def test_extend_hands_the_storage_uri_to_ray_untouched(handed):
     with pytest.raises(_Handed):
-        lifecycle.extend_study("st", types.SimpleNamespace(), num_samples=2, storage="s3://bucket/y")
+        tracking = types.SimpleNamespace(client=lambda: types.SimpleNamespace(set_tag=lambda *a: None))
+        lifecycle.extend_study("st", tracking, num_samples=2, storage="s3://bucket/y")
     assert handed["kind"] == "new" and handed["storage_path"] == "s3://bucket/y"
     assert handed["run_config"].storage_path == "s3://bucket/y" and handed["run_config"].name == "st-ext2"
     assert handed["checked"] == "s3://bucket/y/st-ext2" and handed["tag"] == "s3://bucket/y"

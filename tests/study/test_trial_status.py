@@ -53,3 +53,30 @@ def test_the_live_display_prints_the_words_it_printed_before():
     text = screen.export_text()
     assert "2/3 trials done" in text and "best bleu 5.000 (t1)" in text
     assert "stopped" in text and "errored" in text and "retrying" in text and "STOPPED" not in text
+
+
+def test_defect10_a_resumed_study_shows_its_finished_trials_with_their_configurations():
+    from rich.console import Console
+
+    from tests.study.conftest import make_spec
+    from tfcli.cli.study_live import StudyLive
+    from tfcli.records import TrialRecord
+
+    def record(trial_id, status, lr, value, stopped=False):
+        return TrialRecord(study="tiny", study_id="s", trial_id=trial_id, run_id=trial_id, status=status,
+                           config={"train.lr": lr}, objective_value=value, last_step=40, stopped_early=stopped)
+
+    spec = make_spec(search={"parameters": {"train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 1e-2}}})
+    screen = Console(width=200, record=True)
+    live = StudyLive(screen, spec, total=4)
+    live.show_records([
+        record("t1", TrialStatus.FINISHED, 0.001, 12.5),
+        record("t2", TrialStatus.FINISHED, 0.002, 3.0, stopped=True),
+        record("t3", TrialStatus.KILLED, 0.003, None),
+    ])
+    live.on_trial_state("t3", TrialStatus.RUNNING)
+    screen.print(live.render())
+    text = screen.export_text()
+    assert "2/4 trials done" in text and "best bleu 12.500 (t1)" in text
+    assert "0.001" in text and "0.002" in text and "stopped" in text
+    assert "ETA -" in text, "no trial ended in this session yet: no rate to estimate from"

@@ -70,7 +70,7 @@ def _root(
 
 
 def _register() -> None:
-    from tfcli.cli import export, predict, report, score, study, train, ui
+    from tfcli.cli import baseline, export, predict, report, score, study, train, ui
 
     app.add_typer(study.app, name="study", help="Create, check and run studies.")
     train.register(app)
@@ -79,6 +79,7 @@ def _register() -> None:
     export.register(app)
     predict.register(app)
     ui.register(app)
+    baseline.register(app)
     from tfcli.cli import cluster
 
     app.add_typer(cluster.app, name="cluster", help="Studies on clusters: Ray jobs, SLURM scripts, cluster checks.")

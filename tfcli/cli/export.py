@@ -24,6 +24,9 @@ def export(
         Optional[str], typer.Option("--register", help="Also log it as an MLflow pyfunc model and register a version of NAME with the alias 'best'.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the export files in a folder that is not empty.")] = False,
+    by: Annotated[
+        str, typer.Option("--by", help="auto: the best confirmed configuration once `tfcli study confirm` ran, else the best trial; best-trial: always the best trial.")
+    ] = "auto",
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json: one JSON object on stdout.")] = OutputFormat.table,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
 ) -> None:
@@ -35,7 +38,7 @@ def export(
     if mode is not None and mode not in ("max", "min"):
         raise ReportError(f"--mode must be max or min, but got {mode!r}")
     tracking = check_tracking(resolve_tracking(tracking_uri)) if register_name else readable_tracking(tracking_uri)
-    result = export_study(tracking, name, out, trial=trial, metric=metric, mode=mode, force=force)
+    result = export_study(tracking, name, out, trial=trial, metric=metric, mode=mode, force=force, by=by)
     p, m = result.config["provenance"], result.config["metrics"]
     registered = register_export(tracking, result.path, register_name) if register_name else None
     summary = {
@@ -45,6 +48,8 @@ def export(
         "run_id": p["run_id"],
         "step": p["step"],
         "metrics": m["values"],
+        "chosen_by": result.chosen_by,
+        "confirmed": m.get("confirmed"),
         "registered": None
         if registered is None
         else {"name": registered.name, "version": registered.version, "alias": registered.alias, "uri": registered.registered_uri, "model_id": registered.model_id},
@@ -57,7 +62,7 @@ def export(
     typer.echo(
         f"Exported trial {p['trial_id']} of {p['study']} (step {p['step']}"
         + (f", {objective['metric']} {value:.4g}" if isinstance(value, (int, float)) else "")
-        + f") to {result.path}"
+        + f") to {result.path}; chosen as {result.chosen_by}"
     )
     if registered is not None:
         typer.echo(f"Registered {registered.name} version {registered.version} as {registered.registered_uri}")

@@ -58,6 +58,10 @@ def report(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (html default: NAME-report.html).")] = None,
     log_html: Annotated[bool, typer.Option("--log/--no-log", help="html: also log the page as report.html on the study's parent run.")] = True,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    test: Annotated[
+        bool, typer.Option("--test", help="First score the top trials (report.test_top) and the confirmation runs on the test split, on Ray.")
+    ] = False,
+    address: Annotated[Optional[str], typer.Option("--address", help="--test: the Ray cluster to score on (default: a local Ray).")] = None,
 ) -> None:
     """Rank a study's trials by its objective or --metric, with significance and importance.
 
@@ -69,8 +73,13 @@ def report(
 
     conditions = [parse_where(w) for w in where or []]
     chosen_columns = parse_columns(columns)
-    writes = output is ReportFormat.html and log_html and len(names) == 1
+    writes = (output is ReportFormat.html and log_html or test) and len(names) == 1
     tracking = check_tracking(resolve_tracking(tracking_uri)) if writes else readable_tracking(tracking_uri)
+    if test and len(names) == 1:
+        from tfcli.study.lifecycle import score_held_out
+
+        for problem in score_held_out(names[0], tracking, address=address):
+            print(f"Note: {problem}", file=sys.stderr)
     if len(names) > 1:
         _compare(tracking, names, metric, mode, at, output, out)
         return

@@ -111,6 +111,9 @@ StorageOption = Annotated[
     Optional[str], typer.Option("--storage", help="Where Ray keeps study state for resuming (default: ./mlruns/ray).")
 ]
 
+StudyNameArgument = Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")]
+MaxConcurrentOption = Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")]
+
 EXIT_TRIALS_FAILED = 1
 EXIT_INTERRUPTED = 130
 
@@ -128,11 +131,18 @@ def _finish(outcome, name: str, screen) -> None:
     for trial in outcome.trials:
         if trial.status.is_failure and trial.error:
             screen.print(f"  {trial.trial_id} {trial.status.label}: {trial.error}", markup=False)
+    lost = outcome.lost_work
+    if lost:
+        screen.print(f"{len(lost)} result(s) could not be recorded in MLflow:")
+    for line in lost:
+        screen.print(f"  not recorded: {line}", markup=False)
+    for note in outcome.notes:
+        screen.print(f"Note: {note}", markup=False)
     if outcome.interrupted or outcome.unfinished:
         screen.print(f"Interrupted; continue with: tfcli study resume {name}")
         raise typer.Exit(EXIT_INTERRUPTED)
     screen.print(f"Report: tfcli report {name}")
-    if failed:
+    if failed or lost:
         raise typer.Exit(EXIT_TRIALS_FAILED)
 
 
@@ -141,10 +151,13 @@ def start(
     file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
     address: AddressOption = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")] = None,
+    max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the first configurations and the space size; run nothing.")] = False,
+    no_baselines: Annotated[
+        bool, typer.Option("--no-baselines", help="Skip the reference baselines (tfcli baseline) on the parent run.")
+    ] = False,
 ) -> None:
     """Run every trial of a study on Ray Tune and record it in MLflow."""
     from tfcli.spec.describe import space_summary, trial_count
@@ -161,14 +174,15 @@ def start(
 
     tracking = check_tracking(resolve_tracking(tracking_uri))
     ensure_new_study(spec, tracking)
-    total = num_samples or trial_count(spec)
+    total = trial_count(spec, num_samples)
     screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
     from tfcli.cli.study_live import StudyLive
 
     live = StudyLive(screen, spec, total)
     with live:
         outcome = start_study(
-            spec, tracking, storage=storage, address=address, num_samples=num_samples, max_concurrent=max_concurrent, progress=live
+            spec, tracking, storage=storage, address=address, num_samples=num_samples, max_concurrent=max_concurrent,
+            progress=live, baselines=not no_baselines,
         )
     _finish(outcome, spec.name, screen)
 
@@ -190,7 +204,7 @@ def _print_dry_run(spec, num_samples: int | None, screen) -> None:
     from tfcli.spec.describe import space_summary, trial_count
     from tfcli.study.space import describe_trials
 
-    total = num_samples or trial_count(spec)
+    total = trial_count(spec, num_samples)
     shown = min(total, 10)
     rows = describe_trials(spec, shown)
     screen.print(f"{spec.name}: {space_summary(spec)}; {total} trials; showing the first {len(rows)}")
@@ -204,51 +218,94 @@ def _print_dry_run(spec, num_samples: int | None, screen) -> None:
     screen.print(table)
 
 
+def _stored_study(name: str, tracking_uri: Optional[str]):
+    """(tracking, the stored study, the console) for a command that continues a study."""
+    from tfcli.study.lifecycle import load_stored_study
+    from tfcli.tracking import check_tracking, resolve_tracking
+
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    return tracking, load_stored_study(tracking, name), console()
+
+
 @app.command("resume")
 def resume(
-    name: Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")],
+    name: StudyNameArgument,
     address: AddressOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry trials that errored, from their last checkpoint.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Ray's state is lost or damaged: run the unfinished trials again from MLflow's records.")
+    ] = False,
 ) -> None:
     """Continue an interrupted study without re-running finished trials."""
     from tfcli.cli.study_live import StudyLive
-    from tfcli.spec.describe import trial_count
-    from tfcli.study.lifecycle import load_stored_study, resume_study
-    from tfcli.tracking import check_tracking, resolve_tracking
+    from tfcli.study.lifecycle import NothingToResume, planned_trials, resume_study
+    from tfcli.tracking import trial_records
 
-    tracking = check_tracking(resolve_tracking(tracking_uri))
-    stored = load_stored_study(tracking, name)
-    screen = console()
+    tracking, stored, screen = _stored_study(name, tracking_uri)
     screen.print(f"Resuming study {name} from {tracking.uri}")
-    with StudyLive(screen, stored.spec, trial_count(stored.spec)) as live:
-        outcome = resume_study(name, tracking, address=address, storage=storage, retry_failed=retry_failed, progress=live)
+    records = trial_records(tracking, name, history=False)
+    live = StudyLive(screen, stored.spec, planned_trials(stored, len(records)))
+    # A rebuild deletes the unfinished trials' runs; their configurations run again under new ids.
+    live.show_records([r for r in records if not rebuild or r.status.value in ("FINISHED", "FAILED")])
+    try:
+        with live:
+            outcome = resume_study(
+                name, tracking, address=address, storage=storage, retry_failed=retry_failed, rebuild=rebuild, progress=live
+            )
+    except NothingToResume as ended:
+        screen.print(str(ended))
+        return
     _finish(outcome, name, screen)
 
 
 @app.command("extend")
 def extend(
-    name: Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")],
+    name: StudyNameArgument,
     num_samples: Annotated[int, typer.Option("--num-samples", min=1, help="How many more trials.")],
     address: AddressOption = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1)] = None,
+    max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Run N more trials under the same parent run, the searcher warm-started from finished ones."""
     from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import extend_study, load_stored_study
-    from tfcli.tracking import check_tracking, resolve_tracking
+    from tfcli.study.lifecycle import extend_study
 
-    tracking = check_tracking(resolve_tracking(tracking_uri))
-    stored = load_stored_study(tracking, name)
-    screen = console()
+    tracking, stored, screen = _stored_study(name, tracking_uri)
     with StudyLive(screen, stored.spec, num_samples) as live:
         outcome, warm = extend_study(
             name, tracking, num_samples=num_samples, address=address, storage=storage, max_concurrent=max_concurrent, progress=live
         )
     screen.print(f"Searcher warm-started from {warm} finished trial(s).")
+    _finish(outcome, name, screen)
+
+
+@app.command("confirm")
+def confirm(
+    name: StudyNameArgument,
+    top: Annotated[int, typer.Option("--top", help="How many of the best trials to retrain.")] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", help="Fresh seeds per configuration (at least 2).")] = 3,
+    address: AddressOption = None,
+    max_concurrent: MaxConcurrentOption = None,
+    storage: StorageOption = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Retrain the top trials' configurations with fresh seeds: does the winner hold up?"""
+    from tfcli.cli.study_live import StudyLive
+    from tfcli.study.lifecycle import NothingToResume, confirm_study
+
+    tracking, stored, screen = _stored_study(name, tracking_uri)
+    try:
+        with StudyLive(screen, stored.spec, top * seeds) as live:
+            outcome, started = confirm_study(
+                name, tracking, top=top, seeds=seeds, address=address, storage=storage, max_concurrent=max_concurrent, progress=live
+            )
+    except NothingToResume as done:
+        screen.print(str(done))
+        return
+    screen.print(f"Confirmation: {started} run(s) of the top {top} configuration(s) with fresh seeds.")
     _finish(outcome, name, screen)
 
 

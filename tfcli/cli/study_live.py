@@ -30,14 +30,25 @@ class StudyLive:
         self.mode = spec.objective.mode
         self.params = list(spec.search.parameters)[:4]
         self.trials: dict[str, dict[str, Any]] = {}
+        self.done_before = 0  # trials that had ended before this driver started (resume)
         self.started = time.monotonic()
         self.live = None
+        self.entered = False
+
+    def show_records(self, records) -> None:
+        """Show a resumed study's trials as MLflow holds them, before Ray reports any."""
+        for record in records:
+            state = TrialStatus.STOPPED if record.stopped_early else record.status
+            self.trials[record.trial_id] = {
+                "state": state,
+                "config": dict(record.config),
+                "best": record.objective_value if not state.is_failure else None,
+                "step": record.last_step if record.last_step is not None else "",
+            }
+        self.done_before = sum(t["state"].is_done for t in self.trials.values())
 
     def __enter__(self):
-        from rich.live import Live
-
-        self.live = Live(self.render(), console=self.screen, refresh_per_second=2, transient=False)
-        self.live.__enter__()
+        self.entered = True
         return self
 
     def __exit__(self, *exc):
@@ -46,7 +57,16 @@ class StudyLive:
             self.live.__exit__(*exc)
             if not self.screen.is_terminal:
                 self.screen.print()
+        self.entered = False
         return False
+
+    def _start(self) -> None:
+        """Draw from the first trial event on, so that a study refused before any trial runs
+        (no Ray, a damaged state) prints its one line without an empty table above it."""
+        from rich.live import Live
+
+        self.live = Live(self.render(), console=self.screen, refresh_per_second=2, transient=False)
+        self.live.__enter__()
 
     # Progress hooks ------------------------------------------------------------------------
     def on_result(self, trial_id: str, result: dict) -> None:
@@ -69,6 +89,8 @@ class StudyLive:
 
     # Rendering -----------------------------------------------------------------------------
     def _refresh(self) -> None:
+        if self.live is None and self.entered:
+            self._start()
         if self.live is not None:
             self.live.update(self.render())
 
@@ -87,8 +109,8 @@ class StudyLive:
         done = sum(t["state"].is_done for t in self.trials.values())
         elapsed = time.monotonic() - self.started
         eta = "-"
-        if done:
-            remaining = max(self.total - done, 0) * elapsed / done
+        if done > self.done_before:
+            remaining = max(self.total - done, 0) * elapsed / (done - self.done_before)
             eta = _duration(remaining)
         best = self.best()
         best_text = f"best {self.metric} {best[1]:.3f} ({best[0]})" if best else f"best {self.metric} -"

@@ -1,21 +1,31 @@
-"""Connecting to Ray: an embedded local one, or a cluster that must answer quickly."""
+"""Connecting to Ray: an embedded local one, or a cluster that must answer quickly.
+
+An embedded Ray (``connect()`` with no address) serves this process only: it listens on
+loopback, and :func:`disconnect` removes the session folder it left under Ray's temp folder.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Optional
 
 from tfcli.cluster.checks import alive_nodes, auth_hint, requested_runtime_env
-from tfcli.cluster.ray_internals import TOKEN_SETUP_LOGGER
+from tfcli.cluster.ray_internals import TOKEN_SETUP_LOGGER, loopback_only
 from tfcli.errors import ClusterError
 
 #: Seconds to wait for a Ray cluster to answer before giving up.
 CONNECT_TIMEOUT_S = 20
+
+#: The session folder of the embedded Ray this process started, while it runs.
+_embedded_session: dict[str, Optional[Path]] = {"dir": None}
 
 
 def _split_address(address: str) -> tuple[str, int] | None:
@@ -73,9 +83,10 @@ def connect(address: str | None = None) -> bool:
     """Make sure Ray runs; True when this call started or joined it (and should shut it down).
 
     Already initialised: use that. ``address`` None or ``"local"``: an embedded Ray with all
-    CPUs of this machine (``RAY_ADDRESS``, when set, counts as ``--address``). Otherwise join
-    the cluster at ``address`` (``HOST:PORT`` or ``auto``), or raise ClusterError in one line
-    within about 30 s.
+    CPUs of this machine, listening on loopback only (``RAY_ADDRESS``, when set, counts as
+    ``--address``). Otherwise join the cluster at ``address`` (``HOST:PORT`` or ``auto``), or
+    raise ClusterError in one line within about 30 s. End with :func:`disconnect` when this
+    returned True: it also removes an embedded Ray's session folder.
     """
     import ray
 
@@ -88,22 +99,7 @@ def connect(address: str | None = None) -> bool:
         return False
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     if address == "local":
-        # Ray 2.60 warns on every start that token authentication is on; for a Ray that
-        # lives and dies with this process that is noise.
-        quiet = logging.getLogger(TOKEN_SETUP_LOGGER)
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)
-        try:
-            ray.init(
-                address="local",
-                num_cpus=os.cpu_count() or 1,
-                include_dashboard=False,
-                log_to_driver=False,
-                ignore_reinit_error=True,
-                logging_level=logging.WARNING,
-            )
-        finally:
-            quiet.setLevel(level)
+        _start_embedded()
         return True
     if address.startswith("ray://"):  # from RAY_ADDRESS
         raise ClusterError(
@@ -117,6 +113,71 @@ def connect(address: str | None = None) -> bool:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ClusterError(f"cannot connect to the Ray cluster at {address}: {first}") from None
     return True
+
+
+def _start_embedded() -> None:
+    """Start an embedded Ray on loopback with all CPUs, and remember its session folder."""
+    import ray
+
+    # Ray 2.60 warns on every start that token authentication is on; for a Ray that
+    # lives and dies with this process that is noise.
+    quiet = logging.getLogger(TOKEN_SETUP_LOGGER)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with loopback_only():
+            context = ray.init(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                include_dashboard=False,
+                log_to_driver=False,
+                ignore_reinit_error=True,
+                logging_level=logging.WARNING,
+            )
+    finally:
+        quiet.setLevel(level)
+    # ``address_info`` of the RayContext that ray.init returns names the processes it started.
+    info = getattr(context, "address_info", None)
+    session = info.get("session_dir") if isinstance(info, dict) else None
+    _embedded_session["dir"] = Path(session) if session else None
+
+
+def disconnect() -> None:
+    """Shut Ray down (as ``ray.shutdown()``); for an embedded Ray that :func:`connect`
+    started, also remove the session folder it left under Ray's temp folder (``/tmp/ray``).
+
+    Only that one folder (and ``session_latest`` when it points there): other sessions
+    under the temp folder may belong to other processes or users. A Ray cluster this
+    process joined keeps its folders.
+    """
+    import ray
+
+    ray.shutdown()
+    session, _embedded_session["dir"] = _embedded_session["dir"], None
+    if session is not None:
+        remove_session_dir(session)
+
+
+def remove_session_dir(session: Path, *, timeout_s: float = 5.0) -> None:
+    """Remove a Ray session folder after its Ray was shut down.
+
+    Ray's processes may still write a last log line while they exit, so removal is retried
+    until the folder stays gone or ``timeout_s`` passes; whatever remains is left quietly
+    (it is temporary data).
+    """
+    if not session.name.startswith("session_"):
+        return  # not a Ray session folder: never remove what Ray did not name
+    latest = session.parent / "session_latest"
+    try:
+        if latest.is_symlink() and Path(os.readlink(latest)).name == session.name:
+            latest.unlink()
+    except OSError:
+        pass
+    deadline = time.monotonic() + timeout_s
+    while session.exists() and time.monotonic() < deadline:
+        shutil.rmtree(session, ignore_errors=True)
+        if session.exists():
+            time.sleep(0.2)
 
 
 def join_cluster(address: str) -> bool:
@@ -148,10 +209,6 @@ def wait_for_nodes(address: str, count: int, *, timeout_s: float = 300.0) -> int
     For batch scripts that start a head and workers and must not start a study before all
     have joined. The head may not be up yet: its port is polled first.
     """
-    import socket
-
-    import ray
-
     deadline = time.monotonic() + timeout_s
     hostport = _split_address(address) if address != "auto" else None
     while hostport is not None:
@@ -178,4 +235,4 @@ def wait_for_nodes(address: str, count: int, *, timeout_s: float = 300.0) -> int
             time.sleep(1.0)
     finally:
         if started:
-            ray.shutdown()
+            disconnect()

@@ -63,6 +63,11 @@ def _metrics(config: Mapping[str, Any]) -> list[str]:
     for name, value in m["values"].items():
         signature = m["signatures"].get(name, "").replace("|", "\\|")
         lines.append(f"| {name} | {_fmt(value)} | {signature} |")
+    if m.get("test"):
+        lines += ["", "Held-out test split (scored after the study; never used to choose): "
+                  + ", ".join(f"{name} {_fmt(value)}" for name, value in m["test"].items()) + "."]
+    lines += _baseline(m.get("baseline"))
+    lines += _confirmed(m.get("confirmed"))
     if "meteor" in m["values"]:
         from tfcli.metrics import METEOR_NOTE
 
@@ -71,6 +76,38 @@ def _metrics(config: Mapping[str, Any]) -> list[str]:
         "",
         f"Decoding: beam size {dec['beam_size']}, length penalty {dec['length_penalty']}, "
         f"at most {dec['max_decode_length']} tokens.",
+    ]
+
+
+def _confirmed(confirmed: Optional[Mapping[str, Any]]) -> list[str]:
+    """This configuration across fresh seeds (``tfcli study confirm``), on validation and test."""
+    if not confirmed:
+        return ["", "Not confirmed across seeds (`tfcli study confirm` retrains the top configurations with fresh seeds)."]
+    valid, test = confirmed["valid"], confirmed.get("test")
+    line = (
+        f"Confirmed across {len(confirmed['seeds'])} fresh seeds: {confirmed['metric']} {_fmt(valid['mean'])} ± {_fmt(valid['std'])} "
+        f"on validation (95% CI {_fmt(valid['ci_low'])} to {_fmt(valid['ci_high'])})"
+    )
+    if test:
+        line += f", {_fmt(test['mean'])} ± {_fmt(test['std'])} on test"
+    return ["", line + f"; verdict: {confirmed['verdict_text']}."]
+
+
+def _baseline(baseline: Optional[Mapping[str, Any]]) -> list[str]:
+    """The best baseline of the study and this model's margin over it (validation)."""
+    if not baseline:
+        return ["", "Best baseline: none recorded (the study was run without baselines)."]
+    margin = baseline.get("margin")
+    if margin is None:
+        verdict = "this model has no value to compare"
+    elif margin > 0:
+        verdict = f"this model is {_fmt(margin)} better"
+    else:
+        verdict = f"this model does not beat it ({_fmt(abs(margin))} worse)" if margin else "this model only equals it"
+    return [
+        "",
+        f"Best baseline (validation, {baseline.get('metric')}): {baseline.get('baseline')} "
+        f"{_fmt(baseline.get('baseline_value'))}; {verdict}.",
     ]
 
 

@@ -17,7 +17,11 @@ from tfcli.export.choose import choose_trial
 from tfcli.export.folder import EXPORT_FILES, EXPORT_FORMAT, README_FILE, ExportError
 from tfcli.export.model_card import model_card
 from tfcli.model.config import parameter_count
-from tfcli.records import TrialRecord
+from tfcli.records import TrialRecord, TrialStatus
+from tfcli.report.baselines import compare_with_baselines
+from tfcli.report.confirmed import confirmed_block
+from tfcli.tracking.baselines import baselines_from_metrics
+from tfcli.tracking.test_scores import TEST_METRIC_PREFIX
 from tfcli.spec.schema import DataSpec, EvalSpec, TrainSpec
 from tfcli.spec.tasks import TASKS
 from tfcli.train.checkpoint import CONFIG_FILE, METRICS_FILE, MODEL_FILE, OUTPUTS_FILE, TOKENIZER_FILE
@@ -25,11 +29,16 @@ from tfcli.train.checkpoint import CONFIG_FILE, METRICS_FILE, MODEL_FILE, OUTPUT
 _CHECKPOINT_FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, METRICS_FILE, OUTPUTS_FILE)
 
 
+#: ``--by``: how ``export`` picks the trial when none is named.
+BY_CHOICES = ("auto", "best-trial")
+
+
 @dataclass(frozen=True)
 class ExportResult:
     path: Path
     record: TrialRecord
     config: dict
+    chosen_by: str = "the best trial"
 
 
 def export_study(
@@ -41,12 +50,18 @@ def export_study(
     metric: Optional[str] = None,
     mode: Optional[str] = None,
     force: bool = False,
+    by: str = "auto",
 ) -> ExportResult:
     """Export the best (or the named) trial of ``study`` to the folder ``out``.
 
+    ``by="auto"``: when ``tfcli study confirm`` has run and no trial or metric is named, the
+    trial whose configuration has the best confirmed mean across seeds
+    (:func:`confirmed_choice`); otherwise, and with ``by="best-trial"``, the best trial.
     The files come from the trial's ``checkpoint/`` artifacts, downloaded through MLflow (so a
     remote tracking server works too); ``trainer_state.pt`` is not downloaded.
     """
+    if by not in BY_CHOICES:
+        raise ExportError(f"--by must be one of {', '.join(BY_CHOICES)}, but got {by!r}")
     from tfcli import tracking as tr
 
     out = _check_out(Path(out), force)
@@ -55,6 +70,16 @@ def export_study(
     if metric is not None and trial is None and metric != snapshot.study.objective_metric:
         records = tr.with_history(tracking, records, metric)
     record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode)
+    chosen_by, confirmed = ("the named trial" if trial else "the best trial"), None
+    if trial is None and metric is None:
+        record, chosen_by, confirmed = confirmed_choice(tracking, snapshot, records, record, chosen_by, pick=by == "auto")
+    baseline = compare_with_baselines(
+        baselines_from_metrics(snapshot.study.metrics),
+        snapshot.study.objective_metric or "",
+        snapshot.study.objective_mode or "max",
+        record.trial_id,
+        record.objective_value,
+    )
     with tempfile.TemporaryDirectory(prefix="tfcli-export-") as tmp:
         folder = _download_checkpoint(tracking, record, Path(tmp))
         checkpoint_config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
@@ -68,6 +93,9 @@ def export_study(
             logged_metrics=logged,
             outputs=outputs,
             parameters=_tag_int(snapshot.tags.get(record.run_id, {}).get(tr.TAG_PARAMETERS)),
+            baseline=baseline.to_dict() if baseline else None,
+            confirmed=confirmed,
+            test={k[len(TEST_METRIC_PREFIX):]: v for k, v in record.metrics.items() if k.startswith(TEST_METRIC_PREFIX)},
         )
         if out.exists() and force:
             for name in EXPORT_FILES:
@@ -79,7 +107,41 @@ def export_study(
         config["training"]["parameters"] = parameter_count(config["model"])
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (out / README_FILE).write_text(model_card(config), encoding="utf-8")
-    return ExportResult(path=out, record=record, config=config)
+    return ExportResult(path=out, record=record, config=config, chosen_by=chosen_by)
+
+
+def confirmed_choice(tracking, snapshot, records: Sequence[TrialRecord], best: TrialRecord, chosen_by: str, *, pick: bool):
+    """(record, how it was chosen, its configuration's confirmed figures) for a confirmed study.
+
+    With ``pick``, the record becomes the trial whose configuration has the best mean
+    objective across its seeds (:class:`~tfcli.report.confirmed.ConfirmedBlock`); without it,
+    ``best`` stays and only its figures are added. Without confirmations of the chosen
+    configuration, or when the confirmed winner's trial has no checkpoint, ``best`` stays
+    with no figures.
+    """
+    from tfcli import tracking as tr
+
+    study = snapshot.study
+    block = confirmed_block(
+        tr.confirmation_records(tracking, study.name),
+        winner=best.trial_id,
+        metric=study.objective_metric or "",
+        mode=study.objective_mode or "max",
+        task=study.task,
+    )
+    if block is None:
+        return best, chosen_by, None
+    top = block.best_confirmed if pick else next((c for c in block.configs if c.trial_id == best.trial_id), None)
+    record = best
+    if pick and top is not None:
+        record = next((r for r in records if r.trial_id == top.trial_id and r.has_checkpoint and r.status is TrialStatus.FINISHED), None)
+        if record is None:
+            return best, chosen_by, None
+        chosen_by = f"the best mean {block.metric} across seeds ({len(top.seeds)} seeds, tfcli study confirm)"
+    if top is None:
+        return best, chosen_by, None
+    figures = {**top.to_dict(), "verdict": block.verdict, "verdict_text": block.sentence(), "metric": block.metric}
+    return record, chosen_by, figures
 
 
 def _read_json(path: Path) -> Optional[dict]:
@@ -134,11 +196,18 @@ def export_config(
     logged_metrics: Mapping[str, Any],
     outputs: Sequence[Mapping[str, Any]],
     parameters: Optional[int] = None,
+    baseline: Optional[Mapping[str, Any]] = None,
+    confirmed: Optional[Mapping[str, Any]] = None,
+    test: Optional[Mapping[str, float]] = None,
 ) -> dict:
     """The export's ``config.json`` from the checkpoint's config and the trial's record.
 
     Keys: ``format``, ``task``, ``model`` (TransformerConfig), ``labels``, ``tokenizer``,
-    ``decoding``, ``metrics`` (``split``, ``step``, ``values``, ``signatures``, ``settings``),
+    ``decoding``, ``metrics`` (``split``, ``step``, ``values``, ``signatures``, ``settings``,
+    and ``baseline``: the best baseline of the study on the objective and the exported
+    trial's margin over it, :meth:`~tfcli.report.baselines.BaselineComparison.to_dict`, or None;
+    ``confirmed``: its configuration's figures across seeds and the verdict, or None;
+    ``test``: the trial's held-out test scores by metric, or None),
     ``hyperparameters`` (the searched values), ``study_spec`` (the trial's resolved study),
     ``training`` (steps, time, parameters, device, precision) and ``provenance`` (study
     name and id, trial id, run ids, experiment id, tracking URI, artifact URI, step).
@@ -166,7 +235,12 @@ def export_config(
             "batch_size": evaluation.batch_size,
             "batch_tokens": _section(TrainSpec, spec.get("train")).batch_tokens,
         },
-        "metrics": _metrics_section(task, outputs, numbers, settings, step),
+        "metrics": {
+            **_metrics_section(task, outputs, numbers, settings, step),
+            "baseline": dict(baseline) if baseline else None,
+            "confirmed": dict(confirmed) if confirmed else None,
+            "test": {k: _finite(float(v)) for k, v in (test or {}).items()} or None,
+        },
         "hyperparameters": dict(record.final_config or record.config),
         "data": {"source": (spec.get("task") or {}).get("data"), **dict(spec.get("data") or {})},
         "study_spec": spec,

@@ -24,6 +24,7 @@ from tfcli.metrics.api import (
     paired_bootstrap_many,
     pin_settings,
     resolve_metrics,
+    seed_bootstrap,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "paired_bootstrap_many",
     "pin_settings",
     "resolve_metrics",
+    "seed_bootstrap",
 ]

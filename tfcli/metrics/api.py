@@ -12,6 +12,7 @@ from tfcli.metrics.base import Evaluation, SuffStats
 from tfcli.metrics.classification import CLASSIFICATION_METRICS, run_classification
 from tfcli.metrics.qa import QA_METRICS, run_qa
 from tfcli.metrics.rouge import ROUGE_METRICS, ROUGE_TOKENIZERS, resolve_tokenizer, run_rouge
+from tfcli.metrics.seed_stats import two_level_bootstrap
 from tfcli.metrics.translation import (
     BLEU_TOKENIZERS,
     METEOR_NOTE,
@@ -346,6 +347,30 @@ def paired_bootstrap(
     return paired_bootstrap_many(task, predictions_a, predictions_b, references, [metric], settings)[metric]
 
 
+def seed_bootstrap(
+    task: str,
+    prediction_sets_a: Sequence[list],
+    prediction_sets_b: Sequence[list],
+    references: list,
+    metric: str,
+    settings: MetricSettings | None = None,
+) -> dict[str, float]:
+    """Two configurations, several seeds each (one prediction list per seed), scored on the
+    same ``references``: the two-level bootstrap of
+    :func:`tfcli.metrics.seed_stats.two_level_bootstrap` (seeds, then examples)."""
+    _check_task(task)
+    settings = settings or MetricSettings()
+    settings.validate()
+    names = resolve_metrics(task, [metric])
+    checked_a = [_check_inputs(task, p, references)[0] for p in prediction_sets_a]
+    checked_b = [_check_inputs(task, p, references)[0] for p in prediction_sets_b]
+    _, references = _check_inputs(task, list(prediction_sets_a[0]), references)
+    settings = pin_settings(task, settings, [*checked_a, *checked_b], references)
+    stats_a = [_run(task, names, p, references, settings, want_stats=True)[1][metric] for p in checked_a]
+    stats_b = [_run(task, names, p, references, settings, want_stats=True)[1][metric] for p in checked_b]
+    return two_level_bootstrap(stats_a, stats_b, n_resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed)
+
+
 __all__ = [
     "METEOR_NOTE",
     "BootstrapResult",
@@ -357,4 +382,5 @@ __all__ = [
     "paired_bootstrap_many",
     "pin_settings",
     "resolve_metrics",
+    "seed_bootstrap",
 ]

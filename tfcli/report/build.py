@@ -1,10 +1,10 @@
 """Building a report from the tracking store: what ``tfcli report`` computes before rendering.
 
-Reads: one :func:`tfcli.tracking.load_study` (a few paged searches, no metric history),
-then only what the options ask for: the history of a non-objective ranking metric
-(``at="best"``), the checkpoint configs of the shown trials that lack a parameter count, the
-validation outputs of the trials under test, and for HTML the learning curves of the top
-trials.
+Reads: one :func:`tfcli.tracking.load_study` (a few paged searches, no metric history; the
+baselines come with it, as the parent run's metrics), then only what the options ask for:
+the history of a non-objective ranking metric (``at="best"``), the checkpoint configs of the
+shown trials that lack a parameter count, the validation outputs of the trials (and of the
+best baseline) under test, and for HTML the learning curves of the top trials.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tfcli.baselines.results import BaselineResult
 from tfcli.records import StudyRecord, TrialRecord, TrialStatus
 from tfcli.spec.objective import choose_metric
+from tfcli.tracking.baselines import baseline_outputs, baselines_from_metrics
 from tfcli.tracking.reading import with_history
+from tfcli.report.baselines import BaselineComparison, compare_with_baselines
 from tfcli.report.importance import Importance, fanova, search_space
 from tfcli.report.ranking import (
     Condition,
@@ -29,6 +32,8 @@ from tfcli.report.ranking import (
     searched_parameters,
     with_parameters,
 )
+from tfcli.report.confirmed import ConfirmedBlock, confirmed_block
+from tfcli.tracking.test_scores import TEST_OUTPUTS_ARTIFACT, test_metric
 from tfcli.report.significance import Significance, compare_outputs, skipped, untestable_reason
 
 #: Learning curves in the HTML page: this many of the top trials.
@@ -50,10 +55,21 @@ class Report:
     histories: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # html only
     records: list[TrialRecord] = field(default_factory=list)
     all_ranked: list[Row] = field(default_factory=list)  # every ranked trial, before --top
+    baselines: list[BaselineResult] = field(default_factory=list)  # shown apart, never ranked
+    baseline_comparison: Optional[BaselineComparison] = None  # the best trial vs the best baseline
+    confirmed: Optional[ConfirmedBlock] = None  # what `tfcli study confirm` found across seeds
+    test_note: Optional[str] = None  # the validation winner is not the test winner (test_check)
 
     @property
     def metric(self) -> str:
         return self.ranking.metric
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line each: what the reader should not miss (a study below its baseline, a
+        validation winner that is not the test winner)."""
+        line = self.baseline_comparison.warning() if self.baseline_comparison else None
+        return [w for w in (line, self.test_note) if w]
 
     @property
     def mode(self) -> str:
@@ -85,8 +101,49 @@ def with_best_values(tracking, snapshot, records: Sequence[TrialRecord], metric:
     return objective_from_history(tracking, records, snapshot.tags, metric)
 
 
-def _default_columns(parameters: Sequence[str], metric: str) -> list[str]:
-    return ["rank", "trial", metric, "step", *parameters, "time", "parameters", "status"]
+def _default_columns(parameters: Sequence[str], metric: str, records: Sequence[TrialRecord] = ()) -> list[str]:
+    """The report's columns; ``test/<metric>`` beside the metric once test scores exist."""
+    test = [test_metric(metric)] if any(test_metric(metric) in r.metrics for r in records) else []
+    return ["rank", "trial", metric, *test, "step", *parameters, "time", "parameters", "status"]
+
+
+def test_check(tracking, study: StudyRecord, ranking: Ranking) -> Optional[str]:
+    """One line when the validation winner is not the best on test among the trials scored on
+    test, with the paired bootstrap of the two on their test outputs; None otherwise."""
+    from tfcli import tracking as tr
+
+    key = test_metric(ranking.metric)
+    scored = [row for row in ranking.ranked if key in row.record.metrics]
+    if len(scored) < 2 or ranking.best is None or ranking.best not in scored:
+        return None
+    sign = 1.0 if ranking.mode == "max" else -1.0
+    test_best = max(scored, key=lambda row: sign * row.record.metrics[key])
+    winner = ranking.best
+    if test_best is winner or test_best.record.metrics[key] == winner.record.metrics[key]:
+        return None
+    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
+        outputs = [
+            _read_outputs(tr.download_run_artifact(tracking, row.record.run_id, TEST_OUTPUTS_ARTIFACT, Path(tmp) / row.record.run_id, artifact_uri=row.record.artifact_uri))
+            for row in (test_best, winner)
+        ]
+    line = (
+        f"the validation winner {winner.trial_id} is not the test winner: {test_best.trial_id} scores {key} "
+        f"{test_best.record.metrics[key]:.4g} against {winner.record.metrics[key]:.4g}"
+    )
+    if not all(outputs) or untestable_reason(study.task, ranking.metric):
+        return line + " (no paired test: test outputs missing)"
+    result = compare_outputs(study.task, ranking.metric, (test_best.trial_id, outputs[0]), [(winner.trial_id, winner.rank, outputs[1])], _settings(study))
+    pair = result.tests[0] if result.tests else None
+    if pair is None or pair.note:
+        return line + f" (no paired test: {pair.note if pair else result.note})"
+    verdict = "significant" if pair.significant else "not significant"
+    return line + f"; paired bootstrap on the test outputs: p = {pair.p_value:.4f}, {verdict}"
+
+
+def _read_outputs(path: Optional[Path]) -> Optional[list[dict]]:
+    if path is None or not path.is_file():
+        return None
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[str, Optional[int]], str]:
@@ -147,6 +204,38 @@ def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[s
     return counts, text
 
 
+def confirmed(tracking, study: StudyRecord, ranking: Ranking) -> Optional[ConfirmedBlock]:
+    """The confirmed block (:mod:`tfcli.report.confirmed`), with the two-level bootstrap over
+    the confirmation runs' validation outputs; None before ``tfcli study confirm``."""
+    from tfcli import tracking as tr
+
+    runs = tr.confirmation_records(tracking, study.name)
+    if not runs or ranking.best is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
+        return confirmed_block(
+            runs,
+            winner=ranking.best.trial_id,
+            metric=ranking.metric,
+            mode=ranking.mode,
+            task=study.task,
+            outputs_of=lambda c: _outputs(tracking, c.record, Path(tmp)),
+            settings=_settings(study),
+        )
+
+
+def _settings(study: StudyRecord):
+    """The metric settings of the study's ``eval`` section (defaults when it cannot be read)."""
+    from tfcli.metrics import MetricSettings
+
+    if study.spec_json:
+        try:
+            return MetricSettings.from_eval(json.loads(study.spec_json).get("eval"))
+        except (ValueError, AttributeError, TypeError):
+            pass
+    return MetricSettings()
+
+
 def _outputs(tracking, record: TrialRecord, tmp: Path) -> Optional[list[dict]]:
     from tfcli import tracking as tr
 
@@ -155,27 +244,23 @@ def _outputs(tracking, record: TrialRecord, tmp: Path) -> Optional[list[dict]]:
     path = tr.download_run_artifact(
         tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{tr.VALID_OUTPUTS_FILE}", tmp / record.run_id, artifact_uri=record.artifact_uri
     )
-    if path is None or not path.is_file():
-        return None
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _read_outputs(path)
 
 
-def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int) -> Significance:
-    """The top trial against the next ``compare`` ranked trials on their validation outputs."""
-    from tfcli.metrics import MetricSettings
+#: How the best baseline is named in the significance table.
+BASELINE_LABEL = "baseline "
 
+
+def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int, baseline: Optional[str] = None) -> Significance:
+    """The top trial against the next ``compare`` ranked trials on their validation outputs,
+    and against the baseline ``baseline`` when its outputs were logged on the parent run."""
     metric = ranking.metric
     reason = untestable_reason(study.task, metric)
     if reason:
         return skipped(metric, reason)
-    if len(ranking.ranked) < 2:
+    if len(ranking.ranked) < (1 if baseline else 2):
         return skipped(metric, f"a paired test needs two ranked trials, but there {'is' if len(ranking.ranked) == 1 else 'are'} {len(ranking.ranked)}")
-    settings = MetricSettings()
-    if study.spec_json:
-        try:
-            settings = MetricSettings.from_eval(json.loads(study.spec_json).get("eval"))
-        except (ValueError, AttributeError, TypeError):
-            pass
+    settings = _settings(study)
     top = ranking.ranked[0]
     others = ranking.ranked[1 : 1 + max(0, compare)]
     with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
@@ -184,6 +269,9 @@ def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int) -
         if not top_outputs:
             return skipped(metric, f"the top trial {top.trial_id} has no saved validation outputs (checkpoint/valid_outputs.jsonl)", top.trial_id)
         pairs = [(row.trial_id, row.rank, _outputs(tracking, row.record, folder)) for row in others]
+        if baseline:
+            outputs = baseline_outputs(tracking, study.run_id, baseline, folder / "baselines", artifact_uri=study.artifact_uri)
+            pairs.append((f"{BASELINE_LABEL}{baseline}", None, outputs))
     return compare_outputs(study.task, metric, (top.trial_id, top_outputs), pairs, settings)
 
 
@@ -220,9 +308,12 @@ def build_report(
     records = with_best_values(tracking, snapshot, records, metric, at)
     ranking = rank_trials(records, metric, mode, at=at, where=where)
     parameters = searched_parameters(study.spec_json, records)
-    chosen = list(columns) if columns else _default_columns(parameters, metric)
+    chosen = list(columns) if columns else _default_columns(parameters, metric, records)
     check_columns(chosen, records, metric)
     every_ranked = list(ranking.ranked)
+    baselines = baselines_from_metrics(study.metrics)
+    best = ranking.best
+    comparison = compare_with_baselines(baselines, metric, mode, best.trial_id if best else None, best.value if best else None)
     if top:
         ranking = dataclasses.replace(ranking, ranked=ranking.ranked[:top])
     parameter_source = ""
@@ -240,9 +331,15 @@ def build_report(
         parameter_source=parameter_source,
         records=records,
         all_ranked=every_ranked,
+        baselines=baselines,
+        baseline_comparison=comparison,
     )
     if with_significance:
-        report.significance = significance(tracking, study, ranking, compare)
+        report.significance = significance(tracking, study, ranking, compare, comparison.baseline if comparison else None)
+    if with_significance:
+        full = dataclasses.replace(ranking, ranked=every_ranked)
+        report.confirmed = confirmed(tracking, study, full)
+        report.test_note = test_check(tracking, study, full)
     if with_importance:
         full = dataclasses.replace(ranking, ranked=every_ranked)  # importance sees every ranked trial
         report.importance = importance(study, full, parameters)

@@ -2,8 +2,9 @@
 
 Plots: learning curves of the top trials (the ranking metric's history from MLflow),
 parallel coordinates of the searched parameters against the metric, hyperparameter
-importance, and the metric by trial in start order with the best so far. Below them the
-ranking, the significance tests and the notes, as HTML tables.
+importance, and the metric by trial in start order with the best so far; the baselines'
+validation values are dashed lines on the learning curves and the metric by trial. Below them
+any warning, the ranking, the baselines, the significance tests and the notes, as HTML tables.
 """
 
 from __future__ import annotations
@@ -15,11 +16,34 @@ from typing import Any, Optional
 
 from tfcli.report.build import Report
 from tfcli.report.ranking import Row
-from tfcli.report.render import SIGNIFICANCE_HEADERS, significance_rows, display, header
+from tfcli.report.render import (
+    BASELINE_TITLE,
+    CONFIRMED_HEADERS,
+    SIGNIFICANCE_HEADERS,
+    baseline_headers,
+    baseline_rows,
+    confirmed_rows,
+    confirmed_title,
+    display,
+    header,
+    significance_rows,
+)
+from tfcli.report.significance import SCOPE
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def baseline_lines(report: Report, figure) -> None:
+    """A dashed horizontal line at each baseline's validation value of the ranking metric."""
+    for baseline in report.baselines:
+        value = baseline.metrics.get(report.metric)
+        if baseline.split != "valid" or not _finite(value):
+            continue
+        figure.add_hline(
+            y=value, line_dash="dash", line_color="gray", annotation_text=f"baseline {baseline.name}", annotation_position="top left"
+        )
 
 
 def learning_curves(report: Report):
@@ -38,6 +62,7 @@ def learning_curves(report: Report):
                 name=f"#{row.rank} {row.trial_id}",
             )
         )
+    baseline_lines(report, figure)
     figure.update_layout(title=f"Learning curves of the top trials: {report.metric}", xaxis_title="step", yaxis_title=report.metric)
     return figure
 
@@ -97,7 +122,49 @@ def objective_by_trial(report: Report):
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name=report.metric, text=[r.trial_id for r in rows]))
     figure.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far", line={"shape": "hv"}))
+    baseline_lines(report, figure)
     figure.update_layout(title=f"{report.metric} by trial (in start order)", xaxis_title="trial", yaxis_title=report.metric)
+    return figure
+
+
+def confirmed_error_bars(report: Report):
+    """The confirmed configurations: mean and 95% interval across seeds, validation and test."""
+    import plotly.graph_objects as go
+
+    block = report.confirmed
+    figure = go.Figure()
+    if block is None:
+        figure.update_layout(title="Confirmed across seeds: none yet (tfcli study confirm NAME)")
+        return figure
+    names = [c.trial_id for c in block.configs]
+    for split in ("valid", "test"):
+        summaries = [getattr(c, split) for c in block.configs]
+        if not any(summaries):
+            continue
+        means = [s.mean if s else None for s in summaries]
+        half = [(s.ci_high - s.mean) if s and _finite(s.ci_high) else 0.0 for s in summaries]
+        figure.add_trace(go.Scatter(x=names, y=means, mode="markers", name=split, error_y={"type": "data", "array": half, "visible": True}))
+    figure.update_layout(
+        title=f"Confirmed across seeds: {block.metric}, mean and 95% CI (verdict: {block.verdict})",
+        xaxis_title="configuration of trial", yaxis_title=block.metric,
+    )
+    return figure
+
+
+def validation_against_test(report: Report):
+    """The trials scored on test: their validation value against their test value."""
+    import plotly.graph_objects as go
+
+    key = f"test/{report.metric}"
+    rows = [row for row in (report.all_ranked or report.ranking.ranked) if key in row.record.metrics]
+    figure = go.Figure()
+    if rows:
+        figure.add_trace(go.Scatter(
+            x=[row.value for row in rows], y=[row.record.metrics[key] for row in rows], mode="markers+text",
+            text=[row.trial_id for row in rows], textposition="top center", name="trial",
+        ))
+    title = f"Validation against test, top {len(rows)} trials" if rows else "Validation against test: no test scores yet (tfcli report NAME --test)"
+    figure.update_layout(title=title, xaxis_title=f"{report.metric} (validation)", yaxis_title=f"{report.metric} (test)")
     return figure
 
 
@@ -114,6 +181,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f3f3f3; }
 .plot { margin: 1em 0 2em; }
 .note { color: #555; }
+.warning { color: #a00; font-weight: bold; }
 """
 
 
@@ -125,6 +193,10 @@ def render_html(report: Report, *, title: Optional[str] = None) -> str:
         ("importance", importance_bars(report)),
         ("objective-by-trial", objective_by_trial(report)),
     ]
+    if any(f"test/{report.metric}" in row.record.metrics for row in report.all_ranked or report.ranking.ranked):
+        figures.append(("validation-vs-test", validation_against_test(report)))
+    if report.confirmed is not None:
+        figures.append(("confirmed", confirmed_error_bars(report)))
     plots = []
     for i, (div_id, figure) in enumerate(figures):
         figure.update_layout(height=460, margin={"t": 60})
@@ -144,10 +216,13 @@ def render_html(report: Report, *, title: Optional[str] = None) -> str:
         f"<p>{report.trials} trials; task {html.escape(str(study.task))}; objective "
         f"{html.escape(str(study.objective_metric))} ({html.escape(str(study.objective_mode))}); ranked by "
         f"{html.escape(report.metric)} ({report.mode}); study id {html.escape(study.study_id)}.</p>",
+        *(f'<p class="warning">Warning: {html.escape(w)}.</p>' for w in report.warnings),
         *plots,
         f"<h2>Ranking by {html.escape(report.metric)}</h2>",
         ranking,
     ]
+    if report.baselines:
+        parts += [f"<h2>{html.escape(BASELINE_TITLE)}</h2>", _table(baseline_headers(report), baseline_rows(report))]
     if report.ranking.apart:
         parts += [
             "<h2>Failed, killed and without a value</h2>",
@@ -160,7 +235,13 @@ def render_html(report: Report, *, title: Optional[str] = None) -> str:
             parts.append(f'<p class="note">Skipped: {html.escape(s.note)}.</p>')
         else:
             parts.append(_table(SIGNIFICANCE_HEADERS, significance_rows(report)))
-            parts.append(f'<p class="note">{s.examples} validation examples, {s.resamples} resamples; difference = top minus other.</p>')
+            parts.append(f'<p class="note">{s.examples} validation examples, {s.resamples} resamples; difference = top minus other. The test {html.escape(SCOPE)}.</p>')
+    if report.confirmed is not None:
+        parts += [
+            f"<h2>{html.escape(confirmed_title(report))}</h2>",
+            _table(CONFIRMED_HEADERS, confirmed_rows(report)),
+            f'<p class="note">Verdict: {html.escape(report.confirmed.sentence())}.</p>',
+        ]
     notes = report.notes + ([report.parameter_source] if report.parameter_source else [])
     if notes:
         parts.append("<ul>" + "".join(f'<li class="note">{html.escape(n)}</li>' for n in notes) + "</ul>")

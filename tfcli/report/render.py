@@ -1,7 +1,8 @@
 """Rendering a report as a Rich table, CSV, JSON or Markdown (HTML lives in :mod:`.html`).
 
-* table: Rich tables on the terminal: the ranking, the trials listed apart, significance,
-  importance and notes;
+* table: Rich tables on the terminal: the ranking, the trials listed apart, the baselines
+  (rows apart from the ranking, never ranked), significance, importance, notes and warnings
+  (the best trial below the best baseline);
 * csv: one table of trials (ranked first, then the ones apart with an empty rank), raw
   numbers (``time_s`` in seconds) and nothing else, so any CSV reader takes it;
 * json: one JSON document with everything;
@@ -18,6 +19,7 @@ from typing import Any, Optional, Sequence
 
 from tfcli.report.build import Report, StudyBest
 from tfcli.report.ranking import Row, cell
+from tfcli.report.significance import SCOPE
 
 FORMATS = ("table", "csv", "json", "markdown", "html")
 
@@ -125,9 +127,14 @@ def to_json(report: Report) -> str:
         "columns": report.columns,
         "ranked": [row_dict(row, report) for row in report.ranking.ranked],
         "apart": [row_dict(row, report) for row in report.ranking.apart],
+        "baselines": [b.to_dict() for b in report.baselines],
+        "baseline_comparison": report.baseline_comparison.to_dict() if report.baseline_comparison else None,
         "significance": report.significance.to_dict() if report.significance else None,
+        "confirmed": report.confirmed.to_dict() if report.confirmed else None,
+        "test_note": report.test_note,
         "importance": report.importance.to_dict() if report.importance else None,
         "notes": report.notes + ([report.parameter_source] if report.parameter_source else []),
+        "warnings": report.warnings,
     }
     return json.dumps(payload, indent=2, default=str)
 
@@ -160,16 +167,21 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     return lines
 
 
+def _pair_label(top: str, other: str, rank) -> str:
+    """``top vs other (#rank)``; a baseline has no rank."""
+    return f"{top} vs {other}" + (f" (#{rank})" if rank is not None else "")
+
+
 def significance_rows(report: Report) -> list[list[str]]:
     s = report.significance
     rows = []
     for t in s.tests if s else []:
         if t.note:
-            rows.append([f"{s.top_trial} vs {t.other_trial} (#{t.other_rank})", "", "", "", "", t.note])
+            rows.append([_pair_label(s.top_trial, t.other_trial, t.other_rank), "", "", "", "", t.note])
             continue
         rows.append(
             [
-                f"{s.top_trial} vs {t.other_trial} (#{t.other_rank})",
+                _pair_label(s.top_trial, t.other_trial, t.other_rank),
                 f"{fmt_number(t.score_top)} vs {fmt_number(t.score_other)}",
                 fmt_number(t.diff),
                 f"[{fmt_number(t.ci_low)}, {fmt_number(t.ci_high)}]",
@@ -180,7 +192,55 @@ def significance_rows(report: Report) -> list[list[str]]:
     return rows
 
 
+CONFIRMED_HEADERS = ("configuration of", "seeds", "valid mean ± sd", "valid 95% CI", "test mean ± sd", "winner vs it: Welch p", "two-level bootstrap p")
+
+
+def confirmed_title(report: Report) -> str:
+    return f"Confirmed across seeds: {report.confirmed.metric} ({report.confirmed.mode}), winner {report.confirmed.winner}"
+
+
+def _mean_sd(summary) -> str:
+    return f"{fmt_number(summary.mean)} ± {fmt_number(summary.std)}" if summary is not None else ""
+
+
+def confirmed_rows(report: Report) -> list[list[str]]:
+    block = report.confirmed
+    tests = {c.other: c for c in block.comparisons}
+    rows = []
+    for config in block.configs:
+        test = tests.get(config.trial_id)
+        welch = f"{test.welch['p_value']:.4f}" if test else ("(the winner)" if config.trial_id == block.winner else "")
+        boot = f"{test.bootstrap['p_value']:.4f}" if test and test.bootstrap else (test.note if test and test.note else "")
+        rows.append([
+            config.trial_id, str(len(config.seeds)), _mean_sd(config.valid),
+            f"[{fmt_number(config.valid.ci_low)}, {fmt_number(config.valid.ci_high)}]", _mean_sd(config.test), welch, boot,
+        ])
+    return rows
+
+
 SIGNIFICANCE_HEADERS = ("top vs other", "scores", "difference", "95% CI", "p-value", "significant (p < 0.05)")
+
+BASELINE_TITLE = "Baselines (not ranked; the same splits and metric code as the trials)"
+
+
+def baseline_headers(report: Report) -> list[str]:
+    return ["baseline", f"{report.metric} (valid)", f"{report.metric} (test)", "best trial's margin (+: better)"]
+
+
+def baseline_rows(report: Report) -> list[list[str]]:
+    """One row per baseline: its value of the ranking metric on valid and test, and how far the
+    best trial is above it (in the direction of the mode: positive is better)."""
+    rows = []
+    best = report.ranking.best
+    for name in dict.fromkeys(b.name for b in report.baselines):
+        scores = {b.split: b.metrics.get(report.metric) for b in report.baselines if b.name == name}
+        valid = scores.get("valid")
+        margin = ""
+        if best is not None and valid is not None and best.value is not None:
+            diff = best.value - valid
+            margin = fmt_number(diff if report.mode == "max" else -diff)
+        rows.append([name, fmt_number(valid), fmt_number(scores.get("test")), margin])
+    return rows
 
 
 def to_markdown(report: Report) -> str:
@@ -200,6 +260,8 @@ def to_markdown(report: Report) -> str:
         columns = _apart_columns(report)
         lines += ["", "### Failed, killed and without a value", ""]
         lines += _md_table(columns, [[display(r, c, report.metric) for c in columns] for r in report.ranking.apart])
+    lines += _md_baselines(report)
+    lines += ([""] + [f"**Warning:** {w}." for w in report.warnings]) if report.warnings else []
     s = report.significance
     if s is not None:
         lines += ["", f"### Significance ({s.metric}, paired bootstrap)", ""]
@@ -220,6 +282,13 @@ def to_markdown(report: Report) -> str:
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def _md_baselines(report: Report) -> list[str]:
+    if not report.baselines:
+        return []
+    lines = ["", f"### {BASELINE_TITLE}", ""]
+    return lines + _md_table(baseline_headers(report), baseline_rows(report))
 
 
 # --- rich table ---------------------------------------------------------------------------------
@@ -250,6 +319,15 @@ def print_table(report: Report, console) -> None:
         for row in report.ranking.apart:
             apart.add_row(*(display(row, c, report.metric) for c in columns))
         console.print(apart)
+    if report.baselines:
+        baselines = Table(title=BASELINE_TITLE)
+        for column in baseline_headers(report):
+            baselines.add_column(column, justify="left" if column == "baseline" else "right")
+        for values in baseline_rows(report):
+            baselines.add_row(*values)
+        console.print(baselines)
+    for warning in report.warnings:
+        console.print(f"Warning: {warning}.", markup=False)
     s = report.significance
     if s is not None:
         if s.note:
@@ -261,6 +339,15 @@ def print_table(report: Report, console) -> None:
             for values in significance_rows(report):
                 sig.add_row(*values)
             console.print(sig)
+            console.print(f"The paired bootstrap {SCOPE}.", markup=False)
+    if report.confirmed is not None:
+        table = Table(title=confirmed_title(report))
+        for column in CONFIRMED_HEADERS:
+            table.add_column(column, justify="left" if column == "configuration of" else "right")
+        for values in confirmed_rows(report):
+            table.add_row(*values)
+        console.print(table)
+        console.print(f"Verdict: {report.confirmed.sentence()}.", markup=False)
     imp = report.importance
     if imp is not None:
         if imp.note:

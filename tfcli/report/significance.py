@@ -35,6 +35,14 @@ class PairTest:
         return asdict(self)
 
 
+#: What the paired bootstrap does and does not cover, said with every significance table.
+SCOPE = (
+    "covers which validation examples were drawn, for one seed per trial; it says nothing of "
+    "seed variance or of the winner being chosen on these examples (`tfcli study confirm NAME` retrains "
+    "the top configurations with fresh seeds)"
+)
+
+
 @dataclass(frozen=True)
 class Significance:
     """The top trial's tests, or the reason there are none (``note``)."""
@@ -55,6 +63,7 @@ class Significance:
             "resamples": self.resamples,
             "level": self.level,
             "note": self.note,
+            "scope": SCOPE,
             "tests": [t.to_dict() for t in self.tests],
         }
 
@@ -77,7 +86,8 @@ def untestable_reason(task: Optional[str], metric: str) -> Optional[str]:
     return None
 
 
-def _reference(task: str, value: Any) -> Any:
+def reference_of(task: str, value: Any) -> Any:
+    """A saved output's reference in the shape the task's metrics take."""
     if task == "classification":
         return value
     if isinstance(value, (list, tuple)):
@@ -85,7 +95,8 @@ def _reference(task: str, value: Any) -> Any:
     return [value]
 
 
-def _by_index(outputs: Sequence[dict]) -> dict[int, dict]:
+def by_index(outputs: Sequence[dict]) -> dict[int, dict]:
+    """Saved outputs by their example index."""
     return {int(o.get("index", i)): o for i, o in enumerate(outputs)}
 
 
@@ -107,18 +118,18 @@ def compare_outputs(
     top_id, top_outputs = top
     if not top_outputs:
         return skipped(metric, f"the top trial {top_id} has no saved validation outputs", top_id)
-    top_map = _by_index(top_outputs)
+    top_map = by_index(top_outputs)
     indices = sorted(top_map)
-    references = [_reference(task, top_map[i].get("reference")) for i in indices]
+    references = [reference_of(task, top_map[i].get("reference")) for i in indices]
     predictions_top = [top_map[i].get("prediction") for i in indices]
     tests = []
     for other_id, other_rank, other_outputs in others:
         if not other_outputs:
             tests.append(PairTest(other_id, other_rank, note="no saved validation outputs"))
             continue
-        other_map = _by_index(other_outputs)
+        other_map = by_index(other_outputs)
         if sorted(other_map) != indices or any(
-            _reference(task, other_map[i].get("reference")) != ref for i, ref in zip(indices, references)
+            reference_of(task, other_map[i].get("reference")) != ref for i, ref in zip(indices, references)
         ):
             tests.append(PairTest(other_id, other_rank, note="validated on different examples (data settings differ)"))
             continue

@@ -20,11 +20,13 @@ def space_size(spec: StudySpec) -> int | None:
     return total
 
 
-def trial_count(spec: StudySpec) -> int:
-    """Trials a study runs: under grid, the grid repeated num_samples times."""
+def trial_count(spec: StudySpec, num_samples: int | None = None) -> int:
+    """Trials a study runs: under grid, the grid repeated num_samples times. ``num_samples``
+    overrides ``search.num_samples`` (``--num-samples``)."""
+    samples = num_samples or spec.search.num_samples
     if spec.search.method == "grid":
-        return math.prod(len(p.values or [p.value]) for p in spec.search.parameters.values()) * spec.search.num_samples
-    return spec.search.num_samples
+        return math.prod(len(p.values or [p.value]) for p in spec.search.parameters.values()) * samples
+    return samples
 
 
 def space_summary(spec: StudySpec) -> str:

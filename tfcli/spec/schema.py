@@ -220,6 +220,13 @@ class BudgetSpec(Section):
         return parse_duration(self.time) if self.time is not None else None
 
 
+class ReportSpec(Section):
+    test_top: int = Field(
+        5, ge=0, le=100,
+        description="When a study ends, score the best checkpoints of its top K trials on the test split (0: never).",
+    )
+
+
 class StudySpec(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="The MLflow experiment name.")
     description: Optional[str] = None
@@ -233,6 +240,7 @@ class StudySpec(Section):
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
 
     _source_file: Optional[str] = PrivateAttr(None)
     _base_dir: Optional[str] = PrivateAttr(None)

@@ -12,13 +12,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tfcli import crash_points
 from tfcli.errors import StudyError
 from tfcli.spec.schema import StudySpec
-from tfcli.study.storage import experiment_names, resolve_storage
+from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
+from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
+from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
+from tfcli.tracking.claims import create_study_run
+from tfcli.tracking.locks import refuse_if_locked, study_lock
 
 TAG_RAY_STORAGE = "tfcli.ray_storage"
 TAG_BASE_DIR = "tfcli.base_dir"
 TAG_SOURCE_FILE = "tfcli.source_file"
+TAG_PLANNED_TRIALS = "tfcli.planned_trials"  # trials of the start and every extension, in all
 
 
 @dataclass
@@ -29,6 +35,7 @@ class StoredStudy:
     study_id: str
     storage: str | None
     record: Any  # tfcli.records.StudyRecord
+    tags: dict[str, str]  # the parent run's
 
 
 def _comparable(spec_json: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +65,7 @@ def load_stored_study(tracking, name: str) -> StoredStudy:
     if not spec_json:
         raise StudyError(f"study {name!r} has no stored study file in {tracking.uri}; start it again under a new name")
     spec = StudySpec.model_validate(json.loads(spec_json)).located(tags.get(TAG_BASE_DIR) or None, tags.get(TAG_SOURCE_FILE) or None)
-    return StoredStudy(spec=spec, study_id=record.study_id, storage=tags.get(TAG_RAY_STORAGE) or None, record=record)
+    return StoredStudy(spec=spec, study_id=record.study_id, storage=tags.get(TAG_RAY_STORAGE) or None, record=record, tags=tags)
 
 
 def _parent_tags(tracking, run_id: str) -> dict[str, str]:
@@ -67,21 +74,30 @@ def _parent_tags(tracking, run_id: str) -> dict[str, str]:
     return run_tags(tracking, run_id)
 
 
-def _callback(tracking, spec: StudySpec, study_id: str, storage: str, address: str | None):
+def _parent_run_tags(spec: StudySpec, storage: str) -> dict[str, str]:
+    """What resume and extend need of a study besides its spec: where Ray keeps it, and where
+    its study file (and so its relative data paths) lives."""
+    return {TAG_RAY_STORAGE: storage, TAG_BASE_DIR: spec.base_dir or "", TAG_SOURCE_FILE: spec.source_file or ""}
+
+
+def _callback(tracking, spec: StudySpec, study_id: str, storage: str, address: str | None, confirmations=None):
     from tfcli.tracking import MlflowStudyCallback
 
-    tags = {TAG_RAY_STORAGE: storage, TAG_BASE_DIR: spec.base_dir or "", TAG_SOURCE_FILE: spec.source_file or ""}
     return MlflowStudyCallback(
-        tracking, spec, study_id, study_file=spec.source_file, ray_address=address or "local", tags=tags
+        tracking, spec, study_id, study_file=spec.source_file, ray_address=address or "local",
+        tags=_parent_run_tags(spec, storage), confirmations=confirmations,
     )
 
 
-def ensure_new_study(spec: StudySpec, tracking) -> None:
-    """Refuse a study name the store already holds, saying how to resume or rename."""
+def ensure_new_study(spec: StudySpec, tracking, *, lock_held: bool = False) -> None:
+    """Refuse a study name the store already holds, saying how to resume or rename (or, while
+    another driver runs it, that it is running; ``lock_held``: this process holds the lock)."""
     from tfcli.tracking import study_record
 
     existing = study_record(tracking, spec.name)
     if existing is not None:
+        if not lock_held:
+            refuse_if_locked(tracking, spec.name)
         same = existing.spec_json and _comparable(json.loads(existing.spec_json)) == _comparable(spec.model_dump(mode="json"))
         if same:
             raise StudyError(
@@ -103,49 +119,226 @@ def start_study(
     num_samples: int | None = None,
     max_concurrent: int | None = None,
     progress=None,
+    baselines: bool = True,
 ):
-    """Run a new study; refuse a name that the store already holds."""
+    """Run a new study; refuse a name that the store already holds.
+
+    Under the study's lock, the parent run is created (with the spec) before Ray writes
+    anything, so every later crash leaves a study that ``resume`` finds and can explain.
+    ``baselines``: score the task's reference baselines on the driver first and log them on
+    the parent run (:func:`_log_baselines`), once per study.
+    """
+    from tfcli.spec.describe import trial_count
     from tfcli.study.runner import run_study
-    from tfcli.tracking import ensure_experiment
     from tfcli.train.trainable import train_trial
 
-    ensure_new_study(spec, tracking)
-    storage = resolve_storage(storage)
-    ensure_experiment(tracking, spec.name)
-    study_id = uuid.uuid4().hex[:16]
-    return run_study(
-        spec,
-        train_trial,
-        storage=storage,
-        callbacks=[_callback(tracking, spec, study_id, storage, address)],
-        address=address,
-        num_samples=num_samples,
-        max_concurrent=max_concurrent,
-        study_id=study_id,
-        progress=progress,
+    with study_lock(tracking, spec.name):
+        ensure_new_study(spec, tracking, lock_held=True)
+        storage = resolve_storage(storage)
+        _refuse_orphan_ray_state(spec.name, storage)
+        study_id = uuid.uuid4().hex[:16]
+        planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples))}
+        parent_run_id = create_study_run(tracking, spec, study_id, {**_parent_run_tags(spec, storage), **planned})
+        crash_points.reached(crash_points.AFTER_PARENT_RUN)
+        if baselines:
+            _log_baselines(tracking, spec, parent_run_id)
+        return run_study(
+            spec,
+            train_trial,
+            storage=storage,
+            callbacks=[_callback(tracking, spec, study_id, storage, address)],
+            address=address,
+            num_samples=num_samples,
+            max_concurrent=max_concurrent,
+            study_id=study_id,
+            progress=progress,
+            after_fit=_held_out(tracking, spec, study_id),
+        )
+
+
+def _held_out(tracking, spec: StudySpec, study_id: str):
+    """The closing work of a completed run: the held-out test scores (:mod:`tfcli.study.held_out`)."""
+    from tfcli.study.held_out import score_on_test
+
+    return lambda: score_on_test(tracking, spec, study_id)
+
+
+def _log_baselines(tracking, spec: StudySpec, run_id: str) -> None:
+    """The floor the trials must clear (see :mod:`tfcli.baselines`), on the parent run."""
+    from tfcli.baselines import compute_baselines
+    from tfcli.tracking.baselines import log_baselines
+    from tfcli.train.prepare import load_splits
+
+    log_baselines(tracking, run_id, compute_baselines(spec, load_splits(spec)))
+
+
+def _refuse_orphan_ray_state(name: str, storage: str) -> None:
+    """A Ray experiment folder for a name the store has no study of was left by something
+    else (a study whose MLflow store was deleted, or a foreign Tune run): never reuse it."""
+    from ray import tune
+
+    path = experiment_path(name, storage)
+    if tune.Tuner.can_restore(path):
+        raise StudyError(
+            f"Ray already keeps an experiment {name!r} at {path}, but the tracking store has no study of that "
+            "name; move that folder away, pass another --storage, or give the study a new `name:`"
+        )
+
+
+class NothingToResume(Exception):
+    """The study has ended: every planned trial finished. ``str(err)`` says so and what next."""
+
+
+def resume_study(
+    name: str,
+    tracking,
+    *,
+    address: str | None = None,
+    storage: str | None = None,
+    retry_failed: bool = False,
+    rebuild: bool = False,
+    progress=None,
+):
+    """Continue an interrupted study: finished trials are kept, unfinished ones resume.
+
+    Before Tune is asked, Ray's saved state is checked against MLflow's records
+    (:func:`~tfcli.study.ray_state.ray_state_problem`): a missing or damaged state, or one
+    older than the records, is refused with what was found; ``rebuild`` then runs the study's
+    unfinished and never-started trials as a new Tune experiment built from the records
+    (:func:`_rebuild`). Raises :class:`NothingToResume` for a study that has ended.
+    """
+    from tfcli.study.runner import run_study
+    from tfcli.tracking import confirmation_records, trial_records
+    from tfcli.train.trainable import train_trial
+
+    with study_lock(tracking, name):
+        stored = load_stored_study(tracking, name)
+        storage = resolve_storage(storage or stored.storage)
+        records = trial_records(tracking, name, history=False)
+        confirmations = confirmation_records(tracking, name)
+        if not retry_failed and not rebuild:
+            _refuse_ended(stored, [*records, *(c.record for c in confirmations)])
+        experiment = _latest_experiment(name, storage)
+        finished_ids = {r.trial_id for r in records if _is_finished(r)}
+        problem = ray_state_problem(experiment_path(experiment, storage), finished_ids)
+        if problem is None and rebuild:
+            raise StudyError(
+                f"study {name!r} has a sound Ray state; resume it with `tfcli study resume {name}` (--rebuild is for a lost or damaged one)"
+            )
+        if problem is not None and not rebuild:
+            raise StudyError(
+                f"study {name!r} cannot resume from Ray's state: {problem}. MLflow holds {_count_text(records)}; "
+                f"`tfcli study resume {name} --rebuild` runs the unfinished and never-started trials again from those "
+                "records (finished trials are kept)"
+            )
+        if rebuild:
+            return _rebuild(stored, tracking, records, storage=storage, address=address, progress=progress)
+        _supersede_orphans(tracking, records, experiment_path(experiment, storage))
+        return run_study(
+            stored.spec,
+            train_trial,
+            storage=storage,
+            callbacks=[_callback(tracking, stored.spec, stored.study_id, storage, address, stored_plan(stored.tags))],
+            address=address,
+            study_id=stored.study_id,
+            resume=True,
+            progress=progress,
+            name=experiment,
+            retry_failed=retry_failed,
+            after_fit=_held_out(tracking, stored.spec, stored.study_id),
+        )
+
+
+def _supersede_orphans(tracking, records, path: str) -> None:
+    from tfcli.tracking.superseded import supersede_runs
+
+    unfinished = {r.trial_id: r.run_id for r in records if not _is_finished(r)}
+    orphans = orphan_trial_ids(path, set(unfinished))
+    supersede_runs(tracking, [unfinished[t] for t in sorted(orphans)], "Ray's saved state never held this trial")
+
+
+def _is_finished(record) -> bool:
+    return record.status.value in ("FINISHED", "FAILED")
+
+
+def _count_text(records) -> str:
+    finished = sum(1 for r in records if _is_finished(r))
+    return f"{finished} finished and {len(records) - finished} unfinished trial run(s)"
+
+
+def _refuse_ended(stored: StoredStudy, records) -> None:
+    if stored.record.status == "FINISHED" and records and all(_is_finished(r) for r in records):
+        raise NothingToResume(
+            f"study {stored.spec.name!r} has ended ({len(records)} trials); nothing to resume. "
+            f"Add trials with `tfcli study extend {stored.spec.name} --num-samples N`"
+        )
+
+
+def planned_trials(stored: StoredStudy, known: int = 0) -> int:
+    """How many trials the study is to run in all: its start's and its extensions'.
+
+    A study started before the count was recorded (no ``tfcli.planned_trials`` tag) owes its
+    study file's trials, or the ``known`` trial runs when there are more (its extensions).
+    """
+    from tfcli.spec.describe import trial_count
+
+    value = stored.tags.get(TAG_PLANNED_TRIALS, "")
+    return int(value) if value.isdigit() else max(trial_count(stored.spec), known)
+
+
+def _rebuild(stored: StoredStudy, tracking, records, *, storage: str, address: str | None, progress):
+    """Run what the study still owes as a new Tune experiment, from MLflow's records.
+
+    Finished trials are kept and warm-start the searcher. The unfinished trials' runs are
+    marked superseded and deleted (MLflow keeps deleted runs: ``mlflow runs restore``), and
+    their configurations run first, from scratch: Ray's lost state held their checkpoints.
+    Grid search runs the grid points that no finished trial covers.
+    """
+    from tfcli.study.space import rebuild_configs
+    from tfcli.tracking.superseded import supersede_runs
+
+    spec = stored.spec
+    finished = [r for r in records if _is_finished(r)]
+    unfinished = [r for r in records if not _is_finished(r)]
+    remaining = max(planned_trials(stored, len(records)) - len(finished), len(unfinished))
+    if remaining == 0:
+        tracking.client().set_terminated(stored.record.run_id, "FINISHED")
+        raise NothingToResume(
+            f"study {spec.name!r} has run all its {len(finished)} trials (only Ray's state was lost); nothing to resume. "
+            f"Add trials with `tfcli study extend {spec.name} --num-samples N`"
+        )
+    rerun = rebuild_configs(spec, [dict(r.config) for r in finished], [dict(r.config) for r in unfinished], remaining)
+    points, rewards = warm_start(finished, spec)
+    experiment = _next_experiment(spec.name, storage)
+    supersede_runs(tracking, [r.run_id for r in unfinished], f"rebuilt as Tune experiment {experiment}")
+    return _run_more(
+        stored, tracking, storage=storage, address=address, experiment=experiment, progress=progress,
+        num_samples=remaining, points_to_evaluate=points or None, evaluated_rewards=rewards or None, rerun=rerun,
     )
 
 
-def resume_study(name: str, tracking, *, address: str | None = None, storage: str | None = None, retry_failed: bool = False, progress=None):
-    """Continue an interrupted study: finished trials are kept, unfinished ones resume."""
+def _run_more(stored: StoredStudy, tracking, *, storage: str, address, experiment: str, progress, plan=None, **search):
+    """A new Tune experiment ``experiment`` under the study's parent run: what ``extend``,
+    ``resume --rebuild`` and ``confirm`` run (``search``: see :func:`~tfcli.study.runner.run_study`)."""
     from tfcli.study.runner import run_study
     from tfcli.train.trainable import train_trial
 
-    stored = load_stored_study(tracking, name)
-    storage = resolve_storage(storage or stored.storage)
-    experiment = _latest_experiment(name, storage)
     return run_study(
         stored.spec,
         train_trial,
         storage=storage,
-        callbacks=[_callback(tracking, stored.spec, stored.study_id, storage, address)],
+        callbacks=[_callback(tracking, stored.spec, stored.study_id, storage, address, plan or stored_plan(stored.tags))],
         address=address,
         study_id=stored.study_id,
-        resume=True,
         progress=progress,
         name=experiment,
-        retry_failed=retry_failed,
+        after_fit=_held_out(tracking, stored.spec, stored.study_id),
+        **search,
     )
+
+
+def _next_experiment(name: str, storage: str) -> str:
+    return f"{name}-ext{len(_extensions(name, storage)) + 1}"
 
 
 def _extensions(name: str, storage: str) -> list[str]:
@@ -193,32 +386,92 @@ def extend_study(
     experiment ``NAME-extK`` whose searcher is given the earlier trials' configurations and
     results; the MLflow callback attaches to the same parent run by study id.
     """
-    from tfcli.study.runner import run_study
+    from tfcli.spec.describe import trial_count
     from tfcli.tracking import trial_records
-    from tfcli.train.trainable import train_trial
 
-    stored = load_stored_study(tracking, name)
-    storage = resolve_storage(storage or stored.storage)
-    records = trial_records(tracking, name, history=False)
-    unfinished = [r for r in records if r.status.value in ("RUNNING", "KILLED")]
-    if unfinished:
-        raise StudyError(
-            f"study {name!r} has {len(unfinished)} unfinished trial(s); finish them with `tfcli study resume {name}` before extending it"
+    with study_lock(tracking, name):
+        stored = load_stored_study(tracking, name)
+        storage = resolve_storage(storage or stored.storage)
+        records = trial_records(tracking, name, history=False)
+        unfinished = [r for r in records if not _is_finished(r)]
+        if unfinished:
+            raise StudyError(
+                f"study {name!r} has {len(unfinished)} unfinished trial(s); finish them with `tfcli study resume {name}` before extending it"
+            )
+        points, rewards = warm_start(records, stored.spec)
+        experiment = _next_experiment(name, storage)
+        planned = planned_trials(stored, len(records)) + trial_count(stored.spec, num_samples)
+        tracking.client().set_tag(stored.record.run_id, TAG_PLANNED_TRIALS, str(planned))
+        outcome = _run_more(
+            stored, tracking, storage=storage, address=address, experiment=experiment, progress=progress,
+            num_samples=num_samples, max_concurrent=max_concurrent,
+            points_to_evaluate=points or None, evaluated_rewards=rewards or None,
         )
-    points, rewards = warm_start(records, stored.spec)
-    experiment = f"{name}-ext{len(_extensions(name, storage)) + 1}"
-    outcome = run_study(
-        stored.spec,
-        train_trial,
-        storage=storage,
-        callbacks=[_callback(tracking, stored.spec, stored.study_id, storage, address)],
-        address=address,
-        num_samples=num_samples,
-        max_concurrent=max_concurrent,
-        study_id=stored.study_id,
-        points_to_evaluate=points or None,
-        evaluated_rewards=rewards or None,
-        progress=progress,
-        name=experiment,
-    )
     return outcome, len(points)
+
+
+def confirm_study(
+    name: str,
+    tracking,
+    *,
+    top: int,
+    seeds: int,
+    address: str | None = None,
+    storage: str | None = None,
+    max_concurrent: int | None = None,
+    progress=None,
+):
+    """Retrain the ``top`` best trials' configurations with ``seeds`` fresh seeds each.
+
+    The runs are children of the study's parent run with the role ``confirmation``, run as a
+    Tune experiment ``NAME-extK`` of fixed configurations (no searcher, no early stopping),
+    so ``resume`` continues an interrupted confirmation like any other part of the study.
+    Running ``confirm`` again adds only what no confirmation run covers yet; while one is
+    unfinished it says to resume instead. Returns the outcome and how many runs it started.
+    """
+    from tfcli.tracking import confirmation_records, trial_records
+
+    with study_lock(tracking, name):
+        stored = load_stored_study(tracking, name)
+        storage = resolve_storage(storage or stored.storage)
+        records = trial_records(tracking, name, history=False)
+        confirmations = confirmation_records(tracking, name)
+        unfinished = [c for c in confirmations if not _is_finished(c.record)]
+        if unfinished:
+            raise StudyError(
+                f"study {name!r} has {len(unfinished)} unfinished confirmation run(s); finish them with "
+                f"`tfcli study resume {name}` before confirming more"
+            )
+        plan = merge_plans(stored_plan(stored.tags), plan_confirmations(stored.spec, records, top=top, seeds=seeds))
+        todo = owed(plan, confirmations)
+        if not todo:
+            raise NothingToResume(
+                f"study {name!r} already has these {len(plan)} confirmation runs; see them with `tfcli report {name}`"
+            )
+        text = json.dumps(plan, sort_keys=True)
+        if len(text) > 8000:
+            raise StudyError(f"a study holds at most about 40 confirmation runs, but this plan has {len(plan)}; use fewer --top or --seeds")
+        tracking.client().set_tag(stored.record.run_id, TAG_CONFIRM_PLAN, text)
+        outcome = _run_more(
+            stored, tracking, storage=storage, address=address, experiment=_next_experiment(name, storage), progress=progress,
+            plan=plan, max_concurrent=max_concurrent, fixed_configs=[entry["config"] for entry in todo],
+        )
+    return outcome, len(todo)
+
+
+def score_held_out(name: str, tracking, *, address: str | None = None, top: int | None = None) -> list[str]:
+    """Score the study's top trials (``top``, default ``report.test_top``, at least 1) and its
+    confirmation runs on the test split now (``tfcli report NAME --test``); what could not
+    be scored, one line each. Runs that have their test score are skipped."""
+    from tfcli.cluster.connect import connect, disconnect
+    from tfcli.study.held_out import score_on_test
+
+    with study_lock(tracking, name):
+        stored = load_stored_study(tracking, name)
+        started = connect(address)
+        try:
+            return score_on_test(tracking, stored.spec, stored.study_id, top=top or max(stored.spec.report.test_top, 1))
+        finally:
+            if started:
+                disconnect()
+

@@ -34,6 +34,11 @@ class StudyOutcome:
     trials: list[TrialSummary] = field(default_factory=list)
     interrupted: bool = False
     elapsed_s: float = 0.0
+    #: What the tracking callbacks could not record (a checkpoint, a trial's final record),
+    #: one line each; a study with lost work does not report success.
+    lost_work: list[str] = field(default_factory=list)
+    #: What the study's closing work (test scores) could not do, one line each; not a failure.
+    notes: list[str] = field(default_factory=list)
 
     def count(self, status: TrialStatus) -> int:
         return sum(t.status == status for t in self.trials)

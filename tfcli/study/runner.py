@@ -44,6 +44,7 @@ place to settle those.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -52,10 +53,11 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from tfcli import crash_points
 from tfcli.errors import StudyError
 from tfcli.study.outcome import StudyOutcome, _summaries
 from tfcli.study.ray_internals import set_tuner_callbacks
-from tfcli.cluster.connect import connect
+from tfcli.cluster.connect import connect, disconnect
 from tfcli.spec.schema import StudySpec
 from tfcli.study.storage import experiment_path, resolve_storage
 from tfcli.spec.trial import study_payload
@@ -186,13 +188,40 @@ def _run_config(spec: StudySpec, exp_name: str, storage_path: str):
     )
 
 
-def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_evaluate, evaluated_rewards):
+def _fixed_search(configs: list[dict], max_concurrent: int | None, spec: StudySpec):
+    """Run exactly ``configs`` (``study confirm``), each to the end: no searcher, no early stop."""
+    from ray.tune.schedulers import FIFOScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    limit = max_concurrent if max_concurrent is not None else spec.search.max_concurrent
+    return BasicVariantGenerator(points_to_evaluate=[dict(c) for c in configs], max_concurrent=limit or 0), FIFOScheduler()
+
+
+def _fixed_space(configs: list[dict]) -> dict:
+    """A parameter space that holds every value of the fixed configurations, which Tune
+    requires of preset points (a key it does not know, such as ``train.seed``, is refused)."""
+    from ray import tune
+
+    values: dict[str, list] = {}
+    for config in configs:
+        for key, value in config.items():
+            if value not in values.setdefault(key, []):
+                values[key].append(value)
+    return {key: tune.choice(options) for key, options in values.items()}
+
+
+def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_evaluate, evaluated_rewards, rerun, fixed_configs=None):
     """The search: searcher (warm-started by ``extend``), scheduler, samples, time budget."""
     from ray import tune
 
     from tfcli.study.space import make_scheduler, make_searcher
 
     metric, mode = spec.objective.metric, spec.objective.mode
+    if fixed_configs:
+        search_alg, scheduler = _fixed_search(fixed_configs, max_concurrent, spec)
+        return tune.TuneConfig(
+            metric=metric, mode=mode, search_alg=search_alg, scheduler=scheduler, num_samples=len(fixed_configs), reuse_actors=True
+        )
     return tune.TuneConfig(
         metric=metric,
         mode=mode,
@@ -203,6 +232,7 @@ def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_eval
             points_to_evaluate=points_to_evaluate,
             evaluated_rewards=evaluated_rewards,
             max_concurrent=max_concurrent,
+            rerun=rerun,
         ),
         scheduler=make_scheduler(spec),
         num_samples=num_samples or spec.search.num_samples,
@@ -219,15 +249,51 @@ def _new_tuner(wrapped, spec: StudySpec, exp_name: str, storage_path: str, **sea
 
     from tfcli.study.space import tuner_param_space
 
+    space = tuner_param_space(spec)
+    if search.get("fixed_configs"):
+        space = {**space, **_fixed_space(search["fixed_configs"])}
     return tune.Tuner(
         wrapped,
-        param_space=tuner_param_space(spec),
+        param_space=space,
         tune_config=_tune_config(spec, **search),
         run_config=_run_config(spec, exp_name, storage_path),
     )
 
 
-def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path: str) -> StudyOutcome:
+class _InterruptGuard:
+    """The driver's SIGINT handler for the whole of a study (installed by :func:`run_study`).
+
+    Tune installs its own handler in ``fit()`` and, at the first Ctrl-C, puts back the one it
+    found: this one. Before and during ``fit()`` a Ctrl-C here raises KeyboardInterrupt (during
+    ``fit()`` that is Tune's "second Ctrl-C": it gives up at once); one that comes after
+    ``fit()`` returned (while the runs are settled, the outcome is read, Ray shuts down) is
+    ignored, so the study always ends by settling MLflow and saying how to resume.
+    """
+
+    def __init__(self) -> None:
+        self.fitted = False
+        self.interruptible = False  # closing work that may stop at a Ctrl-C (the test scores)
+        self.ignored = 0
+        self._previous = None
+        self._main = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> "_InterruptGuard":
+        if self._main:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self._main:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def _handle(self, signum, frame) -> None:
+        if not self.fitted or self.interruptible:
+            raise KeyboardInterrupt
+        self.ignored += 1
+
+
+def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path: str, guard: _InterruptGuard) -> StudyOutcome:
     """Run the Tuner with the callbacks and the live display, and summarise how it went."""
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
@@ -235,8 +301,16 @@ def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path:
     watch = _watch_class()(progress, spec.train.max_steps)
     _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch])
     start = time.monotonic()
+    interrupted_twice = False
     with _study_environment(spec):
-        tuner.fit()
+        try:
+            tuner.fit()
+        except KeyboardInterrupt:
+            interrupted_twice = True
+        finally:
+            guard.fitted = True
+    if interrupted_twice:
+        _settle_after_second_interrupt(callbacks)
     elapsed = time.monotonic() - start
     trials = _summaries(spec, path, metric, mode, watch)
     watch.settle(trials)
@@ -246,9 +320,31 @@ def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path:
         metric=metric,
         mode=mode,
         trials=trials,
-        interrupted=watch.interrupted,
+        interrupted=watch.interrupted or interrupted_twice,
         elapsed_s=elapsed,
+        lost_work=[line for cb in callbacks for line in getattr(cb, "lost_work", [])],
     )
+
+
+def _closing_work(after_fit: Callable[[], list[str]], guard: _InterruptGuard, name: str) -> list[str]:
+    """``after_fit()``'s notes; a Ctrl-C stops it, which loses nothing (it resumes later)."""
+    guard.interruptible = True
+    try:
+        return after_fit()
+    except KeyboardInterrupt:
+        return [f"scoring on the test split was interrupted; `tfcli report {name} --test` finishes it"]
+    finally:
+        guard.interruptible = False
+
+
+def _settle_after_second_interrupt(callbacks: list) -> None:
+    """A second Ctrl-C makes Tune give up at once, wherever it was, skipping
+    ``on_experiment_end``: close what the callbacks left open (the MLflow runs become
+    KILLED, so the study resumes); the :class:`_InterruptGuard` ignores further Ctrl-C."""
+    for callback in callbacks:
+        abandon = getattr(callback, "abandon", None)
+        if abandon is not None:
+            abandon()
 
 
 def run_study(
@@ -267,6 +363,9 @@ def run_study(
     progress: Progress | None = None,
     name: str | None = None,
     retry_failed: bool = False,
+    rerun: list[dict] | None = None,
+    fixed_configs: list[dict] | None = None,
+    after_fit: Callable[[], list[str]] | None = None,
 ) -> StudyOutcome:
     """Run (or, with ``resume``, continue) the study ``spec`` as a Tune experiment.
 
@@ -274,7 +373,11 @@ def run_study(
     folder or a URI (see :func:`~tfcli.study.storage.resolve_storage`); the experiment lives
     at ``storage/name``. ``name`` defaults to ``spec.name``; ``extend`` passes
     ``<study>-ext<k>`` with the earlier trials' configs as ``points_to_evaluate`` and their
-    objective values as ``evaluated_rewards`` (see :func:`tfcli.study.space.make_searcher`).
+    objective values as ``evaluated_rewards`` (see :func:`tfcli.study.space.make_searcher`);
+    ``resume --rebuild`` passes ``rerun``, the configurations to run first; ``study confirm``
+    passes ``fixed_configs``, the only configurations to run, each to its last step.
+    ``after_fit()``: closing work done on the same Ray when the experiment completed (the
+    held-out test scores); it returns notes for the outcome.
     ``callbacks``: Tune callbacks (the MLflow one) run on the driver; they need not pickle.
     ``num_samples`` / ``max_concurrent`` override the study file.
 
@@ -292,6 +395,21 @@ def run_study(
     storage_path = resolve_storage(storage)
     path = experiment_path(exp_name, storage_path)
     _check_saved_state(exp_name, path, resume)
+    guard = _InterruptGuard()
+    with guard:
+        return _connected_run(
+            spec, trainable, guard, address=address, storage_path=storage_path, path=path, exp_name=exp_name,
+            study_id=study_id, resume=resume, retry_failed=retry_failed, callbacks=callbacks, progress=progress,
+            after_fit=after_fit, num_samples=num_samples, max_concurrent=max_concurrent,
+            points_to_evaluate=points_to_evaluate, evaluated_rewards=evaluated_rewards, rerun=rerun, fixed_configs=fixed_configs,
+        )
+
+
+def _connected_run(
+    spec: StudySpec, trainable, guard: _InterruptGuard, *, address, storage_path, path, exp_name, study_id, resume,
+    retry_failed, callbacks, progress, after_fit, **search,
+) -> StudyOutcome:
+    """:func:`run_study` once the experiment is located: on Ray, from connecting to shutting down."""
     started = connect(address)
     try:
         _preflight(address, storage_path)
@@ -300,13 +418,12 @@ def run_study(
         if resume:
             tuner = _restored_tuner(path, wrapped, retry_failed)
         else:
-            tuner = _new_tuner(
-                wrapped, spec, exp_name, storage_path, num_samples=num_samples, max_concurrent=max_concurrent,
-                points_to_evaluate=points_to_evaluate, evaluated_rewards=evaluated_rewards,
-            )
-        return _fit(tuner, spec, callbacks, progress, exp_name, path)
+            tuner = _new_tuner(wrapped, spec, exp_name, storage_path, **search)
+            crash_points.reached(crash_points.AFTER_TUNER_SAVED)
+        outcome = _fit(tuner, spec, callbacks, progress, exp_name, path, guard)
+        if after_fit is not None and not outcome.resumable and not outcome.lost_work:
+            outcome = dataclasses.replace(outcome, notes=[*outcome.notes, *_closing_work(after_fit, guard, spec.name)])
+        return outcome
     finally:
         if started:
-            import ray
-
-            ray.shutdown()
+            disconnect()

@@ -282,6 +282,7 @@ def make_searcher(
     evaluated_rewards: list[float] | None = None,
     *,
     max_concurrent: int | None = None,
+    rerun: list[dict] | None = None,
 ):
     """The search algorithm for ``search.method``, limited to ``max_concurrent`` live trials.
 
@@ -296,6 +297,9 @@ def make_searcher(
       ``evaluated_rewards`` the earlier trials are told to the sampler as completed
       (they do not run again); ``points_to_evaluate`` alone are queued to run first.
 
+    ``rerun``: configurations (searched values) to run first, as ``resume --rebuild`` asks
+    (see :func:`rebuild_configs`); with them, ``tpe`` is told the earlier trials one by one.
+
     ``max_concurrent`` defaults to ``search.max_concurrent`` (None: no limit but the cluster).
     Metric and mode default to the study's objective.
     """
@@ -305,8 +309,10 @@ def make_searcher(
     if spec.search.method in ("random", "grid") or not searched(spec):
         from ray.tune.search.basic_variant import BasicVariantGenerator
 
-        skip = len(points_to_evaluate or []) if spec.search.method == "random" else 0
-        return BasicVariantGenerator(max_concurrent=limit or 0, random_state=_random_state(spec, skip))
+        skip = len(points_to_evaluate or []) + len(rerun or []) if spec.search.method == "random" else 0
+        return BasicVariantGenerator(
+            max_concurrent=limit or 0, random_state=_random_state(spec, skip), points_to_evaluate=rerun or None
+        )
 
     import optuna
     from ray.tune.search import ConcurrencyLimiter
@@ -315,15 +321,20 @@ def make_searcher(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = optuna_space(spec)
     points, rewards = _warm_start(space, points_to_evaluate, evaluated_rewards)
+    queued, _ = _warm_start(space, rerun, None)
     searcher = _quantized_optuna_search_class()(
         space=space,
         metric=metric,
         mode=mode,
-        points_to_evaluate=points,
-        evaluated_rewards=rewards,
+        points_to_evaluate=queued if rerun else points,
+        evaluated_rewards=None if rerun else rewards,
         sampler=optuna.samplers.TPESampler(seed=spec.search.seed, n_startup_trials=TPE_STARTUP_TRIALS),
         rounding=_rounding_rules(spec),
     )
+    if rerun and points:
+        for point, reward in zip(points, rewards or [None] * len(points)):
+            if reward is not None:
+                searcher.add_evaluated_point(point, reward)
     if limit:
         return ConcurrencyLimiter(searcher, max_concurrent=limit)
     return searcher
@@ -423,6 +434,28 @@ def make_scheduler(spec: StudySpec, metric: str | None = None, mode: str | None 
         resample_probability=sched.resample_probability,
         custom_explore_fn=functools.partial(_clip_config, rules=_pbt_bounds(spec, mutations)),
     )
+
+
+def rebuild_configs(spec: StudySpec, finished: list[dict], unfinished: list[dict], remaining: int) -> list[dict]:
+    """The configurations ``resume --rebuild`` runs first, searched values only.
+
+    Grid search: the grid points, repeated as the study's trials repeat them, that no
+    finished trial covers, up to ``remaining``. Other methods: the unfinished trials'
+    configurations; the searcher draws the rest.
+    """
+    names = list(spec.search.parameters)
+
+    def searched_values(config: dict) -> dict:
+        return {k: config[k] for k in names if k in config}
+
+    if spec.search.method != "grid":
+        return [searched_values(c) for c in unfinished][:remaining]
+    grid = [searched_values(c) for c in describe_trials(spec.model_copy(update={"search": spec.search.model_copy(update={"num_samples": 1})}), grid_size(spec))]
+    wanted = [dict(grid[i % len(grid)]) for i in range(len(finished) + remaining)] if grid else []
+    for config in map(searched_values, finished):
+        if config in wanted:
+            wanted.remove(config)
+    return wanted[:remaining]
 
 
 # --- dry run --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import signal
 import threading
 from typing import Protocol
 
+from tfcli import crash_points
 from tfcli.records import TrialStatus
 from tfcli.study.trial_wrapper import FAILURE_KEY
 
@@ -70,6 +71,7 @@ class _WatchHooks:
         self.started.add(trial.trial_id)
         self.told[trial.trial_id] = TrialStatus.RUNNING
         self._tell("on_trial_state", trial.trial_id, TrialStatus.RUNNING)
+        crash_points.reached(crash_points.AFTER_FIRST_TRIAL_START)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         # Tune marks a result done=True when its scheduler or stopper ends the trial;

@@ -57,6 +57,7 @@ from tfcli.tracking.models import RegisteredModel, download_model, log_pyfunc_mo
 from tfcli.tracking.ray_trial import best_checkpoint
 from tfcli.tracking.reading import (
     StudySnapshot,
+    confirmation_records,
     list_studies,
     load_study,
     metric_histories,

@@ -26,7 +26,9 @@ from tfcli.tracking.tags import (
     FAILURE_RESULT_KEY,
     HPARAM_METRIC_PREFIX,
     MAX_TAG_VALUE,
+    PHASE_RUNNING,
     RAY_RESULT_KEYS,
+    ROLE_CONFIRMATION,
     ROLE_STUDY,
     ROLE_TRIAL,
     SPEC_ARTIFACT,
@@ -35,6 +37,8 @@ from tfcli.tracking.tags import (
     TAG_CONFIG,
     TAG_CONFIG_CHANGES,
     TAG_CONFIG_FINAL,
+    TAG_CONFIRM_SEED,
+    TAG_CONFIRMS,
     TAG_ERROR,
     TAG_EXPERIMENT_TAG,
     TAG_HOST,
@@ -45,6 +49,7 @@ from tfcli.tracking.tags import (
     TAG_OBJECTIVE_STEP,
     TAG_OBJECTIVE_VALUE,
     TAG_PARENT_RUN,
+    TAG_PHASE,
     TAG_RAY_ADDRESS,
     TAG_ROLE,
     TAG_SPEC,
@@ -55,6 +60,7 @@ from tfcli.tracking.tags import (
     TAG_TASK,
     TAG_TRIAL_ID,
     TAG_TRIAL_NAME,
+    TRIAL_ROLES,
 )
 from tfcli.tracking.values import (
     error_summary,
@@ -63,6 +69,7 @@ from tfcli.tracking.values import (
     metric_name,
     now_ms,
     numeric_items,
+    one_line,
     param_value,
     plain_config,
     step_of,
@@ -94,9 +101,16 @@ class StudyTracker:
     Constructed on the driver with the store, the study's spec and its id; picklable (Ray
     stores callbacks in ``tuner.pkl``): the client, the writer thread and the run map are
     rebuilt by ``setup`` from the store, which is how a restored study re-attaches.
+
+    ``lost_work`` lists, one line each, what this session could not record: a trial whose
+    checkpoint or final record was not written (naming the trial and the reason), the study
+    run's end, or writes still queued when the flush timed out. It is complete once
+    ``on_experiment_end`` returns; a study with lost work must not report success.
     """
 
-    _RUNTIME = ("parent_run_id", "experiment_id", "_children", "_writer", "_client", "_budget_s", "_t0")
+    _RUNTIME = (
+        "parent_run_id", "experiment_id", "_children", "_writer", "_client", "_budget_s", "_t0", "lost_work",
+    )
 
     def __init__(
         self,
@@ -109,8 +123,10 @@ class StudyTracker:
         tags: Optional[Mapping[str, Any]] = None,
         log_hparams: Optional[bool] = None,
         flush_timeout_s: float = 300.0,
+        confirmations: Optional[list[Mapping[str, Any]]] = None,
     ):
         self.tracking = tracking
+        self.confirmations = [dict(entry) for entry in confirmations or []]
         self.spec = spec
         self.study_id = study_id
         self.study_file = str(study_file) if study_file is not None else spec.source_file
@@ -128,6 +144,7 @@ class StudyTracker:
         self._client = None
         self._budget_s: Optional[float] = None
         self._t0 = time.monotonic()
+        self.lost_work: list[str] = []  # appended to by the writer thread (see the class docstring)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -242,13 +259,38 @@ class StudyTracker:
                 self._finish(trial, "KILLED")
                 killed = True
         status = "KILLED" if killed else "FINISHED"
-        self._writer.call("end study", op_terminate, self.parent_run_id, status)
+        self._writer.call("end study", op_terminate, self.parent_run_id, status, self.lost_work)
         if not self._writer.close(self.flush_timeout_s):
-            log.warning(
-                "MLflow: not everything was written within %.0fs; the store may miss the last results",
-                self.flush_timeout_s,
+            line = (
+                f"not everything was written to MLflow within {self.flush_timeout_s:.0f}s; "
+                "the store may miss the last results and trial ends"
             )
+            log.warning("MLflow: %s", line)
+            self.lost_work.append(line)
         self._writer = None
+
+    def abandon(self, flush_timeout_s: float = 10.0) -> None:
+        """Settle what Tune left open when a second Ctrl-C made it stop at once, skipping
+        :meth:`on_experiment_end`: what was queued is written, every open trial run and the
+        parent run become KILLED (so ``resume`` continues them). Not a Tune hook: the runner
+        calls it (see :func:`tfcli.study.runner._settle_after_second_interrupt`)."""
+        if self._client is None:
+            return
+        if self._writer is not None:
+            if self._writer.is_running and not self._writer.close(flush_timeout_s):
+                self.lost_work.append(f"not everything was written to MLflow within {flush_timeout_s:.0f}s after Ctrl-C")
+            self._writer = None
+        open_runs = [c.run_id for c in self._children.values() if not c.ended and c.run_id is not None]
+        for child in self._children.values():
+            child.ended = True
+        for run_id in [*open_runs, self.parent_run_id]:
+            if run_id is None:
+                continue
+            try:
+                if self._client.get_run(run_id).info.status == "RUNNING":
+                    self._client.set_terminated(run_id, "KILLED")
+            except Exception as err:  # noqa: BLE001 - say what stayed open, then go on
+                self.lost_work.append(f"run {run_id} could not be closed after Ctrl-C: {one_line(err)}")
 
     # other hooks of ray.tune.Callback keep their no-op defaults
 
@@ -265,6 +307,7 @@ class StudyTracker:
             TAG_OBJECTIVE_MODE: spec.objective.mode,
             TAG_HOST: socket.gethostname(),
             TAG_RAY_ADDRESS: self.ray_address or current_ray_address(),
+            TAG_PHASE: PHASE_RUNNING,
             **environment_tags(),
             **self.extra_tags,
         }
@@ -296,12 +339,16 @@ class StudyTracker:
 
     def _load_children(self, client: "MlflowClient") -> dict[str, Child]:
         children: dict[str, Child] = {}
-        runs = search_all(
-            client,
-            [self.experiment_id],
-            f"{tag_field(TAG_STUDY_ID)} = {quote_id(self.study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_TRIAL}'",
-            order_by=["attributes.start_time ASC"],
-        )
+        runs = [
+            run
+            for role in TRIAL_ROLES
+            for run in search_all(
+                client,
+                [self.experiment_id],
+                f"{tag_field(TAG_STUDY_ID)} = {quote_id(self.study_id)} and {tag_field(TAG_ROLE)} = '{role}'",
+                order_by=["attributes.start_time ASC"],
+            )
+        ]
         for run in runs:
             tags = run.data.tags
             trial_id = tags.get(TAG_TRIAL_ID)
@@ -357,6 +404,7 @@ class StudyTracker:
             TAG_STUDY_ID: self.study_id,
             TAG_STUDY_NAME: self.spec.name,
             TAG_ROLE: ROLE_TRIAL,
+            **self._confirmation_tags(config),
             TAG_TRIAL_ID: trial.trial_id,
             TAG_TRIAL_NAME: str(trial),
             TAG_EXPERIMENT_TAG: str(getattr(trial, "experiment_tag", "") or ""),
@@ -368,6 +416,14 @@ class StudyTracker:
         params = spec_params(spec)
         self._writer.call("create trial run", op_create_child, self.experiment_id, child, tags, params)
         return child
+
+    def _confirmation_tags(self, config: Mapping[str, Any]) -> dict[str, str]:
+        """Role and origin of a trial that ``study confirm`` planned (its configuration is a
+        planned one, seed included); {} for a trial of the search."""
+        for entry in self.confirmations:
+            if entry["config"] == dict(config):
+                return {TAG_ROLE: ROLE_CONFIRMATION, TAG_CONFIRMS: entry["confirms"], TAG_CONFIRM_SEED: str(entry["seed"])}
+        return {}
 
     def _reopen_child(self, child: Child, trial: Any) -> None:
         child.ended = False
@@ -425,7 +481,7 @@ class StudyTracker:
                 if step is not None:
                     tags[TAG_OBJECTIVE_STEP] = str(step)
                     tags[TAG_CHECKPOINT_STEP] = str(step)
-        self._writer.call("end trial run", op_finish_child, child, status, tags, error, checkpoint)
+        self._writer.call("end trial run", op_finish_child, child, status, tags, error, checkpoint, self.lost_work)
 
 
 def spec_params(spec: "StudySpec") -> dict[str, str]:

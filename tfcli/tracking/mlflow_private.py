@@ -12,7 +12,9 @@ from typing import Optional
 
 #: Loggers of MLflow's internal modules (and Alembic's) that print a line per store opened,
 #: by module name: ``mlflow.store.db.utils`` logs "Creating initial MLflow database tables..."
-#: and Alembic its migrations. Names only: nothing is imported through them.
+#: (and a multi-line warning per retried connection) and Alembic its migrations; tfcli sets
+#: them to ERROR (``tracking.store.quiet_mlflow_logs``). Names only: nothing is imported
+#: through them.
 NOISY_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration", "alembic")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from tfcli.errors import StudyError
-from tfcli.records import MetricBest, StudyRecord, TrialRecord, TrialStatus
+from tfcli.records import Confirmation, MetricBest, StudyRecord, TrialRecord, TrialStatus
 from tfcli.spec.objective import best_point, better, mode_for
 from tfcli.tracking import sqlite_reader
 from tfcli.tracking.artifacts import no_progress_bars
@@ -16,12 +16,15 @@ from tfcli.tracking.sources import source as source_of
 from tfcli.tracking.store import Tracking, check_tracking, resolve_tracking
 from tfcli.tracking.tags import (
     HPARAM_METRIC_PREFIX,
+    ROLE_CONFIRMATION,
     SPEC_ARTIFACT,
     TAG_CHECKPOINT,
     TAG_CHECKPOINT_STEP,
     TAG_CONFIG,
     TAG_CONFIG_CHANGES,
     TAG_CONFIG_FINAL,
+    TAG_CONFIRM_SEED,
+    TAG_CONFIRMS,
     TAG_ERROR,
     TAG_LAST_STEP,
     TAG_OBJECTIVE_METRIC,
@@ -207,6 +210,7 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
         best_trial_id=best_id,
         best_value=best_value,
         artifact_uri=parent.info.artifact_uri,
+        metrics=dict(parent.data.metrics),
     )
 
 
@@ -278,3 +282,18 @@ def with_history(tracking: Tracking, records: Sequence[TrialRecord], metric: str
         top = best_point(histories.get(record.run_id) or (), mode_for(metric, record.objective_metric, record.objective_mode))
         out.append(dataclasses.replace(record, best={**record.best, metric: top}) if top is not None else record)
     return out
+
+
+def confirmation_records(tracking: Tracking, study_name: str) -> list[Confirmation]:
+    """The confirmation runs of the study (``tfcli study confirm``), oldest first; [] if none."""
+    with source_of(tracking) as source:
+        parent = source.parent(study_name)
+        if parent is None:
+            raise unknown_study_error(tracking, study_name)
+        runs = source.trials(parent, ROLE_CONFIRMATION)
+        records = _trial_records(parent, runs, None, study=study_name)
+    return [
+        Confirmation(record=record, confirms=run.data.tags.get(TAG_CONFIRMS, ""), seed=int_or_none(run.data.tags.get(TAG_CONFIRM_SEED)) or 0)
+        for record, run in zip(records, runs)
+    ]
+

@@ -83,12 +83,12 @@ def parent_run_id(tracking: Tracking, study_id: str, *, experiment_id: Optional[
     return runs[0].info.run_id if runs else None
 
 
-def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None) -> list["Run"]:
-    """The child (trial) runs of the study ``study_id``, oldest first."""
+def study_runs(tracking: Tracking, study_id: str, *, experiment_id: Optional[str] = None, role: str = ROLE_TRIAL) -> list["Run"]:
+    """The child runs of the study ``study_id`` in ``role`` (its trials, or its confirmations), oldest first."""
     client = tracking.client()
     return search_all(
         client,
         _experiment_ids(client, experiment_id),
-        f"{tag_field(TAG_STUDY_ID)} = {quote_id(study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_TRIAL}'",
+        f"{tag_field(TAG_STUDY_ID)} = {quote_id(study_id)} and {tag_field(TAG_ROLE)} = '{role}'",
         order_by=["attributes.start_time ASC"],
     )

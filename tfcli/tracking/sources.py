@@ -41,9 +41,9 @@ class _MlflowSource:
         experiment_ids = [e.experiment_id for e in all_experiments(self.client)]
         return search_all(self.client, experiment_ids, f"{tag_field(TAG_ROLE)} = '{ROLE_STUDY}'", order_by=["attributes.start_time DESC"])
 
-    def trials(self, parent: "Run") -> list:
+    def trials(self, parent: "Run", role: str = ROLE_TRIAL) -> list:
         study_id = parent.data.tags.get(TAG_STUDY_ID, "")
-        return study_runs(self.tracking, study_id, experiment_id=parent.info.experiment_id)
+        return study_runs(self.tracking, study_id, experiment_id=parent.info.experiment_id, role=role)
 
     def trials_of_experiments(self, experiment_ids: list[str]) -> list:
         return search_all(self.client, experiment_ids, f"{tag_field(TAG_ROLE)} = '{ROLE_TRIAL}'", order_by=["attributes.start_time ASC"])
@@ -79,8 +79,8 @@ class _LocalSource:
     def parents(self) -> list:
         return self.store.runs_tagged(self.store.experiment_ids(), {TAG_ROLE: ROLE_STUDY}, newest_first=True)
 
-    def trials(self, parent: Any) -> list:
-        tags = {TAG_ROLE: ROLE_TRIAL, TAG_STUDY_ID: parent.data.tags.get(TAG_STUDY_ID, "")}
+    def trials(self, parent: Any, role: str = ROLE_TRIAL) -> list:
+        tags = {TAG_ROLE: role, TAG_STUDY_ID: parent.data.tags.get(TAG_STUDY_ID, "")}
         return self.store.runs_tagged([parent.info.experiment_id], tags)
 
     def trials_of_experiments(self, experiment_ids: list[str]) -> list:
@@ -114,7 +114,7 @@ class _EmptySource:
     def parents(self) -> list:
         return []
 
-    def trials(self, parent: Any) -> list:
+    def trials(self, parent: Any, role: str = ROLE_TRIAL) -> list:
         return []
 
     def trials_of_experiments(self, experiment_ids: list[str]) -> list:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from tfcli.errors import ClusterError, StudyError
+from tfcli.tracking.locks import store_lock
 from tfcli.tracking.mlflow_private import NOISY_LOGGERS
 from tfcli.tracking.values import one_line
 
@@ -17,6 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
 _HTTP_TIMEOUT_S = 3.0
+
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+#: An empty database file younger than this may be one another process is creating right
+#: now (SQLite creates the file empty and writes its header with the first table): wait up
+#: to this long for it to fill before refusing it.
+_NEW_FILE_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -119,11 +128,66 @@ def check_tracking(tracking: Tracking | str | None = None, *, timeout_s: float =
                 raise StudyError(f"the tracking store's folder must be writable, but {folder} is not")
         if db.exists() and not os.access(db, os.R_OK | os.W_OK):
             raise StudyError(f"the tracking database must be writable, but {db} is not")
-    try:
-        tracking.client().search_experiments(max_results=1)
-    except Exception as err:  # noqa: BLE001 - any failure to open the store is the user's to fix
-        raise StudyError(f"the tracking store must open, but {uri} failed: {one_line(err)}") from None
+    # The first open of a new store runs MLflow's migrations: one process at a time.
+    with store_lock(db, uri):
+        if db is not None:
+            check_database_file(db)
+        try:
+            tracking.client().search_experiments(max_results=1)
+        except Exception as err:  # noqa: BLE001 - any failure to open the store is the user's to fix
+            raise StudyError(f"the tracking store must open, but {uri} failed: {one_line(err)}") from None
     return tracking
+
+
+def check_database_file(db: Path) -> None:
+    """Refuse a database file that exists but cannot be an MLflow store; a missing one is fine.
+
+    SQLite opens an empty file as a new database, and MLflow then creates its tables in it:
+    a store emptied by a full disk or a failed copy would come back as a new, empty store,
+    every study in it gone without a word. So an empty file is refused (after a short wait
+    when it was just created: see :data:`_NEW_FILE_GRACE_S`), and so is a file that is not
+    SQLite, each with one line that says what to do.
+    """
+    head = _file_head(db)
+    if head == b"":
+        head = _wait_while_new_and_empty(db)
+    if head is None or head.startswith(_SQLITE_HEADER):
+        return
+    found = "is empty (0 bytes: damaged, or never written)" if not head else "is not a SQLite database"
+    raise StudyError(
+        f"the tracking database must be an MLflow store, but {db} {found}; move it away "
+        f"(`mv {db} {db}.damaged`) to start a new store there, or point --tracking-uri at the right file"
+    )
+
+
+def _file_head(db: Path) -> Optional[bytes]:
+    """The first 16 bytes of ``db``, or None when there is no such file."""
+    try:
+        with db.open("rb") as handle:
+            return handle.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise StudyError(f"the tracking database must be readable, but {db} is not ({err.strerror or err})") from None
+
+
+def _wait_while_new_and_empty(db: Path) -> Optional[bytes]:
+    """The head of an empty ``db`` once it has content, or b"" when it stays empty.
+
+    Only a file modified within :data:`_NEW_FILE_GRACE_S` is waited for; an older empty file
+    is answered at once.
+    """
+    head: Optional[bytes] = b""
+    while head == b"":
+        try:
+            age = time.time() - db.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if age > _NEW_FILE_GRACE_S:
+            break
+        time.sleep(0.1)
+        head = _file_head(db)
+    return head
 
 
 def _probe_server(uri: str, timeout_s: float) -> None:
@@ -176,8 +240,13 @@ def ensure_experiment(tracking: Tracking, name: str, client: Optional["MlflowCli
 
 
 def quiet_mlflow_logs() -> None:
+    """Silence the loggers that talk while a store is opened or migrated, warnings included.
+
+    Their warnings (a retried connection, a migration detail) say nothing a user can act on;
+    what goes wrong surfaces as an exception, which :func:`check_tracking` turns into one line.
+    """
     for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _sqlite_path(uri: str, base: Optional[Path] = None) -> Optional[Path]:

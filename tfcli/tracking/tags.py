@@ -39,6 +39,11 @@ TAG_MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
 TAG_MLFLOW_USER = "mlflow.user"
 TAG_PARAMETERS = "tfcli.parameters"  # a run's parameter count, when its writer knew it
 TAG_EXPORT_SOURCE_RUN = "tfcli.source_run_id"  # a logged model: the trial run it came from
+TAG_PHASE = "tfcli.phase"  # parent: "starting" until Ray has the study (see tracking.claims)
+TAG_SUPERSEDED = "tfcli.superseded"  # child: why `resume --rebuild` replaced (and deleted) it
+
+PHASE_STARTING = "starting"
+PHASE_RUNNING = "running"
 
 #: Result keys of a trial's last report when it failed in a way no retry can fix
 #: (divergence, out of memory); see :mod:`tfcli.study.runner`.
@@ -48,6 +53,11 @@ FAILURE_MESSAGE_RESULT_KEY = "tfcli_failure_message"
 ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
 ROLE_TRAIN = "train"
+ROLE_CONFIRMATION = "confirmation"  # a child run that retrains a trial's configuration with a fresh seed
+TRIAL_ROLES = (ROLE_TRIAL, ROLE_CONFIRMATION)
+
+TAG_CONFIRMS = "tfcli.confirms"  # confirmation child: the trial id whose configuration it retrains
+TAG_CONFIRM_SEED = "tfcli.confirm_seed"  # confirmation child: its train.seed
 
 CHECKPOINT_ARTIFACT_PATH = "checkpoint"
 VALID_OUTPUTS_FILE = "valid_outputs.jsonl"

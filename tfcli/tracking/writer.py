@@ -88,6 +88,11 @@ class Writer:
     def metrics(self, child: Child, metrics: list, step: int) -> None:
         self._queue.put(("metrics", child, metrics, step))
 
+    @property
+    def is_running(self) -> bool:
+        """The thread still takes work (it ends after :meth:`close`)."""
+        return self._thread.is_alive()
+
     def flush(self, timeout: Optional[float] = None) -> bool:
         done = threading.Event()
         self._queue.put(("flush", done))
@@ -184,22 +189,61 @@ def op_tags_and_text(client, child: Child, tags: dict, text: Optional[str], arti
 
 
 def op_finish_child(
-    client, child: Child, status: str, tags: dict, error: Optional[str], checkpoint: Any
+    client, child: Child, status: str, tags: dict, error: Optional[str], checkpoint: Any, lost_work: list
 ) -> None:
+    """End a trial's run: its error text, its best checkpoint, its final tags and status.
+
+    Each step is tried on its own, so one that fails takes none of the others with it: the
+    objective tags are written even when the checkpoint is not. A trial whose checkpoint
+    could not be stored ends FAILED, with the reason in ``tfcli.error``, never FINISHED
+    without it; that, and a final record that could not be written, is appended to
+    ``lost_work`` as one line naming the trial and the reason.
+    """
     if child.run_id is None:
+        lost_work.append(f"trial {child.trial_id}: it has no MLflow run (creating it failed), so nothing of it was recorded")
         return
-    try:
-        if error:
-            client.log_text(child.run_id, error, ERROR_ARTIFACT)
-        if checkpoint is not None:
-            with checkpoint.as_directory() as local_dir:
-                client.log_artifacts(child.run_id, local_dir, CHECKPOINT_ARTIFACT_PATH)
+    problems: list[str] = []
+    if error:
+        _attempt(problems, "its error text could not be stored", client.log_text, child.run_id, error, ERROR_ARTIFACT)
+    if checkpoint is not None:
+        if _attempt(problems, "its checkpoint could not be stored", _log_checkpoint, client, child.run_id, checkpoint):
             tags = {**tags, TAG_CHECKPOINT: CHECKPOINT_ARTIFACT_PATH}
-        log_tags(client, child.run_id, tags)
-    finally:
-        client.set_terminated(child.run_id, status)
+        elif status == "FINISHED":
+            status = "FAILED"
+    if problems:
+        reason = "; ".join([tags[TAG_ERROR], *problems] if tags.get(TAG_ERROR) else problems)
+        tags = {**tags, TAG_ERROR: truncate(reason, 1000)}
+    _attempt(problems, "its final tags could not be written", log_tags, client, child.run_id, tags)
+    _attempt(problems, f"its final status {status} could not be written", client.set_terminated, child.run_id, status)
+    if problems:
+        line = f"trial {child.trial_id} (run {child.run_id}): " + "; ".join(problems)
+        log.warning("MLflow: %s", line)
+        lost_work.append(line)
 
 
-def op_terminate(client, run_id: Optional[str], status: str) -> None:
-    if run_id is not None:
-        client.set_terminated(run_id, status)
+def _log_checkpoint(client, run_id: str, checkpoint: Any) -> None:
+    with checkpoint.as_directory() as local_dir:
+        client.log_artifacts(run_id, local_dir, CHECKPOINT_ARTIFACT_PATH)
+
+
+def _attempt(problems: list, what: str, fn: Callable[..., Any], *args: Any) -> bool:
+    """Run ``fn(*args)``; True when it worked, else False with ``what (the error)`` in ``problems``."""
+    try:
+        fn(*args)
+    except Exception as err:  # noqa: BLE001 - any failure of the store is recorded as lost work
+        problems.append(f"{what} ({type(err).__name__}: {one_line(err)})")
+        return False
+    return True
+
+
+def op_terminate(client, run_id: Optional[str], status: str, lost_work: Optional[list] = None) -> None:
+    """End a run (the study's parent) as ``status``; a failure goes to ``lost_work`` when given."""
+    if run_id is None:
+        return
+    problems: list[str] = []
+    _attempt(problems, f"its final status {status} could not be written", client.set_terminated, run_id, status)
+    if problems:
+        line = f"the study's run {run_id}: " + "; ".join(problems)
+        log.warning("MLflow: %s", line)
+        if lost_work is not None:
+            lost_work.append(line)

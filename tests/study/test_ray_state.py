@@ -1,0 +1,89 @@
+"""Issue 16, defect 3: resume reads Ray's saved state before trusting it, and a rebuild
+knows which configurations a study still owes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.study.conftest import make_spec
+from tfcli.study.ray_state import ray_state_problem, saved_trial_ids
+from tfcli.study.space import rebuild_configs
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def write_state(folder, trial_ids, name="experiment_state-2026-12-02_10-00-00.json"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tuner.pkl").write_bytes(b"pickle")
+    entries = [[json.dumps({"trial_id": t, "stub": False}), "{}"] for t in trial_ids]
+    (folder / name).write_text(json.dumps({"trial_data": entries, "runner_data": {}, "stats": {}}))
+    return folder / name
+
+
+def test_a_sound_state_is_accepted_and_its_trials_read(tmp_path):
+    state = write_state(tmp_path / "exp", ["ab12c_00000", "ab12c_00001"])
+    assert saved_trial_ids(state) == ["ab12c_00000", "ab12c_00001"]
+    assert ray_state_problem(str(tmp_path / "exp"), {"ab12c_00000"}) is None
+
+
+def test_nothing_saved_is_a_problem(tmp_path):
+    assert "saved nothing" in ray_state_problem(str(tmp_path / "none"))
+
+
+def test_tuner_without_experiment_state_is_a_problem(tmp_path):
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    (folder / "tuner.pkl").write_bytes(b"x")
+    assert "no experiment state" in ray_state_problem(str(folder))
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"runner_data": {}}', '{"trial_data": [["{}", "{}"]]}', '{"trial_data": 3}'])
+def test_a_damaged_state_is_a_problem(tmp_path, text):
+    state = write_state(tmp_path / "exp", [])
+    state.write_text(text)
+    assert "damaged" in ray_state_problem(str(tmp_path / "exp"))
+
+
+def test_a_state_older_than_mlflow_is_a_problem(tmp_path):
+    write_state(tmp_path / "exp", ["ab12c_00000"])
+    problem = ray_state_problem(str(tmp_path / "exp"), {"ab12c_00000", "ab12c_00001", "ff000_00000"})
+    assert "lacks finished trial(s) ab12c_00001" in problem
+    assert "ff000" not in problem, "trials of the study's other Tune experiments are not this state's"
+
+
+def test_the_newest_state_file_is_read(tmp_path):
+    import os
+
+    old = write_state(tmp_path / "exp", ["ab12c_00000"], "experiment_state-a.json")
+    new = write_state(tmp_path / "exp", ["ab12c_00000", "ab12c_00001"], "experiment_state-b.json")
+    os.utime(old, (1, 1))
+    assert ray_state_problem(str(tmp_path / "exp"), {"ab12c_00001"}) is None
+    os.utime(new, (0, 0))
+    assert ray_state_problem(str(tmp_path / "exp"), {"ab12c_00001"}) is not None
+
+
+def grid_spec():
+    return make_spec(search={"method": "grid", "num_samples": 2, "parameters": {"train.lr": {"values": [1e-3, 2e-3, 3e-3]}}})
+
+
+def test_rebuild_of_a_grid_runs_the_points_no_finished_trial_covers():
+    spec = grid_spec()
+    finished = [{"train.lr": 1e-3}, {"train.lr": 3e-3}, {"train.lr": 1e-3}]
+    owed = rebuild_configs(spec, finished, [{"train.lr": 2e-3}], remaining=3)
+    assert sorted(c["train.lr"] for c in owed) == [2e-3, 2e-3, 3e-3]
+
+
+def test_rebuild_of_a_random_search_reruns_the_unfinished_configurations():
+    spec = make_spec(search={"parameters": {"train.lr": {"distribution": "log_uniform", "min": 1e-4, "max": 1e-2}}})
+    unfinished = [{"train.lr": 5e-4, "model.d_model": 64}, {"train.lr": 7e-4}]
+    assert rebuild_configs(spec, [], unfinished, remaining=1) == [{"train.lr": 5e-4}]
+
+
+def test_unfinished_trials_the_state_never_saved_are_orphans(tmp_path):
+    from tfcli.study.ray_state import orphan_trial_ids
+
+    write_state(tmp_path / "exp", ["ab12c_00000"])
+    found = orphan_trial_ids(str(tmp_path / "exp"), {"ab12c_00000", "ab12c_00001", "ff000_00003"})
+    assert found == {"ab12c_00001"}

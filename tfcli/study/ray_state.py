@@ -1,0 +1,85 @@
+"""Whether Ray's saved state of a study can be resumed: checked before Tune is asked to.
+
+``Tuner.restore`` needs only ``tuner.pkl``; when the experiment state beside it is missing
+or damaged, Tune logs "Failed to restore the run state" and quietly starts the experiment
+again from nothing, whose new trials then meet the old trials' runs in MLflow. tfcli reads
+the state first and refuses to resume from one it cannot trust (``resume --rebuild`` then
+rebuilds the study from MLflow's records instead).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tfcli.study.storage import is_uri
+
+TUNER_FILE = "tuner.pkl"
+STATE_GLOB = "experiment_state-*.json"
+
+
+def _newest_state(folder: Path) -> Path | None:
+    states = sorted(folder.glob(STATE_GLOB), key=lambda p: p.stat().st_mtime)
+    return states[-1] if states else None
+
+
+def saved_trial_ids(state_file: Path) -> list[str]:
+    """The ids of the trials an experiment state file holds; ValueError if it is damaged."""
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        entries = state["trial_data"]
+        ids = []
+        for trial_json, _metadata in entries:
+            trial = json.loads(trial_json) if isinstance(trial_json, str) else trial_json
+            ids.append(str(trial["trial_id"]))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{type(err).__name__}: {err}") from None
+    return ids
+
+
+def ray_state_problem(path: str, finished_trial_ids: set[str] | None = None) -> str | None:
+    """What is wrong with the saved experiment at ``path`` for a resume, or None.
+
+    ``finished_trial_ids``: trials MLflow holds as finished. Those of this experiment (Ray
+    gives the trials of one experiment one id prefix, ``78c04_00000``) must all be in the
+    state; one that lacks any is older than the store's records (a restored backup, a copy)
+    and would run them again. URIs (``s3://``...) are not inspected: Tune reads them itself.
+    """
+    if is_uri(path):
+        return None
+    folder = Path(path)
+    if not (folder / TUNER_FILE).is_file():
+        return f"Ray saved nothing at {folder} (the driver stopped before Ray had the study)"
+    state_file = _newest_state(folder)
+    if state_file is None:
+        return f"Ray saved no experiment state in {folder} (the driver stopped before its first save)"
+    try:
+        ids = saved_trial_ids(state_file)
+    except ValueError as err:
+        return f"Ray's experiment state {state_file} is damaged ({err})"
+    prefixes = {_prefix(i) for i in ids}
+    missing = sorted(i for i in (finished_trial_ids or set()) - set(ids) if _prefix(i) in prefixes)
+    if missing:
+        return f"Ray's experiment state {state_file} lacks finished trial(s) {', '.join(missing)} that MLflow holds"
+    return None
+
+
+def _prefix(trial_id: str) -> str:
+    return trial_id.rpartition("_")[0]
+
+
+def orphan_trial_ids(path: str, trial_ids: set[str]) -> set[str]:
+    """Of ``trial_ids`` (unfinished in MLflow), those of this experiment that its sound state
+    never saved: the driver stopped between the trial's start and Ray's next save, so a
+    resume never continues them (Ray draws their place in the search again)."""
+    if is_uri(path):
+        return set()
+    state_file = _newest_state(Path(path))
+    if state_file is None:
+        return set()
+    try:
+        ids = set(saved_trial_ids(state_file))
+    except ValueError:
+        return set()
+    prefixes = {_prefix(i) for i in ids}
+    return {i for i in trial_ids - ids if _prefix(i) in prefixes}
