@@ -152,3 +152,23 @@ def test_classification_and_span_batches():
     assert (cb.ids[:, 0] == tok2.cls_id).all()
     assert cb.labels.tolist() == [cls.label_ids[i] for i in cb.indices]
     assert cb.n_tokens == int((~cb.pad_mask).sum())
+
+
+def test_ordering_within_buckets_by_both_sides_cuts_padding_under_the_same_budget():
+    rng = random.Random(4)
+    # Enough examples that each length has several batches to reorder (as in a real corpus).
+    sides = [(rng.randint(5, 60), rng.randint(5, 60)) for _ in range(20000)]
+    lengths = [max(s, t) for s, t in sides]
+
+    def padding(batches):
+        real = sum(s + t for s, t in sides)
+        padded = sum(len(b) * (max(sides[i][0] for i in b) + max(sides[i][1] for i in b)) for b in batches)
+        return 1 - real / padded
+
+    plain = bucket_batches(lengths, 4096, shuffle=True, seed=1)
+    paired = bucket_batches(lengths, 4096, shuffle=True, seed=1, within=sides)
+    assert sorted(i for b in paired for i in b) == list(range(20000))
+    assert all(len(b) * max(lengths[i] for i in b) <= 4096 for b in paired)
+    assert padding(paired) < padding(plain) - 0.05
+    assert paired == bucket_batches(lengths, 4096, shuffle=True, seed=1, within=sides)
+    assert paired != bucket_batches(lengths, 4096, shuffle=True, seed=2, within=sides)

@@ -8,10 +8,14 @@ import pytest
 import torch
 
 from tfcli.model.attention import (
+    CPU_PLAIN_ATTENTION_MAX_KEYS,
     MultiHeadAttention,
     RotaryEmbedding,
     apply_rotary,
     attention,
+    compute_dtype,
+    key_padding_bias,
+    plain_is_faster,
     reference_attention,
 )
 from tfcli.model.config import TransformerConfig
@@ -158,3 +162,48 @@ def test_rotary_self_attention_is_shift_invariant():
     out0, _ = mha(x, causal=True, rotary=rope(torch.arange(6)))
     out9, _ = mha(x, causal=True, rotary=rope(torch.arange(9, 15)))
     torch.testing.assert_close(out0, out9, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("use_fused", [True, False, None], ids=["sdpa", "plain", "dispatch"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_additive_bias_mask_matches_float64_reference(case, use_fused):
+    c = CASES[case]
+    q, k, v = torch.randn(B, H, c["Tq"], D), torch.randn(B, H, c["Tk"], D), torch.randn(B, H, c["Tk"], D)
+    lengths = c["lengths"] or [c["Tk"]] * B
+    bias = key_padding_bias(torch.arange(c["Tk"])[None, :] < torch.tensor(lengths)[:, None], torch.float32)
+    got = attention(q, k, v, mask=bias, causal=c["causal"], use_fused=use_fused)
+    want = float64_attention(q, k, v, mask=padding_mask(lengths, c["Tk"]), causal=c["causal"])
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=0)
+
+
+def test_key_padding_bias_is_zero_at_real_keys_and_minus_inf_at_pads():
+    bias = key_padding_bias(torch.tensor([[True, True, False], [True, False, False]]), torch.bfloat16)
+    assert bias.shape == (2, 1, 1, 3) and bias.dtype is torch.bfloat16
+    assert bias[0, 0, 0].tolist() == [0.0, 0.0, float("-inf")]
+    assert bias[1, 0, 0].tolist() == [0.0, float("-inf"), float("-inf")]
+
+
+def test_compute_dtype_follows_autocast():
+    x = torch.randn(2, 3)
+    assert compute_dtype(x) is torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert compute_dtype(x) is torch.bfloat16
+
+
+def test_short_keys_on_the_cpu_take_the_plain_path():
+    limit = CPU_PLAIN_ATTENTION_MAX_KEYS[torch.float32]
+    q = torch.randn(1, 1, 4, D)
+    assert plain_is_faster(q, torch.randn(1, 1, limit, D))
+    assert not plain_is_faster(q, torch.randn(1, 1, limit + 1, D))
+    assert plain_is_faster(q.bfloat16(), torch.randn(1, 1, limit + 1, D).bfloat16())
+    assert not plain_is_faster(q.double(), torch.randn(1, 1, 4, D).double())
+
+
+def test_plain_path_under_bf16_matches_the_fused_kernel():
+    q, k, v = (torch.randn(B, H, 9, D, dtype=torch.bfloat16) for _ in range(3))
+    bias = key_padding_bias(torch.arange(9)[None, :] < torch.tensor([9, 5, 2])[:, None], torch.bfloat16)
+    for causal in (False, True):
+        plain = attention(q, k, v, mask=bias, causal=causal, use_fused=False)
+        fused = attention(q, k, v, mask=bias, causal=causal, use_fused=True)
+        assert plain.dtype is torch.bfloat16
+        torch.testing.assert_close(plain.float(), fused.float(), atol=2e-2, rtol=0)

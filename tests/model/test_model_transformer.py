@@ -318,3 +318,22 @@ def test_span_head_overfits_a_tiny_batch():
 
     initial, final = _overfit(model, loss_fn)
     assert final < 0.15 * initial, (initial, final)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_seq2seq_loss_over_real_targets_equals_full_logit_cross_entropy(smoothing):
+    """forward(targets=...) skips pad positions but gives the loss and gradients of the
+    full logits with ignore_index=pad."""
+    model = build_model(tiny(kind="seq2seq", dropout=0.0))
+    src, tgt_in = padded_ids([5, 3, 4]), padded_ids([4, 2, 3], low=3)
+    tgt_out = padded_ids([4, 2, 3], low=3)
+    loss = model(src, tgt_in, targets=tgt_out, label_smoothing=smoothing)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    logits = model(src, tgt_in)
+    reference = F.cross_entropy(
+        logits.reshape(-1, V), tgt_out.reshape(-1), ignore_index=PAD, label_smoothing=smoothing, reduction="sum"
+    )
+    expected = torch.autograd.grad(reference, list(model.parameters()))
+    assert torch.allclose(loss, reference, atol=1e-5)
+    for got, want in zip(grads, expected):
+        assert torch.allclose(got, want, atol=1e-5)

@@ -37,6 +37,7 @@ def test_train_json_logs_run_to_mlflow(tmp_path):
     run = client.get_run(summary["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["train.max_steps"] == "10" and run.data.params["model.d_model"] == "32"
+    assert run.data.params["train.precision"] == "auto" and run.data.params["train.precision_resolved"] in ("fp32", "bf16")
     history = client.get_metric_history(summary["run_id"], "accuracy")
     assert sorted(m.step for m in history) == [5, 10]
     assert "test_accuracy" in run.data.metrics
@@ -50,6 +51,7 @@ def test_train_table_output(tmp_path):
     out = run_cli("train", study, "--set", "train.max_steps=4", "--set", "train.eval_every=2", "--no-test", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "Evaluations (validation split)" in out.stdout and "bleu" in out.stdout
+    assert "Precision fp32:" in out.stdout or "Precision bf16:" in out.stdout, "precision: auto says what it chose and why"
     assert "MLflow run" in out.stdout
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tfcli.errors import ConfigError
-from tfcli.train.device import Hardware, Placement, choose_placement
+from tfcli.train.device import Hardware, Placement, choose_placement, cpu_native_bf16, read_cpu_flags
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -56,3 +56,51 @@ def test_autocast_dtypes_and_scaler():
 
 def test_detect_matches_torch():
     assert Hardware.detect().cuda == torch.cuda.is_available()
+
+
+# --- precision: auto on the CPU ----------------------------------------------------------------
+ZEN4_FLAGS = "fpu vme sse2 avx2 avx512f avx512bw avx512_bf16 avx512_vnni".split()
+SAPPHIRE_RAPIDS_FLAGS = "fpu sse2 avx2 avx512f amx_bf16 amx_tile amx_int8".split()
+SKYLAKE_FLAGS = "fpu sse2 avx2 avx512f avx512bw avx512_vnni".split()
+CPU_BF16 = Hardware(cuda=False, bf16=False, cpu_bf16=True)
+
+
+@pytest.mark.parametrize(
+    "flags,native", [(ZEN4_FLAGS, True), (SAPPHIRE_RAPIDS_FLAGS, True), (SKYLAKE_FLAGS, False), ([], False)]
+)
+def test_native_bf16_is_read_from_the_cpu_flags(flags, native):
+    assert cpu_native_bf16(flags) is native
+
+
+def test_cpu_flags_come_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
+    assert read_cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16"}
+    assert read_cpu_flags(tmp_path / "missing") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "hardware,precision,reason",
+    [(CPU_BF16, "bf16", "native bf16"), (CPU, "fp32", "no native bf16")],
+)
+def test_auto_precision_on_the_cpu_follows_native_bf16(hardware, precision, reason):
+    placement = choose_placement("auto", "auto", hardware)
+    assert placement == Placement("cpu", precision)
+    assert reason in placement.reason and placement.reason.startswith("auto")
+
+
+def test_auto_keeps_small_models_in_fp32_on_a_bf16_cpu():
+    small = choose_placement("auto", "auto", CPU_BF16, d_model=64)
+    assert small.precision == "fp32" and "d_model 64" in small.reason
+    assert choose_placement("auto", "auto", CPU_BF16, d_model=256).precision == "bf16"
+    assert choose_placement("cpu", "bf16", CPU_BF16, d_model=64).precision == "bf16"  # asked for
+
+
+def test_explicit_precision_wins_and_says_so():
+    placement = choose_placement("cpu", "fp32", CPU_BF16)
+    assert placement.precision == "fp32" and placement.reason == "train.precision is fp32"
+    assert choose_placement("auto", "auto", Hardware(cuda=True, bf16=True, cpu_bf16=True)).precision == "bf16"
+
+
+def test_detect_reads_this_machines_cpu():
+    assert Hardware.detect().cpu_bf16 == cpu_native_bf16(read_cpu_flags())

@@ -52,6 +52,7 @@ def train(
             progress = TrainDisplay(screen, spec)
             with progress:
                 trainer = Trainer(spec, workdir, callbacks=[progress, EvaluationLogger(run)], evaluate_test=test)
+                run.log_params({"train.device_resolved": trainer.placement.device, "train.precision_resolved": trainer.placement.precision})
                 progress.describe(trainer)
                 result = trainer.fit()
             if result.best is not None:

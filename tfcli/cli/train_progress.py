@@ -61,6 +61,8 @@ class TrainDisplay:
             f"Data: {sizes}; vocabulary {data.tokenizer.vocab_size}; model {trainer.task.parameter_count(trainer.model):,} "
             f"parameters on {trainer.placement.device} ({trainer.placement.precision})"
         )
+        if trainer.placement.reason:
+            self.screen.print(f"Precision {trainer.placement.precision}: {trainer.placement.reason}", markup=False)
         cut = {k: v for k, v in data.truncated.items() if v}
         if cut:
             self.screen.print(f"[yellow]warning:[/yellow] truncated to the maximum length: {cut} examples (by split)")

@@ -50,22 +50,32 @@ def _pack(order: Sequence[int], lengths: Sequence[int], batch_tokens: int) -> li
 
 
 def bucket_batches(
-    lengths: Sequence[int], batch_tokens: int, *, shuffle: bool, seed: int
+    lengths: Sequence[int],
+    batch_tokens: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    within: Sequence[tuple[int, ...]] | None = None,
 ) -> list[list[int]]:
     """Indices grouped into length buckets: sort by length, pack under the budget.
 
-    With ``shuffle``, examples of equal length are ordered randomly (so batches differ from
+    ``within`` (one tuple per example, optional) orders examples of equal length before the
+    tie-break: for seq2seq the (source, target) lengths (:attr:`EncodedSeq2Seq.side_lengths`).
+    The budget counts the longer side, but each side is padded to its own longest, so
+    without it a batch of equal-length examples still mixes long sources with short targets
+    and the reverse (23% padding against 14% for independent lengths in 5..60).
+    With ``shuffle``, examples that still tie are ordered randomly (so batches differ from
     seed to seed) and the order of the batches is shuffled; all deterministic by ``seed``.
     Every index appears in exactly one batch.
     """
     _check_budget(batch_tokens)
     rng = random.Random(seed)
     n = len(lengths)
-    if shuffle:
-        ties = [rng.random() for _ in range(n)]
+    ties = [rng.random() for _ in range(n)] if shuffle else [0.0] * n
+    if within is None:
         order = sorted(range(n), key=lambda i: (lengths[i], ties[i]))
     else:
-        order = sorted(range(n), key=lambda i: lengths[i])
+        order = sorted(range(n), key=lambda i: (lengths[i], *within[i], ties[i]))
     batches = _pack(order, lengths, batch_tokens)
     if shuffle:
         rng.shuffle(batches)

@@ -60,6 +60,11 @@ class EncodedSeq2Seq:
         """Per example, the longer of the source and the target with its bos/eos."""
         return [max(len(s), len(t) + 1) for s, t in zip(self.src, self.tgt)]
 
+    @property
+    def side_lengths(self) -> list[tuple[int, int]]:
+        """Per example, (source length, target length with its bos/eos): the within-bucket order."""
+        return [(len(s), len(t) + 1) for s, t in zip(self.src, self.tgt)]
+
 
 @dataclass
 class EncodedClassification:

@@ -1,7 +1,10 @@
 """Attention: the scaled dot-product kernel, rotary positions and multi-head attention.
 
-Shapes as in :mod:`tfcli.model.transformer`. Boolean masks mean "may attend" (True) and are
-passed to SDPA as booleans.
+Shapes as in :mod:`tfcli.model.transformer`. A mask is either boolean ("may attend" where
+True) or an additive float bias (0 where a query may attend, -inf elsewhere) in the dtype the
+attention computes in; the models build one additive key-padding bias (B,1,1,S) per batch
+(:func:`key_padding_bias`) and share it across layers, and causal self-attention is a flag
+(SDPA's ``is_causal``), never a materialised (B,1,T,T) mask.
 """
 
 from __future__ import annotations
@@ -31,6 +34,40 @@ def reference_attention():
         USE_FUSED_ATTENTION = previous
 
 
+#: Longest key sequence for which the CPU computes attention with plain batched matrix products
+#: instead of SDPA's flash kernel, by dtype. The flash kernel works in blocks tuned for long
+#: sequences; on the short sentences of real text (median about 10 tokens) its backward pass was
+#: 1.4-2x (fp32) and 7-14x (bf16) slower than the plain path, which holds only a (B,H,Tq,Tk) score
+#: matrix that is small at these lengths. Measured with fwd+bwd, B*T = 3,600, H 4, D 64, 1 thread
+#: (docs/benchmarks.md): fp32 crosses over between 48 and 96 keys, bf16 stays faster to 128.
+CPU_PLAIN_ATTENTION_MAX_KEYS = {torch.float32: 64, torch.bfloat16: 128, torch.float16: 128}
+
+
+def key_padding_bias(real: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B,S) bool, True at real keys -> (B,1,1,S) additive bias: 0 at real keys, -inf at pads.
+
+    Built once per batch and shared by every layer; an additive bias in the compute dtype is
+    what SDPA's kernels take without converting a boolean mask on every call.
+    """
+    bias = torch.zeros(real.shape, dtype=dtype, device=real.device)
+    return bias.masked_fill_(~real, float("-inf"))[:, None, None, :]
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype attention runs in for activations ``x``: autocast's, when it is on."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return x.dtype
+
+
+def plain_is_faster(q: torch.Tensor, k: torch.Tensor) -> bool:
+    """Whether the plain path beats SDPA for these shapes (short keys on the CPU)."""
+    if q.device.type != "cpu":
+        return False
+    return k.size(-2) <= CPU_PLAIN_ATTENTION_MAX_KEYS.get(q.dtype, 0)
+
+
 def attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -42,33 +79,53 @@ def attention(
 ) -> torch.Tensor:
     """softmax(q k^T / sqrt(D)) v for q (B,H,Tq,D), k and v (B,H,Tk,D) -> (B,H,Tq,D).
 
-    ``mask`` is boolean, True where a query may attend, broadcastable to (B,H,Tq,Tk).
-    ``causal`` aligns the causal triangle bottom-right: the last query sees every key. That
-    is what a decoder with a KV cache needs (its Tq new queries follow Tk - Tq cached keys);
-    for Tq == Tk it is the usual triangle. Every query row must be allowed at least one key.
-    ``use_fused=None`` follows the module flag USE_FUSED_ATTENTION.
+    ``mask`` is boolean (True where a query may attend) or an additive float bias,
+    broadcastable to (B,H,Tq,Tk). ``causal`` aligns the causal triangle bottom-right: the last
+    query sees every key. That is what a decoder with a KV cache needs (its Tq new queries
+    follow Tk - Tq cached keys); for Tq == Tk it is the usual triangle. Every query row must
+    be allowed at least one key. ``use_fused=None`` follows the module flag
+    USE_FUSED_ATTENTION and, on the CPU, takes the plain path for short keys
+    (:func:`plain_is_faster`); True forces SDPA, False the plain path.
     """
     if use_fused is None:
-        use_fused = USE_FUSED_ATTENTION
+        use_fused = USE_FUSED_ATTENTION and not plain_is_faster(q, k)
     Tq, Tk = q.size(-2), k.size(-2)
     if causal and Tq == 1:
         causal = False  # a single newest query sees every key
+    if not use_fused:
+        return _plain_attention(q, k, v, mask, causal, dropout_p)
     if causal and (mask is not None or Tq != Tk):
         # SDPA's is_causal is top-left aligned and cannot be combined with attn_mask, so
         # fold the (bottom-right) triangle into the mask instead.
-        tri = torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).tril(diagonal=Tk - Tq)
-        mask = tri if mask is None else mask & tri
+        mask = _with_future_masked(mask, Tq, Tk, q)
         causal = False
-    if use_fused:
-        return F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal
-        )
-    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))  # (B,H,Tq,Tk)
-    if causal:
-        mask = torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).tril()
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal)
+
+
+def _future(Tq: int, Tk: int, device) -> torch.Tensor:
+    """(Tq,Tk) True where a query would see a key after it (bottom-right aligned)."""
+    return torch.ones(Tq, Tk, dtype=torch.bool, device=device).triu(diagonal=Tk - Tq + 1)
+
+
+def _with_future_masked(mask: torch.Tensor | None, Tq: int, Tk: int, q: torch.Tensor) -> torch.Tensor:
+    future = _future(Tq, Tk, q.device)
+    if mask is None:
+        return ~future
+    if mask.dtype == torch.bool:
+        return mask & ~future
+    return mask.masked_fill(future, float("-inf"))
+
+
+def _plain_attention(q, k, v, mask, causal: bool, dropout_p: float) -> torch.Tensor:
+    """Attention as batched matrix products; the softmax is taken in float32."""
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B,H,Tq,Tk)
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    probs = F.dropout(scores.softmax(dim=-1), p=dropout_p)
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    if causal:
+        scores = scores.masked_fill(_future(q.size(-2), k.size(-2), q.device), float("-inf"))
+    probs = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)
+    if dropout_p > 0:
+        probs = F.dropout(probs, p=dropout_p)
     return probs @ v  # (B,H,Tq,D)
 
 

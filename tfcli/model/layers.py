@@ -11,8 +11,9 @@ import math
 import torch
 import torch.nn as nn
 
-from tfcli.model.attention import MultiHeadAttention, RotaryEmbedding
+from tfcli.model.attention import MultiHeadAttention, RotaryEmbedding, compute_dtype, key_padding_bias
 from tfcli.model.config import TransformerConfig
+from tfcli.model.dropout import Dropout
 
 
 class FeedForward(nn.Module):
@@ -21,7 +22,7 @@ class FeedForward(nn.Module):
         self.up = nn.Linear(config.d_model, config.ffn_dim)
         self.down = nn.Linear(config.ffn_dim, config.d_model)
         self.act = nn.GELU() if config.activation == "gelu" else nn.ReLU()
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(self.dropout(self.act(self.up(x))))
@@ -37,7 +38,7 @@ class Residual(nn.Module):
         super().__init__()
         self.pre = config.norm == "pre"
         self.norm = nn.LayerNorm(config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, sublayer) -> tuple[torch.Tensor, object]:
         """sublayer(h) returns (output, extra); extra (e.g. a KV pair) is passed through."""
@@ -124,7 +125,7 @@ class Encoder(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.positions = Positions(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
         # Pre-norm leaves the residual stream unnormalised; post-norm already ends in a norm.
         self.norm = nn.LayerNorm(config.d_model) if config.norm == "pre" else nn.Identity()
@@ -133,7 +134,7 @@ class Encoder(nn.Module):
         """x (B,S,C) token embeddings, pad_mask (B,S) True at real tokens -> (B,S,C)."""
         x, rotary = self.positions(x)
         x = self.dropout(x)
-        mask = pad_mask[:, None, None, :]  # (B,1,1,S): every query may see every real key
+        mask = key_padding_bias(pad_mask, compute_dtype(x))  # (B,1,1,S): every query sees every real key
         for layer in self.layers:
             x = layer(x, mask, rotary)
         return self.norm(x)
@@ -177,7 +178,7 @@ class Decoder(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.positions = Positions(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
         self.norm = nn.LayerNorm(config.d_model) if config.norm == "pre" else nn.Identity()
 
@@ -189,7 +190,7 @@ class Decoder(nn.Module):
         offset = 0 if cache is None else cache.length
         x, rotary = self.positions(x, offset)
         x = self.dropout(x)
-        mask = memory_mask[:, None, None, :]  # (B,1,1,S)
+        mask = key_padding_bias(memory_mask, compute_dtype(x))  # (B,1,1,S), once for all layers
         for i, layer in enumerate(self.layers):
             past_self = None if cache is None else cache.self_kv[i]
             past_cross = None if cache is None else cache.cross_kv[i]

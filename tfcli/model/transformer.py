@@ -13,7 +13,8 @@ Conventions the rest of tfcli relies on:
 - Padding is inferred from ``config.pad_id`` and must be on the right. Source and encoder
   padding is masked out of every attention; the decoder's self-attention is only causal,
   which is enough because a real target token never looks right, at the pads.
-- Boolean masks mean "may attend" (True) and are passed to SDPA as booleans.
+- Padding masks at the model's interface are boolean, True at real tokens; inside, each stack
+  turns them into one additive bias per batch (:func:`tfcli.model.attention.key_padding_bias`).
 - Tied embeddings are a single ``nn.Embedding`` used for the source, the target and (through
   ``F.linear``) the output projection, so the state dict holds no aliased tensors and
   ``safetensors.torch.save_file(model.state_dict())`` works.
@@ -28,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tfcli.model.config import TransformerConfig
+from tfcli.model.dropout import Dropout
 from tfcli.model.layers import Decoder, Encoder, KVCache
 
 
@@ -92,19 +94,45 @@ class Seq2SeqTransformer(_Base):
         Without a cache, tgt_ids is the whole prefix. With one, it is only the new token(s)
         and the cache is updated in place.
         """
+        return self.project(self.decoder_states(tgt_ids, memory, memory_mask, cache))
+
+    def decoder_states(self, tgt_ids, memory, memory_mask, cache: KVCache | None = None) -> torch.Tensor:
+        """The decoder's final hidden states (B,T,C), before the output projection."""
         y = self._tgt_embedding()(tgt_ids) * self.embed_scale
-        h = self.decoder(y, memory, memory_mask, cache)
+        return self.decoder(y, memory, memory_mask, cache)
+
+    def project(self, h: torch.Tensor) -> torch.Tensor:
+        """Hidden states (..., C) -> vocabulary logits (..., V)."""
         if self.config.tie_embeddings:
-            return F.linear(h, self.embed.weight)  # (B,T,V)
+            return F.linear(h, self.embed.weight)
         return self.lm_head(h)
 
     def new_cache(self) -> KVCache:
         return KVCache(self.config.decoder_layers)
 
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """(B,S) source, (B,T) decoder input (bos + target[:-1]) -> logits (B,T,V)."""
+    def forward(
+        self,
+        src_ids: torch.Tensor,
+        tgt_in_ids: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> torch.Tensor:
+        """(B,S) source, (B,T) decoder input (bos + target[:-1]) -> logits (B,T,V).
+
+        With ``targets`` (B,T) (the next tokens, ``pad_id`` at padding) it returns the summed
+        label-smoothed cross-entropy over the real targets instead, computed without the
+        logits of pad positions: the output projection and the softmax over the vocabulary
+        are the largest per-token cost of a small model, so padding is not paid for twice.
+        Equal to ``F.cross_entropy(logits, targets, ignore_index=pad_id, reduction="sum")``.
+        """
         memory = self.encode(src_ids)
-        return self.decode(tgt_in_ids, memory, self.padding_mask(src_ids))
+        memory_mask = self.padding_mask(src_ids)
+        if targets is None:
+            return self.decode(tgt_in_ids, memory, memory_mask)
+        h = self.decoder_states(tgt_in_ids, memory, memory_mask)  # (B,T,C)
+        real = targets != self.config.pad_id  # (B,T)
+        logits = self.project(h[real])  # (N,V): real target positions only
+        return F.cross_entropy(logits.float(), targets[real], label_smoothing=label_smoothing, reduction="sum")
 
 
 class _EncoderOnly(_Base):
@@ -124,7 +152,7 @@ class TransformerClassifier(_EncoderOnly):
 
     def __init__(self, config: TransformerConfig):
         super().__init__(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.head = nn.Linear(config.d_model, config.num_classes)
         self.apply(lambda m: _init_weights(m, config.d_model))
 

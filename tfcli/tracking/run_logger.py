@@ -83,6 +83,10 @@ class RunLogger:
             client.set_terminated(run_id, status)
         return False
 
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """More params, known only once training starts (the resolved device and precision)."""
+        log_params(self._client, self.run_id, params)
+
     def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
         from mlflow.entities import Metric
 

@@ -68,6 +68,7 @@ class Trainer:
 
         from tfcli.train.device import Hardware, choose_placement
         from tfcli.train.prepare import prepare
+        from tfcli.train.step import StepRunner, make_optimizer
         from tfcli.train.task_runtime import runtime_for
 
         self.spec = spec
@@ -76,7 +77,9 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.keep_checkpoints = keep_checkpoints
         self.evaluate_test = evaluate_test
-        self.placement = choose_placement(spec.train.device, spec.train.precision, hardware or Hardware.detect())
+        self.placement = choose_placement(
+            spec.train.device, spec.train.precision, hardware or Hardware.detect(), d_model=spec.model.d_model
+        )
 
         torch.manual_seed(spec.train.seed)
         random.seed(spec.train.seed)
@@ -85,23 +88,27 @@ class Trainer:
         self.model = self.task.build_model().to(self.placement.device)
         if spec.train.compile:
             self.model = torch.compile(self.model)
-        decay, no_decay = [], []
-        for name, parameter in self.model.named_parameters():
-            (no_decay if parameter.ndim < 2 or "norm" in name else decay).append(parameter)
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": spec.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=spec.train.lr,
-            betas=(spec.train.adam_beta1, spec.train.adam_beta2),
-            eps=1e-9,
-            fused=self.placement.device == "cuda",
+        t = spec.train
+        self.optimizer = make_optimizer(
+            self.model, lr=t.lr, weight_decay=t.weight_decay, betas=(t.adam_beta1, t.adam_beta2), device=self.placement.device
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.placement.needs_grad_scaler)
+        self.runner = StepRunner(
+            self.model,
+            self.optimizer,
+            self.placement,
+            loss_fn=lambda model, batch: self.task.loss(model, batch, t.label_smoothing),
+            n_targets=self.task.n_targets,
+            n_tokens=self.task.n_real_tokens,
+            grad_clip=t.grad_clip,
+            scaler=self.scaler,
+        )
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
         self.best: Evaluation | None = None
         self.evaluations: list[Evaluation] = []
-        self._epoch_batches: list[list[int]] | None = None
+        self._stream = None  # the Prefetcher of training batches, started by the first step
         if resume_from is not None:
             self._restore(Path(resume_from))
 
@@ -110,19 +117,40 @@ class Trainer:
         from tfcli.data.batching import bucket_batches
 
         return bucket_batches(
-            self.task.lengths("train"), self.spec.train.batch_tokens, shuffle=True, seed=self.spec.train.seed * 100003 + epoch
+            self.task.lengths("train"),
+            self.spec.train.batch_tokens,
+            shuffle=True,
+            seed=self.spec.train.seed * 100003 + epoch,
+            within=self.task.within_bucket_order("train"),
         )
 
-    def _next_batch_indices(self) -> list[int]:
-        if self._epoch_batches is None:
-            self._epoch_batches = self._batches_of_epoch(self.epoch)
-        if self.batch_in_epoch >= len(self._epoch_batches):
-            self.epoch += 1
-            self.batch_in_epoch = 0
-            self._epoch_batches = self._batches_of_epoch(self.epoch)
-        indices = self._epoch_batches[self.batch_in_epoch]
-        self.batch_in_epoch += 1
-        return indices
+    def _batch_plan(self, epoch: int, position: int):
+        """(epoch, batches of it consumed after this one, indices), from a resume point on.
+
+        The order is a pure function of the seed and the epoch, so the background thread can
+        walk it ahead while ``self.epoch``/``self.batch_in_epoch`` (what a checkpoint saves)
+        follow the batches the loop has actually consumed.
+        """
+        while True:
+            batches = self._batches_of_epoch(epoch)
+            for index in range(position, len(batches)):
+                yield epoch, index + 1, batches[index]
+            epoch, position = epoch + 1, 0
+
+    def _next_batch(self):
+        """The next collated training batch, collated ahead in a background thread."""
+        from tfcli.data.prefetch import Prefetcher
+
+        if self._stream is None:
+            plan = self._batch_plan(self.epoch, self.batch_in_epoch)
+            self._stream = Prefetcher((e, p, self.task.collate("train", ix)) for e, p, ix in plan)
+        self.epoch, self.batch_in_epoch, batch = next(self._stream)
+        return batch
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
     # ------------------------------------------------------------------------------ training
     def _set_lr(self) -> float:
@@ -136,34 +164,18 @@ class Trainer:
 
     def _train_step(self) -> tuple[float, int]:
         """One optimizer step over ``grad_accum`` batches; returns (mean loss, real tokens)."""
-        import torch
-
-        self.model.train()
         lr = self._set_lr()
-        self.optimizer.zero_grad(set_to_none=True)
-        batches = [self.task.collate("train", self._next_batch_indices()).to(self.placement.device) for _ in range(self.spec.train.grad_accum)]
-        total_targets = sum(self.task.n_targets(batch) for batch in batches)
-        loss_sum, tokens = 0.0, 0
-        for batch in batches:
-            with self.placement.autocast():
-                loss = self.task.loss(self.model, batch, self.spec.train.label_smoothing)
-            self.scaler.scale(loss / total_targets).backward()
-            loss_sum += float(loss.detach())
-            tokens += self.task.n_real_tokens(batch)
-        mean = loss_sum / max(total_targets, 1)
+        batches = [self._next_batch().to(self.placement.device) for _ in range(self.spec.train.grad_accum)]
+        outcome = self.runner(batches)
+        mean = outcome.mean_loss
         if not math.isfinite(mean):
             raise DivergedError(
                 f"training diverged at step {self.step + 1}: the loss is {mean}; lower train.lr "
                 f"(now {lr:.3g}) or raise train.warmup_steps"
             )
-        if self.spec.train.grad_clip > 0:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.spec.train.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
         self.step += 1
         self._last_lr = lr
-        return mean, tokens
+        return mean, outcome.tokens
 
     def fit(self) -> TrainResult:
         spec = self.spec
@@ -173,27 +185,30 @@ class Trainer:
         window_start, window_tokens = time.perf_counter(), 0
         started = time.perf_counter()
         train_losses: list[float] = []
-        while self.step < spec.train.max_steps and not stopped:
-            loss, tokens = self._train_step()
-            train_losses.append(loss)
-            window_tokens += tokens
-            now = time.perf_counter()
-            tokens_per_s = window_tokens / max(now - window_start, 1e-9)
-            for callback in self.callbacks:
-                getattr(callback, "on_step", lambda *a: None)(self.step, loss, tokens_per_s, self._last_lr)
-            if self.step % spec.train.eval_every == 0 or self.step == spec.train.max_steps:
-                extra = {
-                    "train_loss": sum(train_losses) / len(train_losses),
-                    "tokens_per_s": tokens_per_s,
-                    "lr": self._last_lr,
-                    "epoch": self.epoch,
-                }
-                train_losses = []
-                evaluation = self.evaluate_and_checkpoint(extra, time.perf_counter() - started)
+        try:
+            while self.step < spec.train.max_steps and not stopped:
+                loss, tokens = self._train_step()
+                train_losses.append(loss)
+                window_tokens += tokens
+                now = time.perf_counter()
+                tokens_per_s = window_tokens / max(now - window_start, 1e-9)
                 for callback in self.callbacks:
-                    if getattr(callback, "on_evaluation", lambda e: None)(evaluation):
-                        stopped = True
-                window_start, window_tokens = time.perf_counter(), 0
+                    getattr(callback, "on_step", lambda *a: None)(self.step, loss, tokens_per_s, self._last_lr)
+                if self.step % spec.train.eval_every == 0 or self.step == spec.train.max_steps:
+                    extra = {
+                        "train_loss": sum(train_losses) / len(train_losses),
+                        "tokens_per_s": tokens_per_s,
+                        "lr": self._last_lr,
+                        "epoch": self.epoch,
+                    }
+                    train_losses = []
+                    evaluation = self.evaluate_and_checkpoint(extra, time.perf_counter() - started)
+                    for callback in self.callbacks:
+                        if getattr(callback, "on_evaluation", lambda e: None)(evaluation):
+                            stopped = True
+                    window_start, window_tokens = time.perf_counter(), 0
+        finally:
+            self._close_stream()
         result = TrainResult(
             steps=self.step,
             best=self.best,
@@ -250,7 +265,7 @@ class Trainer:
             "model": self.task.model_config.to_dict(),
             "labels": self.data.labels,
             "study": self.spec.model_dump(mode="json"),
-            "placement": {"device": self.placement.device, "precision": self.placement.precision},
+            "placement": {"device": self.placement.device, "precision": self.placement.precision, "reason": self.placement.reason},
         }
 
     def save(self, path: Path, metrics: dict[str, Any], outputs: list[dict]) -> Path:
@@ -293,7 +308,7 @@ class Trainer:
         self.step = int(state["step"])
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
-        self._epoch_batches = self._batches_of_epoch(self.epoch)
+        self._close_stream()
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["torch_rng"])

@@ -51,6 +51,10 @@ class TaskRuntime:
     def lengths(self, split: str) -> list[int]:
         return self.data.encoded[split].lengths
 
+    def within_bucket_order(self, split: str):
+        """Per-example keys that order a length bucket (see ``bucket_batches(within=...)``)."""
+        return None
+
     def collate(self, split: str, indices: list[int]):
         from tfcli.data.batching import collate
 
@@ -135,6 +139,15 @@ def _smoothed_nll(logits, target, real, smoothing: float):
     return ((1 - smoothing) * nll + smoothing * smooth).sum()
 
 
+def seq2seq_loss(model, batch, label_smoothing: float):
+    """Summed label-smoothed cross-entropy of a seq2seq batch over its real target tokens.
+
+    The model computes it (``Seq2SeqTransformer.forward`` with targets) so that pad positions
+    never reach the output projection; it masks with ``config.pad_id`` (the tokenizer's).
+    """
+    return model(batch.src, batch.tgt_in, targets=batch.tgt_out, label_smoothing=label_smoothing)
+
+
 def _chunks(items: list[int], size: int):
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -143,6 +156,9 @@ def _chunks(items: list[int], size: int):
 class Seq2SeqRuntime(TaskRuntime):
     kind = "seq2seq"
 
+    def within_bucket_order(self, split: str):
+        return self.data.encoded[split].side_lengths
+
     def n_targets(self, batch) -> int:
         return batch.n_target_tokens
 
@@ -150,16 +166,7 @@ class Seq2SeqRuntime(TaskRuntime):
         return batch.n_source_tokens + batch.n_target_tokens
 
     def loss(self, model, batch, label_smoothing: float):
-        import torch.nn.functional as F
-
-        logits = model(batch.src, batch.tgt_in)  # (B, T, V)
-        return F.cross_entropy(
-            logits.float().reshape(-1, logits.shape[-1]),
-            batch.tgt_out.reshape(-1),
-            ignore_index=self.tokenizer.pad_id,
-            label_smoothing=label_smoothing,
-            reduction="sum",
-        )
+        return seq2seq_loss(model, batch, label_smoothing)
 
     def decode_ids(self, model, src) -> list[list[int]]:
         from tfcli.model.decode import beam_search, greedy_decode
