@@ -59,7 +59,7 @@ def assert_no_duplicate_steps(project, children, metric="bleu"):
 
 
 def test_sigkill_then_resume(project):
-    (project / "s.yaml").write_text(study_text("killed", scheduler="{type: fifo}").replace("max_concurrent: 2", "max_concurrent: 1"))
+    (project / "s.yaml").write_text(study_text("killed", samples=3, scheduler="{type: fifo}").replace("max_concurrent: 2", "max_concurrent: 1"))
     proc = spawn(project, "study", "start", "s.yaml")
     try:
         assert wait_for(lambda: children_with(project, "killed", "FINISHED"), 240, proc), "no trial finished in time"
@@ -72,7 +72,7 @@ def test_sigkill_then_resume(project):
     resumed = run_resume(project, "killed")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     parents, children = study_runs(project, "killed")
-    assert len(parents) == 1 and len(children) == 4
+    assert len(parents) == 1 and len(children) == 3
     assert all(c.info.status == "FINISHED" for c in children)
     for trial_id, before in finished_before.items():
         after = next(c for c in children if c.data.tags["tfcli.trial_id"] == trial_id)
@@ -91,7 +91,7 @@ def wait_until_training(project, name, proc) -> None:
 
 
 def test_ctrl_c_stops_cleanly_then_resume(project):
-    (project / "s.yaml").write_text(study_text("interrupted", steps=40, scheduler="{type: fifo}"))
+    (project / "s.yaml").write_text(study_text("interrupted", steps=40, samples=2, scheduler="{type: fifo}"))
     proc = spawn(project, "study", "start", "s.yaml")
     try:
         wait_until_training(project, "interrupted", proc)
@@ -112,7 +112,7 @@ def test_ctrl_c_stops_cleanly_then_resume(project):
     resumed = run_resume(project, "interrupted")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     parents, children = study_runs(project, "interrupted")
-    assert len(parents) == 1 and len(children) == 4
+    assert len(parents) == 1 and len(children) == 2
     assert all(c.info.status == "FINISHED" for c in children)
     assert_no_duplicate_steps(project, children)
 
