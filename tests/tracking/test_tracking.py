@@ -496,6 +496,7 @@ def test_tuner_with_asha_leaves_one_parent_and_a_child_per_trial(ray_session, st
     from tfcli.spec.schema import SEARCHABLE_SECTIONS
 
     n_fields = sum(len(model.model_fields) for model in SEARCHABLE_SECTIONS.values())
+    stopped_at: list[int] = []
     for child, result in zip(children, trials):
         ctags, run_id = child.data.tags, child.info.run_id
         index = order[ctags["tfcli.trial_id"]]
@@ -508,17 +509,22 @@ def test_tuner_with_asha_leaves_one_parent_and_a_child_per_trial(ray_session, st
         assert params["model.d_model"] == str(result.config["model.d_model"])
         assert params["train.max_steps"] == "50" and params["data.tokenizer"] == "bpe"
         assert set(child.data.metrics) == {"bleu", "loss"}  # no Ray bookkeeping, no booleans
-        last = 50 if index == 0 else 10  # ASHA stops every later (worse) trial at its first rung
+        # ASHA stops later (worse) trials at a rung; where exactly depends on Ray's timing of
+        # rung results, so the run must match what Ray did: its last reported step.
+        last = int(result.metrics["step"])
+        assert last == 50 if index == 0 else last in (10, 20, 30, 40, 50)
+        stopped_at.append(last)
         expected = [(s, s * (4 - index) / 10.0) for s in range(10, last + 1, 10)]
         assert history(store, run_id, "bleu") == expected
         assert child.info.status == "FINISHED"
-        assert ctags.get("tfcli.stopped_early") == (None if index == 0 else "true")
+        assert ctags.get("tfcli.stopped_early") == (None if last == 50 else "true")
         assert ctags["tfcli.checkpoint_step"] == str(last)
         assert float(ctags["tfcli.objective_value"]) == expected[-1][1]
         assert artifacts(store, run_id, "checkpoint") == ["step.txt", "valid_outputs.jsonl"]
         outputs = client.download_artifacts(run_id, "checkpoint/valid_outputs.jsonl", str(tmp_path / run_id))
         assert json.loads(Path(outputs).read_text())["step"] == last
 
+    assert sum(step < 50 for step in stopped_at) >= 2, f"ASHA stopped too few trials early: {stopped_at}"
     records = tr.trial_records(store, "asha")
     assert sorted(r.trial_id for r in records) == [c.data.tags["tfcli.trial_id"] for c in children]
     best = max(records, key=lambda r: r.objective_value)
