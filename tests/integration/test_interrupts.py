@@ -24,14 +24,14 @@ def spawn(project, *args):
     )
 
 
-def wait_for(predicate, timeout: float, proc=None):
+def wait_for(predicate, timeout: float, proc=None, every: float = 1.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"the study ended early:\n{proc.stdout.read()}")
-        time.sleep(1.0)
+        time.sleep(every)
     return False
 
 
@@ -82,16 +82,20 @@ def test_sigkill_then_resume(project):
 
 
 def wait_until_training(project, name, proc) -> None:
-    """Until a running trial of ``name`` has logged an evaluation."""
+    """Until a running trial of ``name`` has logged an evaluation (so it has a checkpoint).
+
+    The trials run 100 steps and evaluate every 10, so this holds for most of a trial; a
+    shorter trial can finish between two polls on a loaded machine (CI saw it at 40 steps)."""
+    client = store_client(project)
+
     def a_trial_is_training():
-        client = store_client(project)
         return any(client.get_metric_history(c.info.run_id, "bleu") for c in children_with(project, name, "RUNNING"))
 
-    assert wait_for(a_trial_is_training, 240, proc), "no trial reported in time"
+    assert wait_for(a_trial_is_training, 240, proc, every=0.3), "no trial reported in time"
 
 
 def test_ctrl_c_stops_cleanly_then_resume(project):
-    (project / "s.yaml").write_text(study_text("interrupted", steps=40, samples=2, scheduler="{type: fifo}"))
+    (project / "s.yaml").write_text(study_text("interrupted", steps=100, samples=2, scheduler="{type: fifo}"))
     proc = spawn(project, "study", "start", "s.yaml")
     try:
         wait_until_training(project, "interrupted", proc)
@@ -118,7 +122,7 @@ def test_ctrl_c_stops_cleanly_then_resume(project):
 
 
 def test_defect7_double_ctrl_c_settles_mlflow_and_says_how_to_resume(project):
-    (project / "s.yaml").write_text(study_text("twice", steps=40, samples=2, scheduler="{type: fifo}"))
+    (project / "s.yaml").write_text(study_text("twice", steps=100, samples=2, scheduler="{type: fifo}"))
     proc = spawn(project, "study", "start", "s.yaml")
     try:
         wait_until_training(project, "twice", proc)
