@@ -124,3 +124,24 @@ def test_extend_runs_more_trials_under_the_same_parent_with_a_warm_searcher(proj
     first_values = sorted(float(c.data.tags["tfcli.objective_value"]) for c in first)
     assert len(told) == 8
     assert sorted(t.value for t in told[:4]) == pytest.approx(first_values)
+
+
+def test_a_study_whose_trials_end_at_train_max_time(project, ray_session, cli):
+    """Trials that end at their time budget are finished (not stopped early, not unfinished),
+    their last evaluation says so, and their train_loss history holds the log_every points."""
+    text = study_text("budget", samples=2, steps=100000, scheduler="{type: fifo}", train_extra=", max_time: 4s, log_every: 3")
+    (project / "s.yaml").write_text(text.replace("eval_every: 10", "eval_every: 30"))
+    result = cli("study", "start", "s.yaml")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "2 finished (0 stopped early)" in result.stdout, result.stdout
+    _, children = study_runs(project, "budget")
+    client = store_client(project)
+    for child in children:
+        assert child.info.status == "FINISHED" and "tfcli.stopped_early" not in child.data.tags, child.data.tags
+        assert child.data.metrics["max_time_reached"] == 1.0 and child.data.metrics["elapsed_s"] >= 4
+        last_step = int(child.data.tags["tfcli.last_step"])
+        assert 0 < last_step < 100000
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, "train_loss")]
+        assert len(steps) == len(set(steps)) >= last_step // 3, steps
+    status = cli("study", "status", "budget", "--format", "json")
+    assert sorted(t["status"] for t in json.loads(status.stdout)["trials"]) == ["FINISHED"] * 2

@@ -20,6 +20,8 @@ class EvaluationLogger:
         self.run = run
 
     def on_evaluation(self, evaluation) -> bool:
+        for step, loss in evaluation.train_points:
+            self.run.log_metrics({"train_loss": loss}, step=step)
         self.run.log_metrics(evaluation.metrics, step=evaluation.step)
         return False
 

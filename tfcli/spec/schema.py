@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from tfcli.spec.architecture import ACTIVATIONS, NORMS, POOLINGS, POSITIONALS
 from tfcli.spec.tasks import TASKS
@@ -83,6 +83,37 @@ class ModelSpec(Section):
     max_length: int = Field(256, ge=8, le=16384, description="Longest sequence the model accepts.")
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in ``90``, ``90s``, ``30m``, ``2h`` or ``1.5d``."""
+    if isinstance(text, bool):
+        raise ValueError(f"must be a duration such as 90s, 30m or 2h, but got {text!r}")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise ValueError(f"must be a duration such as 90s, 30m or 2h, but got {text!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a positive duration, but got {text!r}")
+    return seconds
+
+
+def _duration_text(value: Any) -> Any:
+    """A duration field keeps the user's text (``30m``) once :func:`parse_duration` accepts it."""
+    if value is None:
+        return None
+    parse_duration(value)
+    return str(value)
+
+
+Duration = Annotated[Optional[str], BeforeValidator(_duration_text)]
+
+
 class TrainSpec(Section):
     lr: float = Field(5.0e-4, gt=0.0, le=10.0)
     schedule: Literal["inverse_sqrt", "cosine", "linear", "constant"] = "inverse_sqrt"
@@ -90,7 +121,15 @@ class TrainSpec(Section):
     batch_tokens: int = Field(2048, ge=16)
     grad_accum: int = Field(1, ge=1, le=1024)
     max_steps: int = Field(1500, ge=1)
+    max_time: Duration = Field(
+        None,
+        description="Wall-clock budget of one training run (90s, 30m, 2h): it ends at the first step past it, "
+        "with a final evaluation. The learning-rate schedule still spans max_steps.",
+    )
     eval_every: int = Field(250, ge=1)
+    log_every: Optional[int] = Field(
+        None, ge=1, description="Steps between train_loss points in a trial's history (default: at evaluations only)."
+    )
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.01, ge=0.0)
     grad_clip: float = Field(1.0, ge=0.0, description="Max gradient norm; 0 turns clipping off.")
@@ -183,37 +222,9 @@ class ResourcesSpec(Section):
     gpu: float = Field(0.0, ge=0.0)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(text: str | int | float) -> float:
-    """Seconds in ``90``, ``90s``, ``30m``, ``2h`` or ``1.5d``."""
-    if isinstance(text, bool):
-        raise ValueError(f"must be a duration such as 90s, 30m or 2h, but got {text!r}")
-    if isinstance(text, (int, float)):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(str(text))
-        if not match:
-            raise ValueError(f"must be a duration such as 90s, 30m or 2h, but got {text!r}")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"must be a positive duration, but got {text!r}")
-    return seconds
-
-
 class BudgetSpec(Section):
-    time: Optional[str] = Field(None, description="Wall-clock limit of the study: 90s, 30m, 2h.")
+    time: Duration = Field(None, description="Wall-clock limit of the study: 90s, 30m, 2h.")
     max_failures: int = Field(0, ge=0, le=100, description="Retries of a failed trial from its last checkpoint.")
-
-    @field_validator("time", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        parse_duration(value)
-        return str(value)
 
     @property
     def time_seconds(self) -> float | None:

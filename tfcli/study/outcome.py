@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tfcli.records import TrialStatus
+from tfcli.spec.results import reached_end
 from tfcli.spec.schema import StudySpec
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 
@@ -116,20 +117,19 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
         if best is not None and (not isinstance(best, (int, float)) or math.isinf(best) or math.isnan(best)):
             best = None
         step = last.get("step")
-        max_steps = t.config.get("train.max_steps", spec.train.max_steps)
-        reached_end = isinstance(step, (int, float)) and step >= max_steps
+        trained_to_end = reached_end(step, t.config.get("train.max_steps", spec.train.max_steps), last)
         error = None
         if t.status == "ERROR":
             status, error = TrialStatus.ERRORED, _error_line(t)
         elif FAILURE_KEY in last:
             status, error = TrialStatus.FAILED, last.get(FAILURE_MESSAGE_KEY)
-        elif t.status == "PAUSED" and reached_end:
+        elif t.status == "PAUSED" and trained_to_end:
             # Tune's synchronous HyperBand pauses trials at its last milestone (max_t) to
             # wait for the rest of their bracket, and can end the run with them still PAUSED.
             status = TrialStatus.FINISHED
         elif t.status in ("PENDING", "RUNNING", "PAUSED"):
             status = TrialStatus.UNFINISHED
-        elif reached_end or (
+        elif trained_to_end or (
             t.trial_id in watch.completed and t.trial_id not in watch.stopped_early
         ):
             status = TrialStatus.FINISHED

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from tfcli import crash_points
 from tfcli.records import TrialStatus
+from tfcli.spec.results import reached_end
 from tfcli.study.trial_wrapper import FAILURE_KEY
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class _WatchHooks:
         step = last.get("step")
         if FAILURE_KEY in last:
             state = TrialStatus.FAILED
-        elif isinstance(step, (int, float)) and step >= trial.config.get("train.max_steps", self.max_steps):
+        elif reached_end(step, trial.config.get("train.max_steps", self.max_steps), last):
             state = TrialStatus.FINISHED  # ASHA also "stops" trials that reach max_t
         elif trial.trial_id in self.stopped_early:
             state = TrialStatus.STOPPED

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.artifacts import read_text_artifact
 from tfcli.tracking.environment import current_ray_address, environment_tags
@@ -212,11 +213,18 @@ class StudyTracker:
             self._record_config_change(child, config, step)
         if result.get("done"):
             child.done_seen = True
+        if result.get(MAX_TIME_KEY):
+            child.max_time_reached = True
         if child.last_step is not None and step <= child.last_step:
             return  # logged before a restore (or a PBT exploit went back in steps)
         now = now_ms()
         metrics = [
-            Metric(metric_name(k), float(v), now, step) for k, v in numeric_items(result, RAY_RESULT_KEYS)
+            Metric("train_loss", loss, now, point)
+            for point, loss in decode_points(result)
+            if (child.last_step is None or point > child.last_step) and point < step
+        ]
+        metrics += [
+            Metric(metric_name(k), float(v), now, step) for k, v in numeric_items(result, RAY_RESULT_KEYS | {TRAIN_LOSS_POINTS_KEY})
         ]
         if self.log_hparams:
             metrics += [
@@ -375,9 +383,7 @@ class StudyTracker:
                 failures=int_or_none(tags.get(TAG_NUM_FAILURES)) or 0,
             )
             max_steps = children[trial_id].max_steps
-            children[trial_id].settled = (
-                run.info.status == "FINISHED" and last_step is not None and max_steps is not None and last_step >= max_steps
-            )
+            children[trial_id].settled = run.info.status == "FINISHED" and reached_end(last_step, max_steps, run.data.metrics)
         return children
 
     def _child(self, trial: Any) -> Child:
@@ -464,7 +470,8 @@ class StudyTracker:
                 child.done_seen
                 and child.max_steps is not None
                 and child.last_step is not None
-                and child.last_step < child.max_steps
+                and not child.max_time_reached
+                and not reached_end(child.last_step, child.max_steps)
             )
             if early:
                 tags[TAG_STOPPED_EARLY] = "true"

@@ -62,6 +62,7 @@ class Child:
     max_steps: Optional[int] = None
     ended: bool = True  # no open run in this session (until on_trial_start)
     done_seen: bool = False  # a scheduler or stopper set done=True on a result
+    max_time_reached: bool = False  # its training ended at train.max_time, not stopped
     failures: int = 0
     failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
     settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log

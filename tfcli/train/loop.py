@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from tfcli.errors import DivergedError
 from tfcli.spec.objective import better
-from tfcli.spec.schema import StudySpec
+from tfcli.spec.results import MAX_TIME_KEY
+from tfcli.spec.schema import StudySpec, parse_duration
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Evaluation:
     checkpoint: Path
     is_best: bool
     elapsed_s: float
+    train_points: list[tuple[int, float]] = field(default_factory=list)  # train.log_every points since the last one
 
 
 @dataclass
@@ -38,6 +40,7 @@ class TrainResult:
     last: Evaluation | None
     test_metrics: dict[str, float] = field(default_factory=dict)
     stopped_early: bool = False
+    max_time_reached: bool = False
     parameters: int = 0
     truncated: dict[str, int] = field(default_factory=dict)
 
@@ -108,6 +111,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.best: Evaluation | None = None
         self.evaluations: list[Evaluation] = []
+        self.elapsed_before = 0.0  # training time of the runs this one resumes
         self._stream = None  # the Prefetcher of training batches, started by the first step
         if resume_from is not None:
             self._restore(Path(resume_from))
@@ -178,42 +182,59 @@ class Trainer:
         return mean, outcome.tokens
 
     def fit(self) -> TrainResult:
+        """Train to ``max_steps``, to the ``max_time`` budget, or until a callback stops it.
+
+        ``train_loss`` is the mean over the steps since the previous ``train_loss`` value: a
+        ``log_every`` point or an evaluation, so no step has two.
+        """
         spec = self.spec
+        t = spec.train
         for callback in self.callbacks:
             getattr(callback, "on_start", lambda trainer: None)(self)
-        stopped = False
+        budget = parse_duration(t.max_time) if t.max_time is not None else None
+        stopped = out_of_time = False
         window_start, window_tokens = time.perf_counter(), 0
         started = time.perf_counter()
-        train_losses: list[float] = []
+        losses: list[float] = []
+        points: list[tuple[int, float]] = []
         try:
-            while self.step < spec.train.max_steps and not stopped:
+            while self.step < t.max_steps and not stopped and not out_of_time:
                 loss, tokens = self._train_step()
-                train_losses.append(loss)
+                losses.append(loss)
                 window_tokens += tokens
                 now = time.perf_counter()
                 tokens_per_s = window_tokens / max(now - window_start, 1e-9)
                 for callback in self.callbacks:
                     getattr(callback, "on_step", lambda *a: None)(self.step, loss, tokens_per_s, self._last_lr)
-                if self.step % spec.train.eval_every == 0 or self.step == spec.train.max_steps:
+                elapsed = self.elapsed_before + now - started
+                out_of_time = budget is not None and elapsed >= budget
+                if self.step % t.eval_every == 0 or self.step == t.max_steps or out_of_time:
                     extra = {
-                        "train_loss": sum(train_losses) / len(train_losses),
+                        "train_loss": sum(losses) / len(losses),
                         "tokens_per_s": tokens_per_s,
                         "lr": self._last_lr,
                         "epoch": self.epoch,
                     }
-                    train_losses = []
-                    evaluation = self.evaluate_and_checkpoint(extra, time.perf_counter() - started)
+                    if out_of_time:
+                        extra[MAX_TIME_KEY] = 1.0
+                    losses = []
+                    evaluation = self.evaluate_and_checkpoint(extra, elapsed, points)
+                    points = []
                     for callback in self.callbacks:
                         if getattr(callback, "on_evaluation", lambda e: None)(evaluation):
                             stopped = True
                     window_start, window_tokens = time.perf_counter(), 0
+                elif t.log_every is not None and self.step % t.log_every == 0:
+                    points.append((self.step, sum(losses) / len(losses)))
+                    losses = []
         finally:
             self._close_stream()
         result = TrainResult(
             steps=self.step,
             best=self.best,
             last=self.evaluations[-1] if self.evaluations else None,
-            stopped_early=stopped and self.step < spec.train.max_steps,
+            stopped_early=stopped and self.step < t.max_steps,
+            max_time_reached=out_of_time,
             parameters=self.task.parameter_count(self.model),
             truncated=self.data.truncated,
         )
@@ -233,7 +254,9 @@ class Trainer:
     def _bare_model(self):
         return getattr(self.model, "_orig_mod", self.model)
 
-    def evaluate_and_checkpoint(self, extra: dict[str, float], elapsed: float) -> Evaluation:
+    def evaluate_and_checkpoint(
+        self, extra: dict[str, float], elapsed: float, train_points: list[tuple[int, float]] | None = None
+    ) -> Evaluation:
         metrics, outputs = self.evaluate_split("valid", limit=self.spec.eval.max_examples)
         metrics = {**metrics, **extra, "step": self.step, "elapsed_s": elapsed}
         objective = self.spec.objective
@@ -241,7 +264,7 @@ class Trainer:
         is_best = self.best is None or better(value, self.best.metrics.get(objective.metric), objective.mode)
         path = self.workdir / f"checkpoint-{self.step:07d}"
         self.save(path, metrics, outputs)
-        evaluation = Evaluation(self.step, metrics, path, is_best, elapsed)
+        evaluation = Evaluation(self.step, metrics, path, is_best, elapsed, list(train_points or []))
         self.evaluations.append(evaluation)
         if is_best:
             self.best = evaluation
@@ -318,5 +341,6 @@ class Trainer:
         if metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text())
             restored = Evaluation(self.step, metrics, path, True, metrics.get("elapsed_s", 0.0))
+            self.elapsed_before = float(restored.elapsed_s)
             self.evaluations.append(restored)
             self.best = restored

@@ -11,16 +11,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tfcli.spec.results import TRAIN_LOSS_POINTS_KEY, encode_points
 from tfcli.spec.trial import spec_from_payload, trial_spec
 
 
 class TuneReporter:
-    """Training-loop callback: every evaluation goes to Tune with its checkpoint folder."""
+    """Training-loop callback: every evaluation goes to Tune with its checkpoint folder, and
+    the ``train.log_every`` points since the previous one with it."""
 
     def on_evaluation(self, evaluation) -> bool:
         from ray import tune
 
-        metrics = {k: v for k, v in evaluation.metrics.items() if isinstance(v, (int, float))}
+        metrics: dict = {k: v for k, v in evaluation.metrics.items() if isinstance(v, (int, float))}
+        if evaluation.train_points:
+            metrics[TRAIN_LOSS_POINTS_KEY] = encode_points(evaluation.train_points)
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(evaluation.checkpoint)))
         return False
 
