@@ -23,10 +23,13 @@ def run_cli(*args, cwd):
 def test_train_json_logs_run_to_mlflow(tmp_path):
     study = tmp_path / "tiny.yaml"
     study.write_text(tiny_spec_text("classification"))
-    out = run_cli("train", study, "--format", "json", "--set", "train.max_steps=10", "--set", "train.eval_every=5", cwd=tmp_path)
+    out = run_cli(
+        "train", study, "--format", "json", "--set", "train.max_steps=10", "--set", "train.eval_every=5",
+        "--set", "train.log_every=2", cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert summary["steps"] == 10 and summary["best_step"] in (5, 10)
+    assert summary["steps"] == 10 and summary["best_step"] in (5, 10) and summary["max_time_reached"] is False
     assert set(summary["metrics"]) >= {"accuracy", "f1", "loss", "step"}
     assert "accuracy" in summary["test_metrics"]
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
@@ -40,6 +43,7 @@ def test_train_json_logs_run_to_mlflow(tmp_path):
     assert run.data.params["train.precision"] == "auto" and run.data.params["train.precision_resolved"] in ("fp32", "bf16")
     history = client.get_metric_history(summary["run_id"], "accuracy")
     assert sorted(m.step for m in history) == [5, 10]
+    assert sorted(m.step for m in client.get_metric_history(summary["run_id"], "train_loss")) == [2, 4, 5, 6, 8, 10]
     assert "test_accuracy" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(summary["run_id"], "checkpoint")}
     assert "checkpoint/model.safetensors" in artifacts and "checkpoint/valid_outputs.jsonl" in artifacts

@@ -81,6 +81,7 @@ def _summary(result, run_id: str, artifact_uri: str, tracking_uri: str) -> dict:
         "checkpoint": str(best.checkpoint) if best else None,
         "best_step": best.step if best else None,
         "steps": result.steps,
+        "max_time_reached": result.max_time_reached,
         "parameters": result.parameters,
         "metrics": best.metrics if best else {},
         "test_metrics": result.test_metrics,

@@ -97,6 +97,8 @@ class TrainDisplay:
         for row in self.rows:
             table.add_row(str(row["step"]), *(f"{row[n]:.3f}" if n in row else "" for n in names))
         self.screen.print(table)
+        if result.max_time_reached:
+            self.screen.print(f"Ended at train.max_time ({self.spec.train.max_time}) after {result.steps} of {self.spec.train.max_steps} steps.")
         if result.test_metrics:
             test = ", ".join(f"{k} {v:.2f}" for k, v in result.test_metrics.items())
             self.screen.print(f"Test split (best checkpoint, step {result.best.step}): {test}")
