@@ -100,3 +100,21 @@ def test_gradient_accumulation_and_schedules_run(tiny_spec, tmp_path):
         )
         result = Trainer(spec, tmp_path / schedule).fit()
         assert result.steps == 10
+
+
+def test_every_evaluation_logs_the_trial_costs(tiny_spec, tmp_path):
+    from tfcli.spec.tasks import COST_METRICS, LOWER_IS_BETTER
+
+    recorder = Recorder()
+    result = Trainer(tiny_spec("translation"), tmp_path, callbacks=[recorder], keep_checkpoints=10).fit()
+    first, last = (e.metrics for e in recorder.evaluations)
+    assert set(COST_METRICS) <= set(last)
+    assert last["parameters"] == result.parameters > 0
+    assert 0 < first["train_time_s"] < last["train_time_s"] < last["elapsed_s"]
+    assert last["decode_ms_per_example"] > 0 and last["tokens_per_s"] > 0
+    assert last["peak_memory_mb"] > 50  # a Python process with torch loaded
+    assert {"parameters", "train_time_s", "decode_ms_per_example", "peak_memory_mb"} <= LOWER_IS_BETTER
+
+    resumed = Recorder()
+    Trainer(tiny_spec("translation"), tmp_path / "b", callbacks=[resumed], resume_from=recorder.evaluations[0].checkpoint).fit()
+    assert resumed.evaluations[-1].metrics["train_time_s"] > first["train_time_s"], "training time restarts from 0 on resume"

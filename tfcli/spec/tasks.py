@@ -10,8 +10,13 @@ from dataclasses import dataclass
 
 TASK_TYPES = ("translation", "summarization", "classification", "qa")
 
+#: What every evaluation of every task also logs: the trial's costs, objectives and report
+#: columns like any metric (``tokens_per_s`` is of the training steps since the last evaluation;
+#: ``peak_memory_mb`` the process's peak resident memory on a CPU, allocated memory on CUDA).
+COST_METRICS = ("parameters", "train_time_s", "tokens_per_s", "decode_ms_per_example", "peak_memory_mb")
+
 #: Metrics where lower is better; every other metric is better when higher.
-LOWER_IS_BETTER = frozenset({"ter", "loss"})
+LOWER_IS_BETTER = frozenset({"ter", "loss", "parameters", "train_time_s", "decode_ms_per_example", "peak_memory_mb"})
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,11 @@ class TaskInfo:
     metrics: tuple[str, ...]
     default_metric: str
     builtin_sets: tuple[str, ...]
+
+    @property
+    def objective_metrics(self) -> tuple[str, ...]:
+        """What a study of this task may optimise: its metrics and the costs."""
+        return self.metrics + COST_METRICS
 
     def default_mode(self, metric: str | None = None) -> str:
         return "min" if (metric or self.default_metric) in LOWER_IS_BETTER else "max"

@@ -19,6 +19,7 @@ from tfcli.errors import DivergedError
 from tfcli.spec.objective import better
 from tfcli.spec.results import MAX_TIME_KEY
 from tfcli.spec.schema import StudySpec, parse_duration
+from tfcli.train.costs import peak_memory_mb
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Trainer:
         self.data = prepare(spec)
         self.task = runtime_for(spec, self.data)
         self.model = self.task.build_model().to(self.placement.device)
+        self.parameters = self.task.parameter_count(self.model)
         if spec.train.compile:
             self.model = torch.compile(self.model)
         t = spec.train
@@ -111,7 +113,8 @@ class Trainer:
         self.batch_in_epoch = 0
         self.best: Evaluation | None = None
         self.evaluations: list[Evaluation] = []
-        self.elapsed_before = 0.0  # training time of the runs this one resumes
+        self.elapsed_before = 0.0  # wall time of the runs this one resumes
+        self.train_time_s = 0.0  # time in training steps (evaluations not counted), resumes included
         self._stream = None  # the Prefetcher of training batches, started by the first step
         if resume_from is not None:
             self._restore(Path(resume_from))
@@ -199,10 +202,12 @@ class Trainer:
         points: list[tuple[int, float]] = []
         try:
             while self.step < t.max_steps and not stopped and not out_of_time:
+                step_started = time.perf_counter()
                 loss, tokens = self._train_step()
                 losses.append(loss)
                 window_tokens += tokens
                 now = time.perf_counter()
+                self.train_time_s += now - step_started
                 tokens_per_s = window_tokens / max(now - window_start, 1e-9)
                 for callback in self.callbacks:
                     getattr(callback, "on_step", lambda *a: None)(self.step, loss, tokens_per_s, self._last_lr)
@@ -235,7 +240,7 @@ class Trainer:
             last=self.evaluations[-1] if self.evaluations else None,
             stopped_early=stopped and self.step < t.max_steps,
             max_time_reached=out_of_time,
-            parameters=self.task.parameter_count(self.model),
+            parameters=self.parameters,
             truncated=self.data.truncated,
         )
         if self.evaluate_test and self.best is not None:
@@ -258,7 +263,12 @@ class Trainer:
         self, extra: dict[str, float], elapsed: float, train_points: list[tuple[int, float]] | None = None
     ) -> Evaluation:
         metrics, outputs = self.evaluate_split("valid", limit=self.spec.eval.max_examples)
-        metrics = {**metrics, **extra, "step": self.step, "elapsed_s": elapsed}
+        costs = {
+            "parameters": float(self.parameters),
+            "train_time_s": self.train_time_s,
+            "peak_memory_mb": peak_memory_mb(self.placement.device),
+        }
+        metrics = {**metrics, **extra, **costs, "step": self.step, "elapsed_s": elapsed}
         objective = self.spec.objective
         value = metrics.get(objective.metric)
         is_best = self.best is None or better(value, self.best.metrics.get(objective.metric), objective.mode)
@@ -342,5 +352,6 @@ class Trainer:
             metrics = json.loads(metrics_path.read_text())
             restored = Evaluation(self.step, metrics, path, True, metrics.get("elapsed_s", 0.0))
             self.elapsed_before = float(restored.elapsed_s)
+            self.train_time_s = float(metrics.get("train_time_s", 0.0))
             self.evaluations.append(restored)
             self.best = restored

@@ -7,6 +7,7 @@ metrics (:mod:`tfcli.metrics`) for one task. The training loop only calls the me
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tfcli.spec.schema import StudySpec
@@ -99,6 +100,7 @@ class TaskRuntime:
         budget = max(self.spec.train.batch_tokens, max(lengths, default=1))
         predictions: list[Any] = [None] * count
         loss_sum, targets = 0.0, 0
+        decode_s = 0.0
         was_training = model.training
         model.eval()
         try:
@@ -108,7 +110,9 @@ class TaskRuntime:
                         batch = self.collate(split, chunk).to(placement.device)
                         with placement.autocast():
                             loss_sum += float(self.loss(model, batch, 0.0))
+                            decode_started = time.perf_counter()
                             outputs = self.predict(model, batch, split)
+                            decode_s += time.perf_counter() - decode_started
                         targets += self.n_targets(batch)
                         for index, prediction in zip(batch.indices, outputs):
                             predictions[index] = prediction
@@ -119,6 +123,7 @@ class TaskRuntime:
         result = compute_metrics(self.spec.task.type, predictions, references, self.metric_settings())
         metrics = {name: float(value) for name, value in result.scores.items()}
         metrics["loss"] = loss_sum / max(targets, 1)
+        metrics["decode_ms_per_example"] = 1000.0 * decode_s / max(count, 1)
         records = [
             {"index": i, **self.output_record(example, prediction)} for i, (example, prediction) in enumerate(zip(examples, predictions))
         ]
