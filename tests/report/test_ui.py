@@ -79,8 +79,9 @@ def test_ui_serves_the_study_runs_over_rest_and_stops_with_its_process_group(rea
         except subprocess.TimeoutExpired:
             os.killpg(group, signal.SIGKILL)
             process.wait(timeout=10)
-    out = process.stdout.read()
-    assert f"{real_study.name}: {base}/#/experiments/{experiment.experiment_id}" in out
+    out, err = process.stdout.read(), process.stderr.read()
+    assert f"{real_study.name}: {base}/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning" in out
+    assert "GET /health" not in out + err and "POST /api/2.0" not in out + err, "the server's access log is not quiet"
     assert f"MLflow UI on {real_study.uri} at {base}" in out
     # every process of the group is gone, and the port is free again
     with pytest.raises(ProcessLookupError):

@@ -31,27 +31,49 @@ def _check_port(host: str, port: int) -> None:
             raise UserError(f"--port must be free on {host}, but port {port} is taken ({err.strerror or err}); choose another with --port") from None
 
 
+def _open_when_up(health: str, url: str, server) -> None:
+    """Open ``url`` in the user's browser from a thread, once ``health`` answers."""
+    import threading
+    import time
+    import urllib.request
+    import webbrowser
+
+    def wait_then_open() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(health, timeout=2):  # noqa: S310 - our own server
+                    webbrowser.open(url)
+                    return
+            except OSError:
+                time.sleep(0.5)
+
+    threading.Thread(target=wait_then_open, daemon=True).start()
+
+
 def ui(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.", min=1, max=65535)] = 5000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind; 127.0.0.1 keeps it on this machine, 0.0.0.0 opens it to the network.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option("--workers", help="Server worker processes.", min=1)] = 1,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the first study's runs in a browser once the server answers.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show the server's own log (a line per request).")] = False,
 ) -> None:
-    """Serve the MLflow UI on the study store and print each study's experiment URL."""
+    """Serve the MLflow UI on the study store and print the runs view of each study."""
     import os
     import signal
     import subprocess
 
-    from tfcli.tracking import check_tracking, list_studies, resolve_tracking, ui_command
+    from tfcli.tracking import check_tracking, list_studies, resolve_tracking, study_url, ui_command
 
     tracking = check_tracking(resolve_tracking(tracking_uri))
-    command = ui_command(tracking, host=host, port=port, workers=workers)
+    command = ui_command(tracking, host=host, port=port, workers=workers, verbose=verbose)
     _check_port(host, port)
     base = f"http://{_url_host(host)}:{port}"
     studies = list_studies(tracking)
     typer.echo(f"MLflow UI on {tracking.uri} at {base}  (Ctrl+C stops it)")
     for study in studies:
-        typer.echo(f"  {study.name}: {base}/#/experiments/{study.experiment_id}")
+        typer.echo(f"  {study.name}: {study_url(base, study.experiment_id)}")
     if not studies:
         typer.echo("  (no studies in this store yet)")
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -59,6 +81,8 @@ def ui(
     # The server stays in this process group, so stopping the group stops it too.
     server = subprocess.Popen(command, env={**os.environ, "MLFLOW_TRACKING_URI": tracking.uri})
     previous = signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    if open_browser:
+        _open_when_up(f"{base}/health", study_url(base, studies[0].experiment_id) if studies else base, server)
     try:
         code = server.wait()
     except KeyboardInterrupt:

@@ -73,7 +73,7 @@ from tfcli.tracking.run_logger import RunLogger
 from tfcli.tracking.search import find_study, parent_run_id, study_runs
 from tfcli.tracking.store import Tracking, check_tracking, default_tracking_uri, ensure_experiment, resolve_tracking
 from tfcli.tracking.tags import *  # noqa: F403 - every tag, role, artifact and result-key name, and MLflow's limits
-from tfcli.tracking.ui import ui_command
+from tfcli.tracking.ui import study_url, ui_command
 
 
 def __getattr__(name: str) -> Any:
