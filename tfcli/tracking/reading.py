@@ -13,7 +13,7 @@ from tfcli.tracking import sqlite_reader
 from tfcli.tracking.artifacts import no_progress_bars
 from tfcli.tracking.sources import History, not_created
 from tfcli.tracking.sources import source as source_of
-from tfcli.tracking.store import Tracking, check_tracking, resolve_tracking
+from tfcli.tracking.store import Tracking, check_tracking, moved_store_problem, resolve_tracking
 from tfcli.tracking.tags import (
     HPARAM_METRIC_PREFIX,
     ROLE_CONFIRMATION,
@@ -152,7 +152,10 @@ def readable_tracking(uri: Optional[str]) -> Tracking:
     store = sqlite_reader.open_store(tracking)
     if store is None:
         return check_tracking(tracking)
-    store.close()
+    with store:
+        problem = moved_store_problem(tracking, store.artifact_locations())
+    if problem:
+        raise StudyError(problem)
     return tracking
 
 

@@ -144,6 +144,14 @@ class SqliteStore:
         )
         return [str(row[0]) for row in rows]
 
+    def artifact_locations(self) -> list[tuple[str, str]]:
+        """(name, artifact location) of every active experiment."""
+        rows = self._rows(
+            f"SELECT name, artifact_location FROM experiments WHERE lifecycle_stage = 'active'{self._workspace}",
+            self._workspace_args,
+        )
+        return [(str(name), str(location or "")) for name, location in rows]
+
     def runs_tagged(self, experiment_ids: list[str], tags: dict[str, str], *, newest_first: bool = False) -> list:
         """Active runs of ``experiment_ids`` carrying every tag in ``tags``, with their tags,
         params and latest metrics; oldest first, or newest first as ``search_runs`` orders."""

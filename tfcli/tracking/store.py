@@ -133,10 +133,53 @@ def check_tracking(tracking: Tracking | str | None = None, *, timeout_s: float =
         if db is not None:
             check_database_file(db)
         try:
-            tracking.client().search_experiments(max_results=1)
+            experiments = tracking.client().search_experiments(max_results=1000)
         except Exception as err:  # noqa: BLE001 - any failure to open the store is the user's to fix
             raise StudyError(f"the tracking store must open, but {uri} failed: {one_line(err)}") from None
+    problem = moved_store_problem(tracking, [(e.name, e.artifact_location) for e in experiments])
+    if problem:
+        raise StudyError(problem)
     return tracking
+
+
+def moved_store_problem(tracking: Tracking, experiments: list[tuple[str, str]]) -> Optional[str]:
+    """Why a local store's studies would read and write artifacts somewhere else; None if they would not.
+
+    MLflow records an experiment's artifact location as an absolute path, so a store that was
+    moved or copied keeps pointing at the old folder: its reports would be written there and
+    its exports read from there (or fail when that folder is gone). A study experiment
+    (``<store>/artifacts/<name>``, as :meth:`Tracking.experiment_artifact_location` makes it)
+    whose location is another store's artifacts folder is that case. MLflow has no public way
+    to change an experiment's artifact location, so tfcli says so instead of repairing it.
+    """
+    if tracking.artifact_root is None:
+        return None
+    root = Path(tracking.artifact_root).resolve()
+    for name, location in experiments:
+        path = _local_path(location)
+        if path is None or path.name != _safe_name(name) or path.parent.name != root.name:
+            continue
+        if path.resolve() == (root / _safe_name(name)).resolve():
+            continue
+        return (
+            f"the store {tracking.sqlite_path} was moved or copied: study {name!r} keeps its artifacts at "
+            f"{path}, outside this store's {root}, and MLflow cannot move them; move the store back to "
+            f"{path.parent.parent}, or work from the store there (see 'Moved stores' in docs/reliability.md)"
+        )
+    return None
+
+
+def _local_path(location: Optional[str]) -> Optional[Path]:
+    """The folder of a local artifact location (a path or a file: URI); None for a remote one."""
+    if not location:
+        return None
+    if location.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(location).path))
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", location):
+        return None
+    return Path(location)
 
 
 def check_database_file(db: Path) -> None:
