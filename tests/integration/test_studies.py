@@ -35,13 +35,29 @@ def check_complete_study(project, name, n_trials, objective="bleu"):
 
 
 def test_random_asha_study(project, ray_session, cli):
-    (project / "s.yaml").write_text(study_text("rand-asha"))
+    text = study_text("rand-asha").replace("name: rand-asha\n", "name: rand-asha\ndescription: dates, lr against width\n")
+    (project / "s.yaml").write_text(text)
     result = cli("study", "start", "s.yaml")
     assert result.exit_code == 0, result.output + result.stderr
     assert "4 finished" in result.stdout
     parent, children = check_complete_study(project, "rand-asha", 4)
     stopped = [c for c in children if c.data.tags.get("tfcli.stopped_early") == "true"]
     assert all(int(c.data.tags["tfcli.last_step"]) == 10 for c in stopped)
+
+    # The parent run summarises the study for MLflow's UI; each child names what was searched.
+    assert parent.data.tags["mlflow.note.content"] == "dates, lr against width"
+    assert parent.data.metrics["trials_stopped"] == len(stopped)
+    assert parent.data.metrics["trials_finished"] == 4 - len(stopped)
+    assert parent.data.metrics["trials_failed"] == parent.data.metrics["trials_killed"] == 0
+    values = {c.data.tags["tfcli.trial_id"]: float(c.data.tags["tfcli.objective_value"]) for c in children}
+    best_trial = max(values, key=values.get)
+    assert parent.data.metrics["best_bleu"] == values[best_trial] == max(values.values())
+    assert parent.data.tags["tfcli.best_trial"] == best_trial or values[parent.data.tags["tfcli.best_trial"]] == values[best_trial]
+    best_run = next(c for c in children if c.data.tags["tfcli.trial_id"] == parent.data.tags["tfcli.best_trial"])
+    assert parent.data.tags["tfcli.best_run_id"] == best_run.info.run_id
+    assert float(parent.data.tags["best.train.lr"]) == float(best_run.data.params["train.lr"])
+    assert int(parent.data.tags["best.model.d_model"]) == int(best_run.data.params["model.d_model"])
+    assert all(json.loads(c.data.tags["tfcli.searched"]) == ["model.d_model", "train.lr"] for c in children)
 
     listing = cli("study", "list", "--format", "json")
     studies = json.loads(listing.stdout)["studies"]

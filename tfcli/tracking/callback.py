@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from tfcli.spec.objective import better
 from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.artifacts import read_text_artifact
+from tfcli.tracking.claims import description_tags, study_run_tags
 from tfcli.tracking.environment import current_ray_address, environment_tags
 from tfcli.tracking.ray_trial import trial_error_text, best_checkpoint
 from tfcli.tracking.search import quote_id, search_all, tag_field
@@ -52,8 +54,11 @@ from tfcli.tracking.tags import (
     TAG_PARENT_RUN,
     TAG_PHASE,
     TAG_RAY_ADDRESS,
+    TAG_BEST_RUN_ID,
+    TAG_BEST_TRIAL,
+    TAG_BEST_VALUE_PREFIX,
     TAG_ROLE,
-    TAG_SPEC,
+    TAG_SEARCHED,
     TAG_STOP_REASON,
     TAG_STOPPED_EARLY,
     TAG_STUDY_ID,
@@ -69,6 +74,7 @@ from tfcli.tracking.values import (
     json_tag,
     metric_name,
     now_ms,
+    number,
     numeric_items,
     one_line,
     param_value,
@@ -84,6 +90,7 @@ from tfcli.tracking.writer import (
     op_create_child,
     op_finish_child,
     op_reopen,
+    op_study_summary,
     op_tags_and_text,
     op_terminate,
 )
@@ -267,6 +274,8 @@ class StudyTracker:
                 self._finish(trial, "KILLED")
                 killed = True
         status = "KILLED" if killed else "FINISHED"
+        metrics, tags = self._study_summary()
+        self._writer.call("study summary", op_study_summary, self.parent_run_id, metrics, tags, self.lost_work)
         self._writer.call("end study", op_terminate, self.parent_run_id, status, self.lost_work)
         if not self._writer.close(self.flush_timeout_s):
             line = (
@@ -302,17 +311,41 @@ class StudyTracker:
 
     # other hooks of ray.tune.Callback keep their no-op defaults
 
+    def _study_summary(self) -> tuple[dict[str, float], dict[str, str]]:
+        """What the parent run shows of the whole study (earlier sessions' trials included):
+        counts as metrics ``trials_<state>``, the best value as ``best_<objective>``, the best
+        trial and its searched values as tags (params cannot change when a study is extended).
+        Confirmation runs are not trials of the search and are left out."""
+        trials = [c for c in self._children.values() if c.role == ROLE_TRIAL]
+        counts = {"finished": 0, "stopped": 0, "failed": 0, "killed": 0, "running": 0}
+        for child in trials:
+            if child.status == "FINISHED":
+                counts["stopped" if child.stopped_early else "finished"] += 1
+            elif child.status in ("FAILED", "KILLED"):
+                counts[child.status.lower()] += 1
+            else:
+                counts["running"] += 1
+        metrics: dict[str, float] = {f"trials_{state}": float(n) for state, n in counts.items()}
+        tags: dict[str, str] = {}
+        objective = self.spec.objective
+        best = None
+        for child in trials:
+            if child.status == "FINISHED" and better(child.objective_value, best.objective_value if best else None, objective.mode):
+                best = child
+        if best is not None:
+            metrics[f"best_{metric_name(objective.metric)}"] = float(best.objective_value)
+            tags[TAG_BEST_TRIAL] = best.trial_id
+            tags[TAG_BEST_RUN_ID] = best.run_id or ""
+            for key, value in sorted(best.config.items()):
+                tags[TAG_BEST_VALUE_PREFIX + key] = truncate(json.dumps(value) if not isinstance(value, str) else value, MAX_TAG_VALUE)
+        return metrics, tags
+
     # -- parent and children -----------------------------------------------------------------
 
     def _attach_parent(self, client: "MlflowClient") -> str:
         spec = self.spec
         tags = {
-            TAG_STUDY_ID: self.study_id,
-            TAG_STUDY_NAME: spec.name,
-            TAG_ROLE: ROLE_STUDY,
-            TAG_TASK: spec.task.type,
-            TAG_OBJECTIVE_METRIC: spec.objective.metric,
-            TAG_OBJECTIVE_MODE: spec.objective.mode,
+            **study_run_tags(spec, self.study_id),
             TAG_HOST: socket.gethostname(),
             TAG_RAY_ADDRESS: self.ray_address or current_ray_address(),
             TAG_PHASE: PHASE_RUNNING,
@@ -320,8 +353,6 @@ class StudyTracker:
             **self.extra_tags,
         }
         spec_json = spec.model_dump_json(indent=2)
-        if len(spec_json) <= MAX_TAG_VALUE:
-            tags[TAG_SPEC] = spec_json
         existing = search_all(
             client,
             [self.experiment_id],
@@ -333,7 +364,7 @@ class StudyTracker:
             client.update_run(run_id, status="RUNNING")
             log_tags(client, run_id, tags)
         else:
-            run_id = client.create_run(self.experiment_id, tags=tags, run_name=spec.name).info.run_id
+            run_id = client.create_run(self.experiment_id, tags={**tags, **description_tags(spec)}, run_name=spec.name).info.run_id
         client.log_text(run_id, spec_json, SPEC_ARTIFACT)
         study_text = None
         if self.study_file and Path(self.study_file).is_file():
@@ -375,6 +406,10 @@ class StudyTracker:
             children[trial_id] = Child(
                 trial_id=trial_id,
                 run_id=run.info.run_id,
+                role=tags.get(TAG_ROLE, ROLE_TRIAL),
+                status=run.info.status,
+                stopped_early=tags.get(TAG_STOPPED_EARLY) == "true",
+                objective_value=number(tags.get(TAG_OBJECTIVE_VALUE)),
                 last_step=last_step,
                 config=config,
                 history=history or [{"step": 0, "config": config}],
@@ -397,8 +432,10 @@ class StudyTracker:
     def _create_child(self, trial: Any) -> Child:
         config = plain_config(trial.config)
         spec = self._trial_spec(config)
+        confirmation = self._confirmation_tags(config)
         child = Child(
             trial_id=trial.trial_id,
+            role=confirmation.get(TAG_ROLE, ROLE_TRIAL),
             config=config,
             history=[{"step": 0, "config": config}],
             max_steps=spec.train.max_steps,
@@ -410,7 +447,8 @@ class StudyTracker:
             TAG_STUDY_ID: self.study_id,
             TAG_STUDY_NAME: self.spec.name,
             TAG_ROLE: ROLE_TRIAL,
-            **self._confirmation_tags(config),
+            **confirmation,
+            TAG_SEARCHED: truncate(json.dumps(sorted(config)), MAX_TAG_VALUE),
             TAG_TRIAL_ID: trial.trial_id,
             TAG_TRIAL_NAME: str(trial),
             TAG_EXPERIMENT_TAG: str(getattr(trial, "experiment_tag", "") or ""),
@@ -476,6 +514,8 @@ class StudyTracker:
             if early:
                 tags[TAG_STOPPED_EARLY] = "true"
                 tags[TAG_STOP_REASON] = stop_reason or "scheduler"
+            child.stopped_early = early
+        child.status = status
         if error:
             tags[TAG_ERROR] = truncate(error_summary(error), 1000)
         checkpoint = None
@@ -484,6 +524,7 @@ class StudyTracker:
             if best is not None:
                 checkpoint, value, step = best
                 if value is not None:
+                    child.objective_value = float(value)
                     tags[TAG_OBJECTIVE_VALUE] = repr(float(value))
                 if step is not None:
                     tags[TAG_OBJECTIVE_STEP] = str(step)

@@ -17,6 +17,7 @@ from tfcli.tracking.tags import (
     ROLE_STUDY,
     SPEC_ARTIFACT,
     TAG_OBJECTIVE_METRIC,
+    TAG_NOTE,
     TAG_OBJECTIVE_MODE,
     TAG_PHASE,
     TAG_ROLE,
@@ -25,6 +26,28 @@ from tfcli.tracking.tags import (
     TAG_STUDY_NAME,
     TAG_TASK,
 )
+
+def study_run_tags(spec, study_id: str) -> dict[str, str]:
+    """What names a parent run as a study's, and the resolved spec when it fits in a tag."""
+    tags = {
+        TAG_STUDY_ID: study_id,
+        TAG_STUDY_NAME: spec.name,
+        TAG_ROLE: ROLE_STUDY,
+        TAG_TASK: spec.task.type,
+        TAG_OBJECTIVE_METRIC: spec.objective.metric,
+        TAG_OBJECTIVE_MODE: spec.objective.mode,
+    }
+    spec_json = spec.model_dump_json(indent=2)
+    if len(spec_json) <= MAX_TAG_VALUE:
+        tags[TAG_SPEC] = spec_json
+    return tags
+
+
+def description_tags(spec) -> dict[str, str]:
+    """The study's ``description:`` as its parent run's description (MLflow's note), set once
+    when the run is created so that a later ``tfcli study note`` is not overwritten."""
+    return {TAG_NOTE: spec.description} if spec.description else {}
+
 
 def create_study_run(tracking: Tracking, spec, study_id: str, tags: dict[str, str]) -> str:
     """Create the parent run of a new study before Ray starts, and claim the study's name.
@@ -37,18 +60,7 @@ def create_study_run(tracking: Tracking, spec, study_id: str, tags: dict[str, st
     client = tracking.client()
     experiment_id = ensure_experiment(tracking, spec.name, client)
     spec_json = spec.model_dump_json(indent=2)
-    run_tags = {
-        TAG_STUDY_ID: study_id,
-        TAG_STUDY_NAME: spec.name,
-        TAG_ROLE: ROLE_STUDY,
-        TAG_TASK: spec.task.type,
-        TAG_OBJECTIVE_METRIC: spec.objective.metric,
-        TAG_OBJECTIVE_MODE: spec.objective.mode,
-        TAG_PHASE: PHASE_STARTING,
-        **tags,
-    }
-    if len(spec_json) <= MAX_TAG_VALUE:
-        run_tags[TAG_SPEC] = spec_json
+    run_tags = {**study_run_tags(spec, study_id), TAG_PHASE: PHASE_STARTING, **description_tags(spec), **tags}
     run = client.create_run(experiment_id, tags=run_tags, run_name=spec.name)
     parents = search_all(client, [experiment_id], f"{tag_field(TAG_ROLE)} = '{ROLE_STUDY}'")
     first = min(parents, key=lambda r: (r.info.start_time, r.info.run_id), default=run)

@@ -40,6 +40,11 @@ TAG_MLFLOW_USER = "mlflow.user"
 TAG_PARAMETERS = "tfcli.parameters"  # a run's parameter count, when its writer knew it
 TAG_EXPORT_SOURCE_RUN = "tfcli.source_run_id"  # a logged model: the trial run it came from
 TAG_PHASE = "tfcli.phase"  # parent: "starting" until Ray has the study (see tracking.claims)
+TAG_SEARCHED = "tfcli.searched"  # child: JSON list of the parameters the search set (the rest are the study's)
+TAG_BEST_TRIAL = "tfcli.best_trial"  # parent: the best trial so far, with its run id and values below
+TAG_BEST_RUN_ID = "tfcli.best_run_id"
+TAG_BEST_VALUE_PREFIX = "best."  # parent: best.train.lr = the best trial's searched value
+TAG_NOTE = "mlflow.note.content"  # a run's description in MLflow's UI
 TAG_SUPERSEDED = "tfcli.superseded"  # child: why `resume --rebuild` replaced (and deleted) it
 
 PHASE_STARTING = "starting"

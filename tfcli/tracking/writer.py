@@ -26,7 +26,7 @@ from tfcli.tracking.tags import (
     TAG_STOP_REASON,
     TAG_STOPPED_EARLY,
 )
-from tfcli.tracking.values import chunks, metric_name, one_line, param_value, truncate
+from tfcli.tracking.values import chunks, metric_name, now_ms, one_line, param_value, truncate
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -63,6 +63,10 @@ class Child:
     ended: bool = True  # no open run in this session (until on_trial_start)
     done_seen: bool = False  # a scheduler or stopper set done=True on a result
     max_time_reached: bool = False  # its training ended at train.max_time, not stopped
+    role: str = "trial"  # trial | confirmation (TRIAL_ROLES)
+    status: Optional[str] = None  # the MLflow status it ended with
+    stopped_early: bool = False
+    objective_value: Optional[float] = None  # at its logged checkpoint
     failures: int = 0
     failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
     settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
@@ -235,6 +239,23 @@ def _attempt(problems: list, what: str, fn: Callable[..., Any], *args: Any) -> b
         problems.append(f"{what} ({type(err).__name__}: {one_line(err)})")
         return False
     return True
+
+
+def op_study_summary(client, run_id: Optional[str], metrics: dict, tags: dict, lost_work: list) -> None:
+    """The parent run's summary of the study so far (best value, counts, the best trial)."""
+    from mlflow.entities import Metric
+
+    if run_id is None:
+        return
+    problems: list[str] = []
+    now = now_ms()
+    batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+    _attempt(problems, "its summary metrics could not be written", client.log_batch, run_id, batch)
+    _attempt(problems, "its summary tags could not be written", log_tags, client, run_id, tags)
+    if problems:
+        line = f"the study's run {run_id}: " + "; ".join(problems)
+        log.warning("MLflow: %s", line)
+        lost_work.append(line)
 
 
 def op_terminate(client, run_id: Optional[str], status: str, lost_work: Optional[list] = None) -> None:
