@@ -120,10 +120,16 @@ class TrialRecord:
     stopped_early: bool = False
     config_changes: int = 0
     artifact_uri: Optional[str] = None
+    number: Optional[int] = None  # 0, 1, ... in the order the study's trials started, across extends
 
     @property
     def has_checkpoint(self) -> bool:
         return self.checkpoint_uri is not None
+
+    @property
+    def label(self) -> str:
+        """How reports name the trial: its number, or Ray's id for a run logged without one."""
+        return str(self.number) if self.number is not None else self.trial_id
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict (for ``--format json`` and exports)."""
@@ -131,6 +137,7 @@ class TrialRecord:
             "study": self.study,
             "study_id": self.study_id,
             "trial_id": self.trial_id,
+            "number": self.number,
             "run_id": self.run_id,
             "status": self.status.value,
             "params": dict(self.params),

@@ -127,6 +127,19 @@ def test_extend_runs_more_trials_under_the_same_parent_with_a_warm_searcher(proj
     assert [p.info.run_id for p in parents] == [p.info.run_id for p in first_parent]
     assert len(children) == 8
 
+    # Trial numbers run 0..7 across the start and the extend, and name a trial to export.
+    number = {c.info.run_id: int(c.data.tags["tfcli.trial_number"]) for c in children}
+    assert sorted(number.values()) == list(range(8))
+    assert sorted(number[c.info.run_id] for c in first) == [0, 1, 2, 3]
+    sixth = next(c for c in children if number[c.info.run_id] == 5)
+    exported = cli("export", "ext", "--trial", "5", "--out", str(project / "sixth"))
+    assert exported.exit_code == 0, exported.output + exported.stderr
+    provenance = json.loads((project / "sixth" / "config.json").read_text())["provenance"]
+    assert provenance["run_id"] == sixth.info.run_id and provenance["trial_number"] == 5
+    ranked = json.loads(cli("report", "ext", "--format", "json").stdout)["ranked"]
+    assert sorted(row["number"] for row in ranked) == sorted(number[row["run_id"]] for row in ranked)
+    assert all(row["cells"]["trial"] == str(row["number"]) for row in ranked)
+
     from ray.tune.search import ConcurrencyLimiter
     from tfcli.study.space import make_searcher
     from tfcli.study.lifecycle import load_stored_study

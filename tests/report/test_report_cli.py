@@ -101,8 +101,8 @@ def test_csv_parses_and_markdown_is_a_table(cli, real_study):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == ["rank", "trial", "chrf", "step", "train.lr", "model.d_model", "time_s", "parameters", "status"]
     assert [(int(r["rank"]), r["trial"], float(r["chrf"]), int(r["step"])) for r in rows] == [
-        (i + 1, t, v, s) for i, (t, v, s, _) in enumerate(expected)
-    ]
+        (i + 1, run.data.tags["tfcli.trial_number"], v, s) for i, (_, v, s, run) in enumerate(expected)
+    ]  # a trial is shown by its number (0, 1, ... in start order)
     md = report(cli, real_study, "--format", "markdown")
     assert md.exit_code == 0, md.stderr
     lines = md.stdout.splitlines()

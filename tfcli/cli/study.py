@@ -358,7 +358,7 @@ def status(
     for r in records:
         value = f"{r.objective_value:.3f}" if r.objective_value is not None else ""
         table.add_row(
-            r.trial_id, r.status.value + (" (early stop)" if r.stopped_early else ""),
+            r.label, r.status.value + (" (early stop)" if r.stopped_early else ""),
             *(_cell(dict(r.config).get(p, "")) for p in params), str(r.last_step or ""), value,
         )
     console().print(table)

@@ -10,12 +10,15 @@ from tfcli.spec.objective import choose_metric
 
 
 def _trial_ids(records: Sequence[TrialRecord]) -> str:
-    return ", ".join(f"{r.trial_id} ({r.status.value})" for r in records) or "none"
+    return ", ".join(f"{r.label} = {r.trial_id} ({r.status.value})" if r.number is not None else f"{r.trial_id} ({r.status.value})" for r in records) or "none"
 
 
 def find_trial(records: Sequence[TrialRecord], trial: str) -> TrialRecord:
-    """The trial ``trial`` names: its id, the id's numeric end (``00002``), or its run id."""
+    """The trial ``trial`` names: its number (``5``), its id, the id's numeric end with
+    Ray's zeros (``00002``), or its run id."""
     exact = [r for r in records if trial in (r.trial_id, r.run_id)]
+    if not exact and trial.isdigit() and (trial == "0" or not trial.startswith("0")):
+        exact = [r for r in records if r.number == int(trial)]
     if not exact:
         exact = [r for r in records if r.trial_id.endswith(f"_{trial}") or r.trial_id.split("_")[-1] == trial]
     if len(exact) != 1:

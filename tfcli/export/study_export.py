@@ -321,6 +321,7 @@ def _provenance(record: TrialRecord, study, tracking_uri: str, step) -> dict:
         "study": record.study,
         "study_id": record.study_id,
         "trial_id": record.trial_id,
+        "trial_number": record.number,
         "run_id": record.run_id,
         "parent_run_id": getattr(study, "run_id", None),
         "experiment_id": getattr(study, "experiment_id", None),

@@ -112,7 +112,7 @@ def objective_by_trial(report: Report):
     import plotly.graph_objects as go
 
     rows: list[Row] = sorted(report.all_ranked or report.ranking.ranked, key=lambda r: (r.record.start_time is None, r.record.start_time or 0, r.trial_id))
-    x = list(range(1, len(rows) + 1))
+    x = [row.record.number if row.record.number is not None else index for index, row in enumerate(rows)]
     y = [row.value for row in rows]
     best, running = [], None
     for value in y:
@@ -121,9 +121,11 @@ def objective_by_trial(report: Report):
         best.append(running)
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name=report.metric, text=[r.trial_id for r in rows]))
+    if len(rows) <= 30:
+        figure.update_xaxes(tickmode="linear", dtick=1)  # whole trial numbers, no 1.5
     figure.add_trace(go.Scatter(x=x, y=best, mode="lines", name="best so far", line={"shape": "hv"}))
     baseline_lines(report, figure)
-    figure.update_layout(title=f"{report.metric} by trial (in start order)", xaxis_title="trial", yaxis_title=report.metric)
+    figure.update_layout(title=f"{report.metric} by trial (in start order)", xaxis_title="trial number", yaxis_title=report.metric)
     return figure
 
 
@@ -161,7 +163,7 @@ def validation_against_test(report: Report):
     if rows:
         figure.add_trace(go.Scatter(
             x=[row.value for row in rows], y=[row.record.metrics[key] for row in rows], mode="markers+text",
-            text=[row.trial_id for row in rows], textposition="top center", name="trial",
+            text=[row.record.label for row in rows], textposition="top center", name="trial",
         ))
     title = f"Validation against test, top {len(rows)} trials" if rows else "Validation against test: no test scores yet (tfcli report NAME --test)"
     figure.update_layout(title=title, xaxis_title=f"{report.metric} (validation)", yaxis_title=f"{report.metric} (test)")

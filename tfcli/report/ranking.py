@@ -154,7 +154,9 @@ class Row:
         r = self.record
         if name == "status":
             return r.status.value
-        if name in ("trial", "trial_id"):
+        if name == "trial":
+            return r.label
+        if name == "trial_id":
             return r.trial_id
         if name == "run_id":
             return r.run_id
@@ -163,7 +165,10 @@ class Row:
         if name == "time":
             return r.duration_s
         if name == "parameters":
-            return self.parameters
+            if self.parameters is not None:
+                return self.parameters
+            counted = r.metrics.get("parameters")  # what every evaluation logs (COST_METRICS)
+            return int(counted) if counted is not None else None
         if name == "value":
             return self.value
         if name == "rank":

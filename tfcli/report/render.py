@@ -101,6 +101,7 @@ def row_dict(row: Row, report: Report) -> dict:
     return {
         "rank": row.rank,
         "trial_id": r.trial_id,
+        "number": r.number,
         "run_id": r.run_id,
         "status": r.status.value,
         "value": _json_value(row.value),

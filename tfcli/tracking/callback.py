@@ -66,6 +66,7 @@ from tfcli.tracking.tags import (
     TAG_TASK,
     TAG_TRIAL_ID,
     TAG_TRIAL_NAME,
+    TAG_TRIAL_NUMBER,
     TRIAL_ROLES,
 )
 from tfcli.tracking.values import (
@@ -407,6 +408,7 @@ class StudyTracker:
                 trial_id=trial_id,
                 run_id=run.info.run_id,
                 role=tags.get(TAG_ROLE, ROLE_TRIAL),
+                number=int_or_none(tags.get(TAG_TRIAL_NUMBER)),
                 status=run.info.status,
                 stopped_early=tags.get(TAG_STOPPED_EARLY) == "true",
                 objective_value=number(tags.get(TAG_OBJECTIVE_VALUE)),
@@ -436,6 +438,7 @@ class StudyTracker:
         child = Child(
             trial_id=trial.trial_id,
             role=confirmation.get(TAG_ROLE, ROLE_TRIAL),
+            number=self._next_number(),
             config=config,
             history=[{"step": 0, "config": config}],
             max_steps=spec.train.max_steps,
@@ -450,6 +453,7 @@ class StudyTracker:
             **confirmation,
             TAG_SEARCHED: truncate(json.dumps(sorted(config)), MAX_TAG_VALUE),
             TAG_TRIAL_ID: trial.trial_id,
+            TAG_TRIAL_NUMBER: str(child.number),
             TAG_TRIAL_NAME: str(trial),
             TAG_EXPERIMENT_TAG: str(getattr(trial, "experiment_tag", "") or ""),
             TAG_CONFIG: truncate(json.dumps(config, sort_keys=True), MAX_TAG_VALUE),
@@ -460,6 +464,12 @@ class StudyTracker:
         params = spec_params(spec)
         self._writer.call("create trial run", op_create_child, self.experiment_id, child, tags, params)
         return child
+
+    def _next_number(self) -> int:
+        """The number of the next child run: one past every child this study has, in this
+        session and earlier ones (its extends and confirmations), so numbers never repeat."""
+        known = [c.number for c in self._children.values() if c.number is not None]
+        return max(max(known, default=-1) + 1, len(self._children))
 
     def _confirmation_tags(self, config: Mapping[str, Any]) -> dict[str, str]:
         """Role and origin of a trial that ``study confirm`` planned (its configuration is a

@@ -15,6 +15,7 @@ from tfcli.tracking.sources import History, not_created
 from tfcli.tracking.sources import source as source_of
 from tfcli.tracking.store import Tracking, check_tracking, moved_store_problem, resolve_tracking
 from tfcli.tracking.tags import (
+    TAG_TRIAL_NUMBER,
     HPARAM_METRIC_PREFIX,
     ROLE_CONFIRMATION,
     SPEC_ARTIFACT,
@@ -273,6 +274,7 @@ def _trial_record(
         stopped_early=tags.get(TAG_STOPPED_EARLY) == "true",
         config_changes=int_or_none(tags.get(TAG_CONFIG_CHANGES)) or 0,
         artifact_uri=run.info.artifact_uri,
+        number=int_or_none(tags.get(TAG_TRIAL_NUMBER)),
     )
 
 

@@ -10,6 +10,7 @@ TAG_STUDY_ID = "tfcli.study_id"
 TAG_STUDY_NAME = "tfcli.study_name"
 TAG_ROLE = "tfcli.role"  # study | trial | train
 TAG_TRIAL_ID = "tfcli.trial_id"
+TAG_TRIAL_NUMBER = "tfcli.trial_number"  # child: 0, 1, ... in start order across the whole study
 TAG_TRIAL_NAME = "tfcli.trial_name"  # Ray's trial name, e.g. train_fn_3c2a1_00002
 TAG_EXPERIMENT_TAG = "tfcli.experiment_tag"  # Ray's tag, e.g. 2_train.lr=0.0003
 TAG_TASK = "tfcli.task"

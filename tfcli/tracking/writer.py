@@ -64,6 +64,7 @@ class Child:
     done_seen: bool = False  # a scheduler or stopper set done=True on a result
     max_time_reached: bool = False  # its training ended at train.max_time, not stopped
     role: str = "trial"  # trial | confirmation (TRIAL_ROLES)
+    number: Optional[int] = None  # TAG_TRIAL_NUMBER
     status: Optional[str] = None  # the MLflow status it ended with
     stopped_early: bool = False
     objective_value: Optional[float] = None  # at its logged checkpoint
