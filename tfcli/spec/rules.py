@@ -284,11 +284,11 @@ def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:
         return
     info = TASKS[task.type]
     objective = _section(data, "objective", ObjectiveSpec) if data.get("objective") is not None else None
-    if objective is not None and objective.metric not in info.metrics:
-        close = difflib.get_close_matches(objective.metric, info.metrics, n=1, cutoff=0.6)
+    if objective is not None and objective.metric not in info.objective_metrics:
+        close = difflib.get_close_matches(objective.metric, info.objective_metrics, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
         yield ("objective", "metric"), (
-            f"task {task.type} does not produce metric {objective.metric!r}; {hint}choose one of: {', '.join(info.metrics)}"
+            f"task {task.type} does not produce metric {objective.metric!r}; {hint}choose one of: {', '.join(info.objective_metrics)}"
         )
     name = task.builtin_name
     if name is not None and name not in info.builtin_sets:
