@@ -71,6 +71,7 @@ def _root(
 
 def _register() -> None:
     from tfcli.cli import baseline, export, predict, report, score, study, train, ui
+    from tfcli.cli import study_manage  # noqa: F401 - registers study delete, tag, note and best
 
     app.add_typer(study.app, name="study", help="Create, check and run studies.")
     train.register(app)

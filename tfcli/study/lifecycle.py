@@ -338,17 +338,17 @@ def _run_more(stored: StoredStudy, tracking, *, storage: str, address, experimen
 
 
 def _next_experiment(name: str, storage: str) -> str:
-    return f"{name}-ext{len(_extensions(name, storage)) + 1}"
+    return f"{name}-ext{len(extension_names(name, storage)) + 1}"
 
 
-def _extensions(name: str, storage: str) -> list[str]:
+def extension_names(name: str, storage: str) -> list[str]:
     prefix = f"{name}-ext"
     found = [n for n in experiment_names(storage) if n.startswith(prefix) and n[len(prefix) :].isdigit()]
     return sorted(found, key=lambda n: int(n[len(name) + 4 :]))
 
 
 def _latest_experiment(name: str, storage: str) -> str:
-    extensions = _extensions(name, storage)
+    extensions = extension_names(name, storage)
     return extensions[-1] if extensions else name
 
 
