@@ -23,10 +23,10 @@ def run(trial, seed, value, predictions=None, test=None):
     return Confirmation(record=record, confirms=trial, seed=seed), outputs
 
 
-def block(runs, winner="a", mode="max"):
+def block(runs, winner="a", mode="max", metric="bleu"):
     outputs = {c.record.run_id: o for c, o in runs}
     return confirmed_block(
-        [c for c, _ in runs], winner=winner, metric="bleu", mode=mode, task="translation",
+        [c for c, _ in runs], winner=winner, metric=metric, mode=mode, task="translation",
         outputs_of=lambda c: outputs[c.record.run_id],
     )
 
@@ -58,6 +58,14 @@ def test_the_winner_changes_when_another_configuration_is_better_across_seeds():
     assert (result.verdict, result.new_winner) == ("changes", "b")
     assert result.best_confirmed.trial_id == "b"
     assert "b is better across seeds" in result.sentence()
+
+
+def test_an_objective_not_computed_from_outputs_gets_welch_and_a_note_instead_of_a_bootstrap():
+    runs = [run("a", s, v) for s, v in ((1, 0.5), (2, 0.6), (3, 0.55))]
+    runs += [run("b", s, v) for s, v in ((1, 2.0), (2, 2.1), (3, 1.9))]
+    result = block(runs, mode="min", metric="loss")
+    assert result.verdict == "holds" and result.comparisons[0].welch["p_value"] < 0.05
+    assert result.comparisons[0].bootstrap is None
 
 
 def test_no_block_without_two_finished_runs_of_a_configuration():

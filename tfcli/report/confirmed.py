@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence
 from tfcli.metrics.seed_stats import ALPHA, TIE, SeedSummary, seed_summary, verdict, welch_test
 from tfcli.records import Confirmation, TrialStatus
 from tfcli.report.ranking import is_finite
-from tfcli.report.significance import by_index, reference_of
+from tfcli.report.significance import by_index, reference_of, untestable_reason
 
 #: What the block says each verdict means.
 VERDICT_TEXT = {
@@ -158,6 +158,9 @@ def _bootstrap(winner_runs, other_runs, task, metric, outputs_of, settings) -> t
 
     if outputs_of is None:
         return None, "no validation outputs read"
+    untestable = untestable_reason(task, metric)
+    if untestable:
+        return None, untestable
     outputs = [outputs_of(r) for r in [*winner_runs, *other_runs]]
     if any(not o for o in outputs):
         return None, "a confirmation run has no saved validation outputs"
