@@ -143,9 +143,10 @@ def test_qa_jsonl_shapes(tmp_path):
         "北京",
     ])
     ref2 = jsonl(tmp_path / "r2.jsonl", [[], [{"text": "1889"}], [], []])
-    data = payload(run("-t", "qa", "--hyp", hyp, "--ref", ref, "--ref", ref2, "-f", "json"))
+    v2 = ("--qa-rules", "squad_v2")  # line 3 is unanswerable
+    data = payload(run("-t", "qa", "--hyp", hyp, "--ref", ref, "--ref", ref2, "-f", "json", *v2))
     assert data["scores"] == {"exact_match": pytest.approx(100.0), "f1": pytest.approx(100.0)}
-    one_ref = payload(run("-t", "qa", "--hyp", hyp, "--ref", ref, "-f", "json"))
+    one_ref = payload(run("-t", "qa", "--hyp", hyp, "--ref", ref, "-f", "json", *v2))
     assert one_ref["scores"]["exact_match"] == pytest.approx(75.0)
 
 

@@ -383,9 +383,12 @@ def test_qa_hand_computed_and_empty_cases():
     assert one.scores == {"exact_match": 0.0, "f1": pytest.approx(50.0)}
     assert compute_metrics("qa", [""], [["Paris"]]).scores == {"exact_match": 0.0, "f1": 0.0}
     # No gold answer (SQuAD 2.0): an empty prediction is right, anything else wrong.
-    assert compute_metrics("qa", [""], [[]]).scores == {"exact_match": 100.0, "f1": 100.0}
-    assert compute_metrics("qa", ["Paris"], [[]]).scores == {"exact_match": 0.0, "f1": 0.0}
-    assert compute_metrics("qa", ["an"], [["The"]]).scores == {"exact_match": 100.0, "f1": 100.0}
+    v2 = MetricSettings(qa_rules="squad_v2")
+    assert compute_metrics("qa", [""], [[]], v2).scores == {"exact_match": 100.0, "f1": 100.0}
+    assert compute_metrics("qa", ["Paris"], [[]], v2).scores == {"exact_match": 0.0, "f1": 0.0}
+    assert compute_metrics("qa", ["an"], [["The"]], v2).scores == {"exact_match": 100.0, "f1": 100.0}
+    # The official v1.1 script (the default): two empty answers share no token, so F1 is 0.
+    assert compute_metrics("qa", ["an"], [["The"]]).scores == {"exact_match": 100.0, "f1": 0.0}
 
 
 # --------------------------------------------------------------------------- errors

@@ -21,7 +21,19 @@ Input files, one example per line, UTF-8:
     ({"prediction": ...} is also read in --hyp).
   qa: JSONL; --hyp lines a JSON string or {"prediction": "..."}; --ref lines a list of gold
     answers, a string, or {"answers": [...]} (SQuAD's {"answers": {"text": [...]}} works too).
-    An empty list marks an unanswerable question. Several --ref files add answers.
+    An empty list marks an unanswerable question (with --qa-rules squad_v2). Several --ref
+    files add answers. When the --ref lines carry an "id", --hyp may be keyed by id too:
+    lines {"id": ..., "prediction": ...}, or one JSON object {id: answer} (the official
+    SQuAD predictions file); a question whose id is missing counts as unanswered (0).
+
+\b
+Metric options take sacrebleu's, rouge-score's and scikit-learn's names and defaults:
+  BLEU --smooth-method --smooth-value --max-ngram-order --lowercase --effective-order;
+  chrF --char-order --word-order (2: chrF++) --beta --eps-smoothing;
+  TER --case-sensitive --no-punct --normalized --asian-support; ROUGE --no-use-stemmer
+  (precision and recall are reported beside F); classification --labels --zero-division
+  --pos-label; qa --qa-rules squad_v1 (the official v1.1 script, default) or squad_v2.
+  --sentence-level adds sacrebleu's per-line BLEU/chrF/TER (use --effective-order for BLEU).
 
 With --against FILE, both systems are scored and each metric gets a paired bootstrap test:
 A is the --against file, B the --hyp file, and the difference is B - A.
@@ -109,7 +121,52 @@ _SHAPES = {
 }
 
 
-def _read_outputs(task: str, path: Path, option: str, sentence_sep: Optional[str]) -> list:
+def _qa_ids(path: Path) -> Optional[list[str]]:
+    """The "id" of every line of a qa --ref file, or ``None`` when some line has none."""
+    ids = []
+    for line in _read_text(path, "--ref"):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(value, dict) or "id" not in value:
+            return None
+        ids.append(str(value["id"]))
+    return ids
+
+
+def _qa_predictions_by_id(path: Path, option: str) -> Optional[dict[str, str]]:
+    """A qa --hyp file keyed by id (one {id: answer} object, or lines with an "id"), else ``None``."""
+    lines = _read_text(path, option)
+    try:
+        values = [json.loads(line) for line in lines]
+    except json.JSONDecodeError:
+        try:
+            values = [json.loads("\n".join(lines))]
+        except json.JSONDecodeError:
+            return None
+    if len(values) == 1 and isinstance(values[0], dict) and "prediction" not in values[0]:
+        mapping = values[0]
+        if not all(isinstance(v, str) for v in mapping.values()):
+            raise DataError(f"{path}: a predictions object must map each id to an answer string")
+        return {str(k): v for k, v in mapping.items()}
+    if values and all(isinstance(v, dict) and "id" in v for v in values):
+        out = {}
+        for number, value in enumerate(values, start=1):
+            if not isinstance(value.get("prediction"), str):
+                raise DataError(f"{path}:{number}: each line must be {{\"id\": ..., \"prediction\": \"...\"}}")
+            out[str(value["id"])] = value["prediction"]
+        return out
+    return None
+
+
+def _read_outputs(task: str, path: Path, option: str, sentence_sep: Optional[str], ids: Optional[list[str]] = None) -> list:
+    """Outputs in example order; qa outputs keyed by id follow the references' ``ids``
+    (``None`` for an id with no prediction)."""
+    if task == "qa" and ids is not None:
+        by_id = _qa_predictions_by_id(path, option)
+        if by_id is not None:
+            return [by_id.get(i) for i in ids]
     if (task, "hyp") in _SHAPES:
         shape, parse = _SHAPES[(task, "hyp")]
         return _read_jsonl(path, option, parse, shape)
@@ -172,6 +229,7 @@ def _print_scores(result, task: str, hyp: Path, n: int) -> None:
     out = console()
     out.print(table)
     _print_per_class(out, result.details)
+    _print_rouge(out, result.details)
     _print_notes(out, result.notes)
 
 
@@ -229,6 +287,31 @@ def _split_metric_options(values: Optional[list[str]]) -> Optional[list[str]]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
+def _print_rouge(out, details: dict) -> None:
+    from rich.table import Table
+
+    if "rouge" not in details:
+        return
+    table = Table(title="ROUGE precision, recall, F", title_justify="left")
+    for column in ("metric", "precision", "recall", "fmeasure"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, measures in details["rouge"].items():
+        table.add_row(name, _fmt(measures["precision"]), _fmt(measures["recall"]), _fmt(measures["fmeasure"]))
+    out.print(table)
+
+
+def _print_sentences(sentences: dict[str, list[float]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="sentence level", title_justify="left")
+    table.add_column("line", justify="right")
+    for name in sentences:
+        table.add_column(name, justify="right")
+    for i, row in enumerate(zip(*sentences.values()), start=1):
+        table.add_row(str(i), *(_fmt(v) for v in row))
+    console().print(table)
+
+
 def score(
     task: Annotated[str, typer.Option("--task", "-t", metavar="TASK", help="translation, summarization, classification or qa.")],
     hyp: Annotated[Path, typer.Option("--hyp", metavar="FILE", help="System outputs, one example per line.")],
@@ -250,21 +333,72 @@ def score(
         Optional[str],
         typer.Option("--sentence-sep", metavar="TEXT", help="Text that separates sentences within a line (e.g. '<n>'); ROUGE-Lsum splits on it."),
     ] = None,
+    smooth_method: Annotated[Optional[str], typer.Option("--smooth-method", metavar="NAME", help="BLEU smoothing: exp (default), floor, add-k or none.")] = None,
+    smooth_value: Annotated[Optional[float], typer.Option("--smooth-value", help="BLEU smoothing value (floor: 0.1, add-k: 1 by default).")] = None,
+    max_ngram_order: Annotated[Optional[int], typer.Option("--max-ngram-order", help="BLEU's largest n-gram (default 4).")] = None,
+    lowercase: Annotated[Optional[bool], typer.Option("--lowercase/--no-lowercase", help="Lowercase before BLEU (default no).", show_default=False)] = None,
+    effective_order: Annotated[Optional[bool], typer.Option("--effective-order/--no-effective-order", help="BLEU over the n-gram orders that have matches (for sentence BLEU).", show_default=False)] = None,
+    char_order: Annotated[Optional[int], typer.Option("--char-order", help="chrF character n-gram order (default 6).")] = None,
+    word_order: Annotated[Optional[int], typer.Option("--word-order", help="chrF word n-gram order (default 0; 2 is chrF++).")] = None,
+    beta: Annotated[Optional[int], typer.Option("--beta", help="chrF's recall weight (default 2).")] = None,
+    eps_smoothing: Annotated[Optional[bool], typer.Option("--eps-smoothing/--no-eps-smoothing", help="chrF's epsilon smoothing of chrF++.py / NLTK (default no).", show_default=False)] = None,
+    case_sensitive: Annotated[Optional[bool], typer.Option("--case-sensitive/--no-case-sensitive", help="TER keeps case (default no).", show_default=False)] = None,
+    no_punct: Annotated[Optional[bool], typer.Option("--no-punct/--punct", help="TER drops punctuation (default no).", show_default=False)] = None,
+    normalized: Annotated[Optional[bool], typer.Option("--normalized/--no-normalized", help="TER's normalisation (default: on for CJK tokenizers).", show_default=False)] = None,
+    asian_support: Annotated[Optional[bool], typer.Option("--asian-support/--no-asian-support", help="TER splits CJK characters (default: on for CJK tokenizers).", show_default=False)] = None,
+    use_stemmer: Annotated[Optional[bool], typer.Option("--use-stemmer/--no-use-stemmer", help="ROUGE Porter stemming (default yes).", show_default=False)] = None,
+    labels: Annotated[Optional[list[str]], typer.Option("--labels", metavar="LABEL", help="Labels to average over (repeat, or separate with commas); default: all seen.")] = None,
+    zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Value of a precision/recall with nothing to divide by: 0 (default) or 1.")] = None,
+    pos_label: Annotated[Optional[str], typer.Option("--pos-label", metavar="LABEL", help="Binary precision/recall/F1 of this label (at most two labels).")] = None,
+    qa_rules: Annotated[Optional[str], typer.Option("--qa-rules", metavar="RULES", help="squad_v1 (the official v1.1 script, default) or squad_v2 (unanswerable questions).")] = None,
+    sentence_level: Annotated[bool, typer.Option("--sentence-level", help="Also give sacrebleu's per-line BLEU, chrF and TER.")] = False,
 ) -> None:
-    from tfcli.metrics import MetricSettings, compute_metrics, paired_bootstrap_many, pin_settings, resolve_metrics
+    from tfcli.metrics import (
+        MetricSettings,
+        compute_metrics,
+        paired_bootstrap_many,
+        pin_settings,
+        resolve_metrics,
+        sentence_scores,
+    )
 
-    given = {"bleu_tokenize": bleu_tokenize, "rouge_tokenizer": rouge_tokenizer, "bootstrap_resamples": resamples, "bootstrap_seed": seed}
+    given = {
+        "bleu_tokenize": bleu_tokenize,
+        "rouge_tokenizer": rouge_tokenizer,
+        "bootstrap_resamples": resamples,
+        "bootstrap_seed": seed,
+        "bleu_smooth_method": smooth_method,
+        "bleu_smooth_value": smooth_value,
+        "bleu_max_ngram_order": max_ngram_order,
+        "bleu_lowercase": lowercase,
+        "bleu_effective_order": effective_order,
+        "chrf_char_order": char_order,
+        "chrf_word_order": word_order,
+        "chrf_beta": beta,
+        "chrf_eps_smoothing": eps_smoothing,
+        "ter_case_sensitive": case_sensitive,
+        "ter_no_punct": no_punct,
+        "ter_normalized": normalized,
+        "ter_asian_support": asian_support,
+        "rouge_use_stemmer": use_stemmer,
+        "classification_labels": tuple(_split_metric_options(labels) or ()) if labels else None,
+        "zero_division": zero_division,
+        "pos_label": pos_label,
+        "qa_rules": qa_rules,
+    }
     settings = MetricSettings(**{k: v for k, v in given.items() if v is not None})
     settings.validate()
     names = resolve_metrics(task, _split_metric_options(metric))
-    predictions = _read_outputs(task, hyp, "--hyp", sentence_sep)
+    ids = _qa_ids(ref[0]) if task == "qa" and ref else None
+    predictions = _read_outputs(task, hyp, "--hyp", sentence_sep, ids)
     references, ref_counts = _read_references(task, ref, sentence_sep)
-    baseline = _read_outputs(task, against, "--against", sentence_sep) if against else []
+    baseline = _read_outputs(task, against, "--against", sentence_sep, ids) if against else []
     _check_counts(hyp, len(predictions), ref, ref_counts, against, len(baseline))
     if against is not None:
         settings = pin_settings(task, settings, [predictions, baseline], references)
 
     result = compute_metrics(task, predictions, references, settings, names)
+    sentences = sentence_scores(task, predictions, references, settings, names) if sentence_level else None
     payload: dict[str, Any] = {
         "task": task,
         "examples": len(predictions),
@@ -273,11 +407,15 @@ def score(
         "settings": settings.to_dict(),
         **result.to_dict(),
     }
+    if sentences is not None:
+        payload["sentence_scores"] = sentences
     if against is None:
         if output is OutputFormat.json:
             print_json(payload)
         else:
             _print_scores(result, task, hyp, len(predictions))
+            if sentences is not None:
+                _print_sentences(sentences)
         return
 
     result_a = compute_metrics(task, baseline, references, settings, names)

@@ -5,9 +5,11 @@ seen in a study is the score ``tfcli score`` prints for the same outputs.
 
 * translation: BLEU, chrF, TER (sacrebleu, signature recorded) and METEOR (NLTK, exact and
   stem matching only: see :data:`METEOR_NOTE`);
-* summarization: ROUGE-1/2/L/Lsum F-measures (rouge-score, Porter stemming), BLEU, METEOR;
+* summarization: ROUGE-1/2/L/Lsum F-measures, with precision and recall in the details
+  (rouge-score, Porter stemming unless turned off), BLEU, METEOR;
 * classification: accuracy, and precision/recall/F1 as macro, micro and weighted averages;
-* qa: exact match and F1 with SQuAD's answer normalisation, best over the gold answers.
+* qa: exact match and F1 with SQuAD's answer normalisation, best over the gold answers,
+  by the official v1.1 script's rules (or SQuAD 2.0's).
 
 Every score is on a 0-100 scale. Heavy libraries (numpy, sacrebleu, nltk, rouge-score) are
 imported inside the functions that use them, so importing this package is cheap.
@@ -25,6 +27,7 @@ from tfcli.metrics.api import (
     pin_settings,
     resolve_metrics,
     seed_bootstrap,
+    sentence_scores,
 )
 
 __all__ = [
@@ -39,4 +42,5 @@ __all__ = [
     "pin_settings",
     "resolve_metrics",
     "seed_bootstrap",
+    "sentence_scores",
 ]

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Callable, Optional, Sequence
 
 from tfcli.spec.schema import EvalSpec
 from tfcli.spec.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
 from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats
-from tfcli.metrics.classification import CLASSIFICATION_METRICS, run_classification
-from tfcli.metrics.qa import QA_METRICS, run_qa
-from tfcli.metrics.rouge import ROUGE_METRICS, ROUGE_TOKENIZERS, resolve_tokenizer, run_rouge
+from tfcli.metrics.classification import CLASSIFICATION_METRICS, check_classification_settings, run_classification
+from tfcli.metrics.qa import QA_METRICS, check_qa_settings, run_qa
+from tfcli.metrics.rouge import ROUGE_METRICS, ROUGE_TOKENIZERS, check_rouge_settings, resolve_tokenizer, run_rouge
 from tfcli.metrics.seed_stats import two_level_bootstrap
 from tfcli.metrics.translation import (
     BLEU_TOKENIZERS,
     METEOR_NOTE,
     SACREBLEU_METRICS,
+    check_sacrebleu_settings,
     run_meteor,
+    sentence_scores as sacrebleu_sentence_scores,
     run_sacrebleu,
 )
 
@@ -58,12 +60,47 @@ class MetricSettings:
     ja-mecab, ko-mecab); with zh, char or the mecab ones TER also splits CJK characters.
     ``rouge_tokenizer``: auto, default, cjk or whitespace (see :mod:`tfcli.metrics.rouge`).
     ``bootstrap_resamples`` and ``bootstrap_seed``: the paired bootstrap's draw.
+
+    The other options are the libraries' own arguments, under their names, with the
+    libraries' defaults (so the scores are today's unless an option is set):
+    ``bleu_*`` sacrebleu's ``BLEU`` (smooth_method exp/floor/add-k/none, smooth_value,
+    max_ngram_order, lowercase, effective_order); ``chrf_*`` its ``CHRF`` (char_order,
+    word_order: 2 is chrF++, beta, eps_smoothing); ``ter_*`` its ``TER`` (case_sensitive,
+    no_punct, and normalized / asian_support, which follow ``bleu_tokenize`` when ``None``);
+    ``rouge_use_stemmer`` rouge-score's ``use_stemmer``; ``classification_labels``,
+    ``zero_division`` (0 or 1) and ``pos_label`` scikit-learn's ``labels``, ``zero_division``
+    and ``pos_label``; ``qa_rules`` squad_v1 (the official v1.1 script, the default) or
+    squad_v2 (SQuAD 2.0, unanswerable questions).
     """
 
     bleu_tokenize: str = EvalSpec.model_fields["bleu_tokenize"].default
     rouge_tokenizer: str = EvalSpec.model_fields["rouge_tokenizer"].default
     bootstrap_resamples: int = EvalSpec.model_fields["bootstrap_resamples"].default
     bootstrap_seed: int = 12345
+    # BLEU (sacrebleu's BLEU arguments)
+    bleu_smooth_method: str = "exp"
+    bleu_smooth_value: Optional[float] = None
+    bleu_max_ngram_order: int = 4
+    bleu_lowercase: bool = False
+    bleu_effective_order: bool = False
+    # chrF (sacrebleu's CHRF arguments; word_order 2 is chrF++)
+    chrf_char_order: int = 6
+    chrf_word_order: int = 0
+    chrf_beta: int = 2
+    chrf_eps_smoothing: bool = False
+    # TER (sacrebleu's TER arguments); None: follow bleu_tokenize (on for CJK tokenizers)
+    ter_case_sensitive: bool = False
+    ter_no_punct: bool = False
+    ter_normalized: Optional[bool] = None
+    ter_asian_support: Optional[bool] = None
+    # ROUGE (rouge-score's RougeScorer use_stemmer)
+    rouge_use_stemmer: bool = True
+    # classification (scikit-learn's precision_recall_fscore_support arguments)
+    classification_labels: Optional[tuple[str, ...]] = None
+    zero_division: float = 0.0
+    pos_label: Optional[str] = None
+    # qa: squad_v1 (the official v1.1 script) or squad_v2 (unanswerable questions)
+    qa_rules: str = "squad_v1"
 
     @classmethod
     def from_eval(cls, evaluation: "EvalSpec | dict | None") -> "MetricSettings":
@@ -74,11 +111,12 @@ class MetricSettings:
         if not isinstance(evaluation, EvalSpec):
             known = {k: v for k, v in dict(evaluation).items() if k in EvalSpec.model_fields}
             evaluation = EvalSpec.model_validate(known)
-        return cls(
-            bleu_tokenize=evaluation.bleu_tokenize,
-            rouge_tokenizer=evaluation.rouge_tokenizer,
-            bootstrap_resamples=evaluation.bootstrap_resamples,
-        )
+        # EvalSpec gains the newer options later; until then their MetricSettings defaults hold.
+        names = [f.name for f in fields(cls) if f.name != "bootstrap_seed"]
+        given = {name: getattr(evaluation, name, getattr(cls, name)) for name in names}
+        if given["classification_labels"] is not None:
+            given["classification_labels"] = tuple(str(label) for label in given["classification_labels"])
+        return cls(**given)
 
     def validate(self) -> None:
         if self.bleu_tokenize not in BLEU_TOKENIZERS:
@@ -93,6 +131,10 @@ class MetricSettings:
             raise MetricError(f"bootstrap_resamples must be at least 1, but got {self.bootstrap_resamples!r}")
         if not isinstance(self.bootstrap_seed, int) or self.bootstrap_seed < 0:
             raise MetricError(f"bootstrap_seed must be a non-negative integer, but got {self.bootstrap_seed!r}")
+        check_sacrebleu_settings(self)
+        check_rouge_settings(self)
+        check_classification_settings(self)
+        check_qa_settings(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -216,7 +258,8 @@ def _check_inputs(task: str, predictions: Sequence, references: Sequence) -> tup
         )
     allow_empty = task == "qa"
     return (
-        [_as_text(p, f"predictions[{i}]") for i, p in enumerate(predictions)],
+        # qa: None marks a question left unanswered (its id missing from the predictions).
+        [p if p is None and task == "qa" else _as_text(p, f"predictions[{i}]") for i, p in enumerate(predictions)],
         [_as_text_list(r, f"references[{i}]", allow_empty) for i, r in enumerate(references)],
     )
 
@@ -278,8 +321,9 @@ def compute_metrics(
     translation, summarization: predictions ``list[str]``, references ``list[list[str]]``
     (one or more reference strings per example; counts may differ between examples).
     classification: predictions and references ``list[str]`` labels (integers are turned
-    into strings). qa: predictions ``list[str]``, references ``list[list[str]]`` gold
-    answers per example (an empty list marks an unanswerable question).
+    into strings). qa: predictions ``list[str | None]`` (``None``: unanswered, scores 0),
+    references ``list[list[str]]`` gold answers per example (an empty list marks an
+    unanswerable question, which needs ``qa_rules="squad_v2"``).
     """
     _check_task(task)
     settings = settings or MetricSettings()
@@ -293,6 +337,29 @@ def compute_metrics(
         details=evaluation.details,
         notes=evaluation.notes,
     )
+
+
+def sentence_scores(
+    task: str,
+    predictions: list,
+    references: list,
+    settings: MetricSettings | None = None,
+    metrics: list[str] | None = None,
+) -> dict[str, list[float]]:
+    """Per-example BLEU, chrF and TER (0-100) through sacrebleu's ``sentence_score``, for
+    the task's sacrebleu metrics among ``metrics``; other metrics have no sentence level
+    here. For sentence BLEU set ``bleu_effective_order=True``, as sacrebleu advises."""
+    _check_task(task)
+    settings = settings or MetricSettings()
+    settings.validate()
+    names = resolve_metrics(task, metrics)
+    sentence_level = [n for n in names if _FAMILY_OF_METRIC[task][n] == "sacrebleu"]
+    if not sentence_level:
+        raise MetricError(
+            f"sentence-level scores exist for bleu, chrf and ter only, but got {', '.join(names)} for task {task}"
+        )
+    predictions, references = _check_inputs(task, predictions, references)
+    return {name: sacrebleu_sentence_scores(name, predictions, references, settings) for name in sentence_level}
 
 
 def paired_bootstrap_many(
@@ -383,4 +450,5 @@ __all__ = [
     "pin_settings",
     "resolve_metrics",
     "seed_bootstrap",
+    "sentence_scores",
 ]

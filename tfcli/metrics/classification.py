@@ -1,10 +1,13 @@
 """Accuracy, and precision, recall and F1 as macro, micro and weighted averages.
 
-The conventions are scikit-learn's (``precision_recall_fscore_support``) with
-``zero_division=0``: the labels are those seen in the references or the predictions; a
-label never predicted has precision 0, a label absent from the references has recall 0, and
-both still count in the macro average; the weighted average weighs each label by its number
-of references. For single-label data micro precision, recall and F1 all equal accuracy.
+The conventions are scikit-learn's (``precision_recall_fscore_support``), and so are the
+options: ``labels`` (the labels averaged over; by default those seen in the references or
+the predictions), ``zero_division`` (the value of a ratio with nothing to divide by, 0 by
+default: a label never predicted has precision 0, a label absent from the references has
+recall 0, and both still count in the macro average) and ``pos_label`` (precision, recall
+and F1 become that label's own, scikit-learn's ``average="binary"``, for data with at most
+two labels). The weighted average weighs each label by its number of references. Over all
+labels, micro precision, recall and F1 all equal accuracy.
 """
 
 from __future__ import annotations
@@ -29,10 +32,23 @@ class LabelCounts:
     the label indices and count with ``bincount``, which is what a sum of one-hot rows is.
     """
 
-    def __init__(self, labels: list[str], reference_index: "np.ndarray", prediction_index: "np.ndarray"):
+    def __init__(
+        self,
+        labels: list[str],
+        reference_index: "np.ndarray",
+        prediction_index: "np.ndarray",
+        include: "np.ndarray | None" = None,
+        zero_division: float = 0.0,
+        pos_index: int | None = None,
+    ):
         import numpy as np
 
         self.labels = labels
+        #: Which labels the averages run over (``None``: those seen, per resample).
+        self.include = include
+        self.zero_division = zero_division
+        #: The positive label's index for binary precision/recall/F1, or ``None``.
+        self.pos_index = pos_index
         self.reference_index = reference_index
         self.prediction_index = prediction_index
         self.correct_index = np.where(reference_index == prediction_index, reference_index, len(labels))
@@ -63,39 +79,57 @@ class LabelCounts:
         return self.sums(np.ones((1, len(self.reference_index))))[0]
 
 
-def _ratio(numerator: "np.ndarray", denominator: "np.ndarray") -> "np.ndarray":
+def _ratio(numerator: "np.ndarray", denominator: "np.ndarray", zero_division: float = 0.0) -> "np.ndarray":
     import numpy as np
 
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=np.float64), where=denominator > 0)
+    out = np.full(np.shape(numerator), zero_division, dtype=np.float64)
+    return np.divide(numerator, denominator, out=out, where=denominator > 0)
 
 
-def per_label_scores(counts: "np.ndarray") -> dict[str, "np.ndarray"]:
+def per_label_scores(counts: "np.ndarray", zero_division: float = 0.0) -> dict[str, "np.ndarray"]:
     """Precision, recall, F1 per label from counts (..., 3, K); all 0-1."""
     support, predicted, correct = counts[..., 0, :], counts[..., 1, :], counts[..., 2, :]
     return {
-        "precision": _ratio(correct, predicted),
-        "recall": _ratio(correct, support),
-        "f1": _ratio(2 * correct, support + predicted),
+        "precision": _ratio(correct, predicted, zero_division),
+        "recall": _ratio(correct, support, zero_division),
+        "f1": _ratio(2 * correct, support + predicted, zero_division),
         "support": support,
         "predicted": predicted,
         "correct": correct,
     }
 
 
-def score_from_counts(metric: str, counts: "np.ndarray") -> "np.ndarray":
-    """One metric (0-100) from label counts (R, 3, K) -> (R,)."""
+def score_from_counts(
+    metric: str,
+    counts: "np.ndarray",
+    include: "np.ndarray | None" = None,
+    zero_division: float = 0.0,
+    pos_index: int | None = None,
+) -> "np.ndarray":
+    """One metric (0-100) from label counts (R, 3, K) -> (R,).
+
+    ``include``: a (K,) mask of the labels averaged over (default: those seen);
+    ``pos_index``: binary precision/recall/F1 of that label instead of the macro average.
+    """
     import numpy as np
 
-    per_label = per_label_scores(counts)
+    per_label = per_label_scores(counts, zero_division)
     support, predicted, correct = per_label["support"], per_label["predicted"], per_label["correct"]
-    total_correct, total = correct.sum(-1), support.sum(-1)
-    if metric == "accuracy" or metric.endswith("_micro"):
-        return 100.0 * _ratio(total_correct, total)
+    if metric == "accuracy":
+        return 100.0 * _ratio(correct.sum(-1), support.sum(-1))
+    mask = (support + predicted) > 0 if include is None else np.broadcast_to(include, support.shape)
+    if metric.endswith("_micro"):
+        c, s, p = (np.where(mask, x, 0.0).sum(-1) for x in (correct, support, predicted))
+        kind = metric.removesuffix("_micro")
+        numerator, denominator = {"precision": (c, p), "recall": (c, s), "f1": (2 * c, s + p)}[kind]
+        return 100.0 * _ratio(numerator, denominator, zero_division)
     kind = metric.removesuffix("_weighted")
     if metric.endswith("_weighted"):
-        return 100.0 * _ratio((per_label[kind] * support).sum(-1), total)
-    seen = (support + predicted) > 0
-    return 100.0 * _ratio((per_label[kind] * seen).sum(-1), seen.sum(-1).astype(np.float64))
+        weights = np.where(mask, support, 0.0)
+        return 100.0 * _ratio((per_label[kind] * weights).sum(-1), weights.sum(-1), zero_division)
+    if pos_index is not None:
+        return 100.0 * per_label[kind][..., pos_index]
+    return 100.0 * _ratio((per_label[kind] * mask).sum(-1), mask.sum(-1).astype(np.float64))
 
 
 class LabelMetricStats(SuffStats):
@@ -110,23 +144,67 @@ class LabelMetricStats(SuffStats):
         return self.counts.sums(weights)
 
     def score(self, sums: "np.ndarray") -> "np.ndarray":
-        return score_from_counts(self.metric, sums)
+        c = self.counts
+        return score_from_counts(self.metric, sums, c.include, c.zero_division, c.pos_index)
 
 
-def label_counts(predictions: list[str], references: list[str]) -> LabelCounts:
+#: The ``zero_division`` values offered (scikit-learn's numeric ones; ``nan`` is not offered).
+ZERO_DIVISION_VALUES = (0.0, 1.0)
+
+
+def check_classification_settings(settings: "MetricSettings") -> None:
+    from tfcli.errors import MetricError
+
+    value = settings.zero_division
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) not in ZERO_DIVISION_VALUES:
+        raise MetricError(f"zero_division must be 0 or 1, but got {value!r}")
+    labels = settings.classification_labels
+    if labels is not None:
+        if isinstance(labels, str) or not all(isinstance(label, str) for label in labels):
+            raise MetricError(f"labels must be a list of label strings, but got {labels!r}")
+        if not labels:
+            raise MetricError("labels must name at least one label, but got none")
+        if len(set(labels)) != len(labels):
+            raise MetricError(f"labels must not repeat a label, but got {', '.join(labels)}")
+    if settings.pos_label is not None and not isinstance(settings.pos_label, str):
+        raise MetricError(f"pos_label must be a label string, but got {settings.pos_label!r}")
+
+
+def label_counts(
+    predictions: list[str], references: list[str], settings: "MetricSettings | None" = None
+) -> LabelCounts:
     import numpy as np
 
-    labels = sorted(set(references) | set(predictions))
+    from tfcli.errors import MetricError
+
+    given = list(settings.classification_labels) if settings and settings.classification_labels else None
+    pos_label = settings.pos_label if settings else None
+    # A positive label absent from the data still counts (its scores are zero_division), as in scikit-learn.
+    labels = sorted(set(references) | set(predictions) | set(given or []) | ({pos_label} - {None}))
     index = {label: i for i, label in enumerate(labels)}
+    include = None
+    if given is not None:
+        include = np.zeros(len(labels), dtype=bool)
+        include[[index[label] for label in given]] = True
+    pos_index = None
+    if pos_label is not None:
+        if len(labels) > 2:
+            raise MetricError(
+                f"pos_label needs binary data (at most two labels), but these have {len(labels)}: {', '.join(labels)}"
+            )
+        pos_index = index[pos_label]
     return LabelCounts(
         labels,
         np.array([index[r] for r in references], dtype=np.int64),
         np.array([index[p] for p in predictions], dtype=np.int64),
+        include=include,
+        zero_division=float(settings.zero_division) if settings else 0.0,
+        pos_index=pos_index,
     )
 
 
 def _details(counts: LabelCounts) -> dict:
-    scores = per_label_scores(counts.totals())
+    scores = per_label_scores(counts.totals(), counts.zero_division)
     per_class = {
         label: {
             "precision": 100.0 * float(scores["precision"][i]),
@@ -137,25 +215,35 @@ def _details(counts: LabelCounts) -> dict:
         }
         for i, label in enumerate(counts.labels)
     }
-    return {"per_class": per_class, "labels": list(counts.labels)}
+    details = {"per_class": per_class, "labels": list(counts.labels)}
+    if counts.include is not None:
+        details["averaged_labels"] = [label for label, keep in zip(counts.labels, counts.include) if keep]
+    if counts.pos_index is not None:
+        details["pos_label"] = counts.labels[counts.pos_index]
+    return details
 
 
-def _notes(per_class: dict) -> list[str]:
+def _notes(per_class: dict, zero_division: float) -> list[str]:
     never_predicted = [label for label, s in per_class.items() if s["predicted"] == 0]
     never_referenced = [label for label, s in per_class.items() if s["support"] == 0]
     notes = []
+    value = f"{zero_division:g}"
     if never_predicted:
-        notes.append(f"precision is taken as 0 for labels never predicted: {', '.join(never_predicted)}")
+        notes.append(f"precision is taken as {value} for labels never predicted: {', '.join(never_predicted)}")
     if never_referenced:
-        notes.append(f"recall is taken as 0 for labels not in the references: {', '.join(never_referenced)}")
+        notes.append(f"recall is taken as {value} for labels not in the references: {', '.join(never_referenced)}")
     return notes
 
 
-def _signature(metric: str) -> str:
+def _signature(metric: str, counts: LabelCounts) -> str:
     if metric == "accuracy":
         return "accuracy"
     kind, _, average = metric.partition("_")
-    return f"{kind}|average:{average or 'macro'}|labels:refs+preds|zero_division:0"
+    average = average or "macro"
+    if average == "macro" and counts.pos_index is not None:
+        average = f"binary|pos_label:{counts.labels[counts.pos_index]}"
+    labels = "refs+preds" if counts.include is None else "given"
+    return f"{kind}|average:{average}|labels:{labels}|zero_division:{counts.zero_division:g}"
 
 
 def run_classification(
@@ -165,13 +253,13 @@ def run_classification(
     settings: "MetricSettings",
     want_stats: bool,
 ) -> tuple[Evaluation, dict[str, SuffStats]]:
-    counts = label_counts(predictions, references)
+    counts = label_counts(predictions, references, settings)
     stats = {name: LabelMetricStats(counts, name) for name in names}
     details = _details(counts)
     evaluation = Evaluation(
         scores={name: stats[name].corpus_score() for name in names},
-        signatures={name: _signature(name) for name in names},
+        signatures={name: _signature(name, counts) for name in names},
         details=details,
-        notes=_notes(details["per_class"]),
+        notes=_notes(details["per_class"], counts.zero_division),
     )
     return evaluation, stats

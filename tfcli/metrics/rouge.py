@@ -1,4 +1,8 @@
-"""ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F-measures through rouge-score, with stemming.
+"""ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum through rouge-score, with stemming by default.
+
+The score of each type is its F-measure; precision and recall (means over examples, from the
+same best reference) are in the details. ``rouge_use_stemmer`` is rouge-score's
+``use_stemmer`` (it also governs the ``cjk`` tokenizer's Porter stemming).
 
 rouge-score's default tokenizer keeps only ``[a-z0-9]``, so Chinese text scores 0 and
 accented letters vanish. The ``rouge_tokenizer`` setting picks the tokenizer:
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats, library_version, mean_stats
 from tfcli.metrics.text import CJK_CHARS, contains_cjk, contains_non_ascii_words
 
@@ -35,17 +40,19 @@ _CJK_CHAR_RE = re.compile(f"([{CJK_CHARS}])")
 class CjkTokenizer:
     """CJK characters one token each; Unicode words elsewhere, as rouge-score treats ASCII."""
 
-    def __init__(self) -> None:
+    def __init__(self, use_stemmer: bool = True) -> None:
         import regex
         from nltk.stem import porter
 
-        self._stemmer = porter.PorterStemmer()
+        self._stemmer = porter.PorterStemmer() if use_stemmer else None
         # Letters, digits and combining marks (the vowel signs of Indic scripts are marks).
         self._non_word = regex.compile(r"[^\p{L}\p{N}\p{M}]+")
 
     def tokenize(self, text: str) -> list[str]:
         text = _CJK_CHAR_RE.sub(r" \1 ", text.lower())
         tokens = self._non_word.sub(" ", text).split()
+        if self._stemmer is None:
+            return tokens
         return [self._stemmer.stem(token) if len(token) > 3 else token for token in tokens]
 
 
@@ -62,35 +69,52 @@ def resolve_tokenizer(setting: str, predictions: list[str], references: list[lis
     return "cjk" if contains_cjk(predictions, references) else "default"
 
 
-def _tokenizer(name: str):
+def check_rouge_settings(settings: "MetricSettings") -> None:
+    if not isinstance(settings.rouge_use_stemmer, bool):
+        raise MetricError(f"use_stemmer must be true or false, but got {settings.rouge_use_stemmer!r}")
+
+
+def _tokenizer(name: str, use_stemmer: bool = True):
     """The tokenizer object for rouge-score; ``None`` means rouge-score's default."""
     if name == "cjk":
-        return CjkTokenizer()
+        return CjkTokenizer(use_stemmer)
     if name == "whitespace":
         return WhitespaceTokenizer()
     return None
 
 
-def rouge_signature(tokenizer: str) -> str:
-    stem = "no" if tokenizer == "whitespace" else "yes"
+def rouge_signature(tokenizer: str, use_stemmer: bool = True) -> str:
+    stem = "yes" if use_stemmer and tokenizer != "whitespace" else "no"
     return (
         f"rouge-score|stem:{stem}|tok:{tokenizer}|lsum:newline|refs:best-f"
         f"|version:{library_version('rouge-score')}"
     )
 
 
+#: What rouge-score reports for each ROUGE type (its ``Score`` fields).
+ROUGE_MEASURES = ("precision", "recall", "fmeasure")
+
+
 def rouge_segment_scores(
-    names: list[str], predictions: list[str], references: list[list[str]], tokenizer: str
-) -> dict[str, list[float]]:
-    """Per-example F-measures (0-100) for each ROUGE type in ``names``."""
+    names: list[str],
+    predictions: list[str],
+    references: list[list[str]],
+    tokenizer: str,
+    use_stemmer: bool = True,
+) -> dict[str, dict[str, list[float]]]:
+    """Per-example precision, recall and F-measure (0-100) for each ROUGE type in ``names``,
+    from the reference with the best F-measure (rouge-score's ``score_multi``)."""
     from rouge_score import rouge_scorer
 
-    scorer = rouge_scorer.RougeScorer(list(names), use_stemmer=True, tokenizer=_tokenizer(tokenizer))
-    per_example: dict[str, list[float]] = {name: [] for name in names}
+    scorer = rouge_scorer.RougeScorer(
+        list(names), use_stemmer=use_stemmer, tokenizer=_tokenizer(tokenizer, use_stemmer)
+    )
+    per_example = {name: {measure: [] for measure in ROUGE_MEASURES} for name in names}
     for prediction, refs in zip(predictions, references):
         best = scorer.score_multi(refs, prediction)
         for name in names:
-            per_example[name].append(100.0 * best[name].fmeasure)
+            for measure in ROUGE_MEASURES:
+                per_example[name][measure].append(100.0 * getattr(best[name], measure))
     return per_example
 
 
@@ -111,13 +135,17 @@ def run_rouge(
     want_stats: bool,
 ) -> tuple[Evaluation, dict[str, SuffStats]]:
     tokenizer = resolve_tokenizer(settings.rouge_tokenizer, predictions, references)
-    per_example = rouge_segment_scores(names, predictions, references, tokenizer)
-    stats = {name: mean_stats(values) for name, values in per_example.items()}
-    signature = rouge_signature(tokenizer)
+    per_example = rouge_segment_scores(names, predictions, references, tokenizer, settings.rouge_use_stemmer)
+    stats = {name: mean_stats(values["fmeasure"]) for name, values in per_example.items()}
+    measures = {
+        name: {measure: mean_stats(values[measure]).corpus_score() for measure in ROUGE_MEASURES}
+        for name, values in per_example.items()
+    }
+    signature = rouge_signature(tokenizer, settings.rouge_use_stemmer)
     evaluation = Evaluation(
         scores={name: stats[name].corpus_score() for name in names},
         signatures={name: signature for name in names},
-        details={"rouge_tokenizer": tokenizer},
+        details={"rouge_tokenizer": tokenizer, "rouge": measures},
         notes=_notes(tokenizer, predictions, references),
     )
     return evaluation, stats

@@ -43,15 +43,76 @@ def reference_streams(references: list[list[str]]) -> list[list[str | None]]:
     return [[refs[i] if i < len(refs) else None for refs in references] for i in range(depth)]
 
 
-def _sacrebleu_metric(name: str, tokenize: str):
+#: sacrebleu's BLEU smoothing methods (``BLEU.SMOOTH_DEFAULTS``).
+SMOOTH_METHODS = ("exp", "floor", "add-k", "none")
+
+
+def check_sacrebleu_settings(settings: "MetricSettings") -> None:
+    """Bad BLEU/chrF/TER options as one clear :class:`MetricError`."""
+    if settings.bleu_smooth_method not in SMOOTH_METHODS:
+        raise MetricError(
+            f"smooth_method must be one of {', '.join(SMOOTH_METHODS)}, but got {settings.bleu_smooth_method!r}"
+        )
+    value = settings.bleu_smooth_value
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        raise MetricError(f"smooth_value must be a non-negative number, but got {value!r}")
+    for name, value, low in [
+        ("max_ngram_order", settings.bleu_max_ngram_order, 1),
+        ("char_order", settings.chrf_char_order, 0),
+        ("word_order", settings.chrf_word_order, 0),
+        ("beta", settings.chrf_beta, 0),
+    ]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise MetricError(f"{name} must be an integer of at least {low}, but got {value!r}")
+    if settings.chrf_char_order == 0 and settings.chrf_word_order == 0:
+        raise MetricError("chrF needs char_order or word_order above 0, but both are 0")
+    for name in ("bleu_lowercase", "bleu_effective_order", "chrf_eps_smoothing", "ter_case_sensitive", "ter_no_punct"):
+        if not isinstance(getattr(settings, name), bool):
+            raise MetricError(f"{name} must be true or false, but got {getattr(settings, name)!r}")
+    for name in ("ter_normalized", "ter_asian_support"):
+        if getattr(settings, name) is not None and not isinstance(getattr(settings, name), bool):
+            raise MetricError(f"{name} must be true or false, but got {getattr(settings, name)!r}")
+
+
+def _sacrebleu_metric(name: str, settings: "MetricSettings"):
+    """sacrebleu's own metric object, built with the settings' arguments."""
     from sacrebleu.metrics import BLEU, CHRF, TER
 
     if name == "bleu":
-        return BLEU(tokenize=tokenize, force=True)
+        return BLEU(
+            tokenize=settings.bleu_tokenize,
+            lowercase=settings.bleu_lowercase,
+            smooth_method=settings.bleu_smooth_method,
+            smooth_value=settings.bleu_smooth_value,
+            max_ngram_order=settings.bleu_max_ngram_order,
+            effective_order=settings.bleu_effective_order,
+            force=True,
+        )
     if name == "chrf":
-        return CHRF()
-    cjk = tokenize in _CJK_TOKENIZERS
-    return TER(normalized=cjk, asian_support=cjk)
+        return CHRF(
+            char_order=settings.chrf_char_order,
+            word_order=settings.chrf_word_order,
+            beta=settings.chrf_beta,
+            eps_smoothing=settings.chrf_eps_smoothing,
+        )
+    cjk = settings.bleu_tokenize in _CJK_TOKENIZERS
+    return TER(
+        normalized=cjk if settings.ter_normalized is None else settings.ter_normalized,
+        asian_support=cjk if settings.ter_asian_support is None else settings.ter_asian_support,
+        case_sensitive=settings.ter_case_sensitive,
+        no_punct=settings.ter_no_punct,
+    )
+
+
+def sentence_scores(
+    name: str, predictions: list[str], references: list[list[str]], settings: "MetricSettings"
+) -> list[float]:
+    """Per-segment scores (0-100) through sacrebleu's ``sentence_score`` (for sentence BLEU,
+    set ``bleu_effective_order``, as sacrebleu recommends)."""
+    if name == "bleu":
+        text_tokenizer(settings.bleu_tokenize)
+    metric = _sacrebleu_metric(name, settings)
+    return [float(metric.sentence_score(p, refs).score) for p, refs in zip(predictions, references)]
 
 
 def text_tokenizer(tokenize: str) -> Callable[[str], str]:
@@ -97,7 +158,7 @@ def run_sacrebleu(
     evaluation = Evaluation(notes=_text_notes(predictions, references, settings.bleu_tokenize))
     stats: dict[str, SuffStats] = {}
     for name in names:
-        metric = _sacrebleu_metric(name, settings.bleu_tokenize)
+        metric = _sacrebleu_metric(name, settings)
         score = metric.corpus_score(predictions, streams)
         evaluation.scores[name] = float(score.score)
         evaluation.signatures[name] = metric.get_signature().format()
