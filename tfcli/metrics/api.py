@@ -111,9 +111,8 @@ class MetricSettings:
         if not isinstance(evaluation, EvalSpec):
             known = {k: v for k, v in dict(evaluation).items() if k in EvalSpec.model_fields}
             evaluation = EvalSpec.model_validate(known)
-        # EvalSpec gains the newer options later; until then their MetricSettings defaults hold.
         names = [f.name for f in fields(cls) if f.name != "bootstrap_seed"]
-        given = {name: getattr(evaluation, name, getattr(cls, name)) for name in names}
+        given = {name: getattr(evaluation, name) for name in names}
         if given["classification_labels"] is not None:
             given["classification_labels"] = tuple(str(label) for label in given["classification_labels"])
         return cls(**given)

@@ -163,9 +163,30 @@ class EvalSpec(Section):
     max_examples: Optional[int] = Field(
         None, ge=1, description="Evaluate on at most this many validation examples during training."
     )
-    bleu_tokenize: Literal["13a", "zh", "ja-mecab", "char", "none", "intl"] = "13a"
+    bleu_tokenize: Literal["13a", "zh", "ja-mecab", "ko-mecab", "char", "none", "intl"] = "13a"
     rouge_tokenizer: Literal["auto", "default", "cjk", "whitespace"] = "auto"
     bootstrap_resamples: int = Field(1000, ge=10)
+    # sacrebleu's and rouge-score's own options, by their names (tfcli score takes them as flags)
+    bleu_smooth_method: Literal["exp", "floor", "add-k", "none"] = "exp"
+    bleu_smooth_value: Optional[float] = Field(None, ge=0.0)
+    bleu_max_ngram_order: int = Field(4, ge=1)
+    bleu_lowercase: bool = False
+    bleu_effective_order: bool = False
+    chrf_char_order: int = Field(6, ge=0)
+    chrf_word_order: int = Field(0, ge=0, description="2 is chrF++.")
+    chrf_beta: int = Field(2, ge=0)
+    chrf_eps_smoothing: bool = False
+    ter_case_sensitive: bool = False
+    ter_no_punct: bool = False
+    ter_normalized: Optional[bool] = Field(None, description="Default: on for the CJK tokenizers.")
+    ter_asian_support: Optional[bool] = Field(None, description="Default: on for the CJK tokenizers.")
+    rouge_use_stemmer: bool = True
+    classification_labels: Optional[list[str]] = Field(None, description="The labels averaged over (default: those seen).")
+    zero_division: Literal[0, 1] = 0
+    pos_label: Optional[str] = Field(None, description="Binary precision/recall/F1 of this label.")
+    qa_rules: Literal["squad_v1", "squad_v2"] = Field(
+        "squad_v1", description="squad_v1: the official v1.1 script; squad_v2: unanswerable questions too."
+    )
 
 
 class ObjectiveSpec(Section):
