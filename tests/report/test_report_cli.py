@@ -108,11 +108,11 @@ def test_csv_parses_and_markdown_is_a_table(cli, real_study):
     lines = md.stdout.splitlines()
     start = lines.index("| rank | trial | chrf | step | train.lr | model.d_model | time | parameters | status |")
     assert lines[start + 1] == "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    assert [line.split(" | ")[1] for line in lines[start + 2 : start + 5]] == [t for t, *_ in expected]
+    assert [line.split(" | ")[1] for line in lines[start + 2 : start + 5]] == [run.data.tags["tfcli.trial_number"] for *_, run in expected]
     assert any(line.startswith("### Significance (chrf, paired bootstrap)") for line in lines)
     table = report(cli, real_study, "--top", "2", "--columns", "rank,trial,chrf,bleu,run_id")
     assert table.exit_code == 0, table.stderr
-    assert expected[0][3].info.run_id in table.stdout and expected[2][0] not in table.stdout.split("Significance")[0]
+    assert expected[0][3].info.run_id in table.stdout and expected[2][3].info.run_id not in table.stdout.split("Significance")[0]
 
 
 def test_html_page_holds_the_plots_and_is_an_artifact_of_the_parent_run(cli, real_study, tmp_path):

@@ -33,7 +33,7 @@ def test_experiment_names_lists_folders_and_uris(tmp_path):
     assert experiment_names(str(tmp_path)) == ["st", "st-ext1"]
     assert experiment_names(tmp_path.as_uri()) == ["st", "st-ext1"]
     assert experiment_names((tmp_path / "missing").as_uri()) == []
-    assert lifecycle._extensions("st", tmp_path.as_uri()) == ["st-ext1"]
+    assert lifecycle.extension_names("st", tmp_path.as_uri()) == ["st-ext1"]
 
 
 def test_the_run_config_keeps_a_storage_uri():
