@@ -46,7 +46,7 @@ class Recorder:
             raise RuntimeError("a display bug")
         self.results.append((trial_id, result))
 
-    def on_trial_state(self, trial_id, state):
+    def on_trial_state(self, trial_id, state, config=None, error=None):
         self.states.append((trial_id, state))
 
     def final_states(self) -> dict[str, str]:

@@ -1,12 +1,19 @@
-"""The live display of a running study: progress, best so far, and a table of trials."""
+"""The live display of a running study: progress, best so far, and a table of trials.
+
+On a terminal it is drawn with Rich ``Live``; otherwise each event is one plain line as it
+happens (:mod:`tfcli.cli.log_lines`), and the table is printed once at the end.
+"""
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
+from tfcli.cli.log_lines import StudyLines, duration, short, status_every_s
 from tfcli.records import TrialStatus
+from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 
 STATE_STYLES = {
     TrialStatus.RUNNING: "cyan",
@@ -20,7 +27,8 @@ STATE_STYLES = {
 
 
 class StudyLive:
-    """Implements the runner's ``Progress`` hooks and draws them with Rich ``Live``."""
+    """Implements the runner's ``Progress`` hooks; draws them with Rich ``Live`` on a terminal,
+    else prints them as plain lines."""
 
     def __init__(self, screen, spec, total: int):
         self.screen = screen
@@ -28,12 +36,16 @@ class StudyLive:
         self.total = total
         self.metric = spec.objective.metric
         self.mode = spec.objective.mode
-        self.params = list(spec.search.parameters)[:4]
+        self.search_params = list(spec.search.parameters)
+        self.params = self.search_params[:4]
         self.trials: dict[str, dict[str, Any]] = {}
         self.done_before = 0  # trials that had ended before this driver started (resume)
         self.started = time.monotonic()
         self.live = None
         self.entered = False
+        self.lock = threading.Lock()
+        self.lines = None if screen.is_terminal else StudyLines(screen, self, status_every_s())
+        self.lines_started = False
 
     def show_records(self, records) -> None:
         """Show a resumed study's trials as MLflow holds them, before Ray reports any."""
@@ -52,6 +64,11 @@ class StudyLive:
         return self
 
     def __exit__(self, *exc):
+        if self.lines_started:
+            self.lines.close()
+            self.lines_started = False
+            self.screen.print(self.render())
+            self.screen.print()
         if self.live is not None:
             self.live.update(self.render())
             self.live.__exit__(*exc)
@@ -70,25 +87,47 @@ class StudyLive:
 
     # Progress hooks ------------------------------------------------------------------------
     def on_result(self, trial_id: str, result: dict) -> None:
-        trial = self.trials.setdefault(trial_id, {"state": TrialStatus.RUNNING, "config": {}, "best": None})
-        config = result.get("config") or {}
-        if config:
-            trial["config"] = config
-        if "step" in result:
-            trial["step"] = result["step"]
-        value = result.get(self.metric)
-        if isinstance(value, (int, float)) and math.isfinite(value) and "tfcli_failure" not in result:
-            trial["last"] = value
-            if trial["best"] is None or (value > trial["best"] if self.mode == "max" else value < trial["best"]):
-                trial["best"] = value
-        self._refresh()
+        with self.lock:
+            trial = self.trials.setdefault(trial_id, {"state": TrialStatus.RUNNING, "config": {}, "best": None})
+            config = result.get("config") or {}
+            if config:
+                trial["config"] = config
+            if "step" in result:
+                trial["step"] = result["step"]
+            value = result.get(self.metric)
+            if FAILURE_KEY in result:
+                trial["error"] = result.get(FAILURE_MESSAGE_KEY) or result[FAILURE_KEY]
+                value = None
+            elif not (isinstance(value, (int, float)) and math.isfinite(value)):
+                value = None
+            if value is not None:
+                trial["last"] = value
+                if trial["best"] is None or (value > trial["best"] if self.mode == "max" else value < trial["best"]):
+                    trial["best"] = value
+            self._refresh()
+            if self.lines_started:
+                self.lines.result(trial_id, trial, value)
 
-    def on_trial_state(self, trial_id: str, state: TrialStatus) -> None:
-        self.trials.setdefault(trial_id, {"state": state, "config": {}, "best": None})["state"] = state
-        self._refresh()
+    def on_trial_state(self, trial_id: str, state: TrialStatus, config: dict | None = None, error: str | None = None) -> None:
+        with self.lock:
+            trial = self.trials.get(trial_id)
+            previous = trial["state"] if trial is not None else None
+            self.trials.setdefault(trial_id, {"state": state, "config": {}, "best": None})["state"] = state
+            if config:
+                self.trials[trial_id]["config"] = config
+            if error:
+                self.trials[trial_id]["error"] = error
+            self._refresh()
+            if self.lines_started:
+                self.lines.state(trial_id, self.trials[trial_id], previous)
 
     # Rendering -----------------------------------------------------------------------------
     def _refresh(self) -> None:
+        if self.lines is not None:
+            if self.entered and not self.lines_started:
+                self.lines.start()
+                self.lines_started = True
+            return
         if self.live is None and self.entered:
             self._start()
         if self.live is not None:
@@ -101,20 +140,23 @@ class StudyLive:
         pick = max if self.mode == "max" else min
         return pick(scored, key=lambda item: item[1])
 
-    def render(self):
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
+    def progress_text(self) -> str:
         done = sum(t["state"].is_done for t in self.trials.values())
         elapsed = time.monotonic() - self.started
         eta = "-"
         if done > self.done_before:
             remaining = max(self.total - done, 0) * elapsed / (done - self.done_before)
-            eta = _duration(remaining)
+            eta = duration(remaining)
         best = self.best()
         best_text = f"best {self.metric} {best[1]:.3f} ({best[0]})" if best else f"best {self.metric} -"
-        header = Text(f"{self.spec.name}: {done}/{self.total} trials done, elapsed {_duration(elapsed)}, ETA {eta}; {best_text}")
+        return f"{done}/{self.total} trials done, elapsed {duration(elapsed)}, ETA {eta}; {best_text}"
+
+    def render(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        header = Text(f"{self.spec.name}: {self.progress_text()}")
         table = Table(show_edge=False, pad_edge=False)
         table.add_column("trial")
         table.add_column("status")
@@ -125,22 +167,8 @@ class StudyLive:
         for trial_id, trial in self.trials.items():
             state = trial["state"]
             row = [trial_id, f"[{STATE_STYLES.get(state, 'white')}]{state.label}[/]"]
-            row += [_short(trial["config"].get(name)) for name in self.params]
+            row += [short(trial["config"].get(name)) for name in self.params]
             row += [str(trial.get("step", "")), f"{trial['best']:.3f}" if trial["best"] is not None else ""]
             table.add_row(*row)
         return Group(header, table)
 
-
-def _short(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -44,12 +44,12 @@ def train(
 
     from tfcli.tracking import RunLogger
     from tfcli.train.loop import Trainer
-    from tfcli.cli.train_progress import EvaluationLogger, TrainDisplay
+    from tfcli.cli.train_progress import EvaluationLogger, train_display
 
     screen.print(f"Training {spec.name} ({spec.task.type}); checkpoints in {workdir}; MLflow store {tracking.uri}")
     try:
         with RunLogger(tracking, experiment=spec.name, run_name=f"train-{workdir.name}", params=flat_settings(spec), tags={"tfcli.task": spec.task.type}) as run:
-            progress = TrainDisplay(screen, spec)
+            progress = train_display(screen, spec)
             with progress:
                 trainer = Trainer(spec, workdir, callbacks=[progress, EvaluationLogger(run)], evaluate_test=test)
                 run.log_params({"train.device_resolved": trainer.placement.device, "train.precision_resolved": trainer.placement.precision})

@@ -1,13 +1,19 @@
-"""The training-loop callbacks of ``tfcli train``: the Rich display and the MLflow logging.
+"""The training-loop callbacks of ``tfcli train``: the screen output and the MLflow logging.
 
 :class:`TrainDisplay` draws a progress bar and a table of evaluations and touches no store;
-:class:`EvaluationLogger` logs each evaluation's metrics to the run. ``tfcli train`` passes
-both to the :class:`~tfcli.train.loop.Trainer`.
+:class:`TrainLines` is its plain-line form for a screen that is not a terminal: every
+``train.log_every`` steps (default: a tenth of ``train.eval_every``) one flushed line
+``2026-12-02 22:31:05 step 50/1500: loss 3.214, 12,345 tok/s, lr 3.00e-04``, and one line
+per evaluation. :func:`train_display` picks one. :class:`EvaluationLogger` logs each
+evaluation's metrics to the run. ``tfcli train`` passes both to the
+:class:`~tfcli.train.loop.Trainer`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from tfcli.cli.log_lines import stamp
 
 
 class EvaluationLogger:
@@ -26,35 +32,30 @@ class EvaluationLogger:
         return False
 
 
-class TrainDisplay:
-    """A training-loop callback that draws progress and each evaluation on the screen (no MLflow)."""
+def train_display(screen, spec):
+    """The Rich display on a terminal, else plain lines."""
+    return TrainDisplay(screen, spec) if screen.is_terminal else TrainLines(screen, spec)
+
+
+class _TrainScreen:
+    """What both displays print: the data and model, each evaluation, and the summary."""
 
     def __init__(self, screen, spec):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
         self.screen = screen
         self.spec = spec
-        self.progress = Progress(
-            TextColumn("step {task.completed}/{task.total}"),
-            BarColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}"),
-            TextColumn("{task.fields[tps]:,.0f} tok/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=screen,
-            transient=False,
-        )
-        self.task_id = None
         self.rows: list[dict[str, Any]] = []
 
     def __enter__(self):
-        self.progress.__enter__()
-        self.task_id = self.progress.add_task("train", total=self.spec.train.max_steps, loss=float("nan"), tps=0.0)
         return self
 
     def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        return False
+
+    def _line(self, text: str) -> None:
+        self.screen.print(text)
+
+    def _resumed_at(self, step: int) -> None:
+        pass
 
     def describe(self, trainer) -> None:
         data = trainer.data
@@ -69,16 +70,13 @@ class TrainDisplay:
         if cut:
             self.screen.print(f"[yellow]warning:[/yellow] truncated to the maximum length: {cut} examples (by split)")
         if trainer.step:
-            self.progress.update(self.task_id, completed=trainer.step)
-
-    def on_step(self, step: int, loss: float, tokens_per_s: float, lr: float) -> None:
-        self.progress.update(self.task_id, completed=step, loss=loss, tps=tokens_per_s)
+            self._resumed_at(trainer.step)
 
     def on_evaluation(self, evaluation) -> bool:
         metrics = evaluation.metrics
         self.rows.append(metrics)
         objective = self.spec.objective.metric
-        self.progress.console.print(
+        self._line(
             f"step {evaluation.step}: {objective} {metrics.get(objective, float('nan')):.2f}, valid loss {metrics.get('loss', float('nan')):.3f}"
             + (" (best)" if evaluation.is_best else "")
         )
@@ -103,3 +101,62 @@ class TrainDisplay:
             test = ", ".join(f"{k} {v:.2f}" for k, v in result.test_metrics.items())
             self.screen.print(f"Test split (best checkpoint, step {result.best.step}): {test}")
         self.screen.print(f"MLflow run {run_id} in {tracking_uri}; best checkpoint {result.best.checkpoint if result.best else '-'}")
+
+
+class TrainDisplay(_TrainScreen):
+    """A training-loop callback that draws progress and each evaluation on the screen (no MLflow)."""
+
+    def __init__(self, screen, spec):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        super().__init__(screen, spec)
+        self.progress = Progress(
+            TextColumn("step {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TextColumn("{task.fields[tps]:,.0f} tok/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=screen,
+            transient=False,
+        )
+        self.task_id = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task_id = self.progress.add_task("train", total=self.spec.train.max_steps, loss=float("nan"), tps=0.0)
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def _resumed_at(self, step: int) -> None:
+        self.progress.update(self.task_id, completed=step)
+
+    def on_step(self, step: int, loss: float, tokens_per_s: float, lr: float) -> None:
+        self.progress.update(self.task_id, completed=step, loss=loss, tps=tokens_per_s)
+
+
+class TrainLines(_TrainScreen):
+    """Plain lines instead of the progress bar: every ``every`` steps the mean loss since the
+    last line, tokens/s and the learning rate, and each evaluation; timestamped, flushed."""
+
+    def __init__(self, screen, spec):
+        super().__init__(screen, spec)
+        self.every = spec.train.log_every or max(1, spec.train.eval_every // 10)
+        self.losses: list[float] = []
+
+    def _line(self, text: str) -> None:
+        self.screen.print(stamp(text), markup=False, highlight=False)
+
+    def on_step(self, step: int, loss: float, tokens_per_s: float, lr: float) -> None:
+        self.losses.append(loss)
+        if step % self.every == 0 or step == self.spec.train.max_steps:
+            mean = sum(self.losses) / len(self.losses)
+            self.losses = []
+            self._line(step_line(step, self.spec.train.max_steps, mean, tokens_per_s, lr))
+
+
+def step_line(step: int, max_steps: int, loss: float, tokens_per_s: float, lr: float) -> str:
+    return f"step {step}/{max_steps}: loss {loss:.3f}, {tokens_per_s:,.0f} tok/s, lr {lr:.2e}"

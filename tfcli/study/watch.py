@@ -11,6 +11,8 @@ from tfcli import crash_points
 from tfcli.records import TrialStatus
 from tfcli.spec.results import reached_end
 from tfcli.study.trial_wrapper import FAILURE_KEY
+from tfcli.tracking.ray_trial import trial_error_text
+from tfcli.tracking.values import error_summary, plain_config
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +22,11 @@ class Progress(Protocol):
 
     def on_result(self, trial_id: str, result: dict) -> None: ...
 
-    def on_trial_state(self, trial_id: str, state: TrialStatus) -> None: ...
+    def on_trial_state(
+        self, trial_id: str, state: TrialStatus, config: dict | None = None, error: str | None = None
+    ) -> None:
+        """``config``: the trial's searched values, given when it starts; ``error``: the
+        one-line error of a trial that raised and used up its retries."""
 
 
 class _WatchHooks:
@@ -71,7 +77,7 @@ class _WatchHooks:
     def on_trial_start(self, iteration, trials, trial, **info):
         self.started.add(trial.trial_id)
         self.told[trial.trial_id] = TrialStatus.RUNNING
-        self._tell("on_trial_state", trial.trial_id, TrialStatus.RUNNING)
+        self._tell("on_trial_state", trial.trial_id, TrialStatus.RUNNING, plain_config(trial.config))
         crash_points.reached(crash_points.AFTER_FIRST_TRIAL_START)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -102,7 +108,7 @@ class _WatchHooks:
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.told[trial.trial_id] = TrialStatus.ERRORED
-        self._tell("on_trial_state", trial.trial_id, TrialStatus.ERRORED)
+        self._tell("on_trial_state", trial.trial_id, TrialStatus.ERRORED, None, error_summary(trial_error_text(trial)))
 
     def settle(self, summaries) -> None:
         """Final states Tune has no hook for: trials the time budget stopped, trials
