@@ -79,8 +79,8 @@ def run_plain(spec, root: Path) -> tuple[float, float]:
         trainable,
         param_space=tuner_param_space(spec),
         tune_config=tune.TuneConfig(
-            metric=spec.objective.metric,
-            mode=spec.objective.mode,
+            metric=spec.primary_objective.metric,
+            mode=spec.primary_objective.mode,
             search_alg=make_searcher(spec),
             num_samples=spec.search.num_samples,
         ),

@@ -14,8 +14,8 @@ STUDY = "name: cost\ntask: {type: classification, data: 'builtin:sentiment'}\nob
 @pytest.mark.parametrize("metric", COST_METRICS)
 def test_every_cost_metric_is_an_objective_with_its_direction(metric):
     spec = load_spec_text(STUDY % metric, "cost.yaml")
-    assert spec.objective.metric == metric
-    assert spec.objective.mode == ("max" if metric == "tokens_per_s" else "min")
+    assert spec.primary_objective.metric == metric
+    assert spec.primary_objective.mode == ("max" if metric == "tokens_per_s" else "min")
 
 
 def test_an_unknown_metric_is_still_refused_with_the_costs_listed():

@@ -155,10 +155,10 @@ def test_every_shipped_study_validates(cli, study):
 
 def test_defaults_are_filled():
     spec = load_spec_text("name: x\ntask: {type: qa, data: 'builtin:facts'}\n")
-    assert spec.objective.metric == "f1" and spec.objective.mode == "max"
+    assert spec.primary_objective.metric == "f1" and spec.primary_objective.mode == "max"
     assert spec.model.d_model == 128 and spec.search.method == "random"
     ter = load_spec_text("name: x\ntask: {type: translation, data: 'builtin:dates'}\nobjective: {metric: ter}\n")
-    assert ter.objective.mode == "min"
+    assert ter.primary_objective.mode == "min"
 
 
 def test_relative_data_paths_resolve_against_the_study_folder(tmp_path):

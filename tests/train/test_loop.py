@@ -36,7 +36,7 @@ def test_every_task_trains_evaluates_and_checkpoints(tiny_spec, tmp_path, task):
     assert result.steps == 20
     assert [e.step for e in recorder.evaluations] == [10, 20]
     metrics = recorder.evaluations[-1].metrics
-    assert spec.objective.metric in metrics and "loss" in metrics and "train_loss" in metrics
+    assert spec.primary_objective.metric in metrics and "loss" in metrics and "train_loss" in metrics
     assert all(math.isfinite(v) for v in metrics.values())
     checkpoint = result.best.checkpoint
     for name in (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, OUTPUTS_FILE, STATE_FILE):
@@ -44,7 +44,7 @@ def test_every_task_trains_evaluates_and_checkpoints(tiny_spec, tmp_path, task):
     outputs = [json.loads(line) for line in (checkpoint / OUTPUTS_FILE).read_text().splitlines()]
     assert len(outputs) == 16 and all("prediction" in o for o in outputs)
     assert json.loads((checkpoint / CONFIG_FILE).read_text())["task"] == task
-    assert set(result.test_metrics) >= {spec.objective.metric, "loss"}
+    assert set(result.test_metrics) >= {spec.primary_objective.metric, "loss"}
     assert result.parameters > 0
     first, last = recorder.losses[1], recorder.losses[20]
     assert last < first, (first, last)

@@ -27,7 +27,7 @@ def baseline(
 
     spec = load_spec(file)
     results = compute_baselines(spec, load_splits(spec), use_cache=cache)
-    metric, mode = spec.objective.metric, spec.objective.mode
+    metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     best = best_baseline(results, metric, mode)
     if output is OutputFormat.json:
         print_json(

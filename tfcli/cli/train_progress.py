@@ -75,7 +75,7 @@ class _TrainScreen:
     def on_evaluation(self, evaluation) -> bool:
         metrics = evaluation.metrics
         self.rows.append(metrics)
-        objective = self.spec.objective.metric
+        objective = self.spec.primary_objective.metric
         self._line(
             f"step {evaluation.step}: {objective} {metrics.get(objective, float('nan')):.2f}, valid loss {metrics.get('loss', float('nan')):.3f}"
             + (" (best)" if evaluation.is_best else "")

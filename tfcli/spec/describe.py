@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from tfcli.spec.conditions import grid_count
 from tfcli.spec.rules import field_kind, param_values
 from tfcli.spec.schema import StudySpec
 
@@ -25,13 +25,14 @@ def trial_count(spec: StudySpec, num_samples: int | None = None) -> int:
     overrides ``search.num_samples`` (``--num-samples``)."""
     samples = num_samples or spec.search.num_samples
     if spec.search.method == "grid":
-        return math.prod(len(p.values or [p.value]) for p in spec.search.parameters.values()) * samples
+        return grid_count(spec) * samples
     return samples
 
 
 def space_summary(spec: StudySpec) -> str:
     size = space_size(spec)
     if spec.search.method == "grid":
+        size = grid_count(spec)
         return f"grid of {size} configurations x {spec.search.num_samples} = {trial_count(spec)} trials"
     if size is None:
         return f"continuous; {spec.search.num_samples} trials by {spec.search.method} search"

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel, ValidationError
 
 from tfcli.spec.architecture import attention_problem
+from tfcli.spec.conditions import allowed_values, cycle_of, point_problems, value_among
 from tfcli.spec.tasks import TASKS
 from tfcli.spec.schema import (
     SEARCHABLE_SECTIONS,
@@ -166,7 +167,7 @@ def _distribution_problems(
     if method == "grid":
         yield (*where, "distribution"), (
             f"grid search takes values only, but this parameter has distribution {param.distribution!r}; "
-            "list its values or use method random or tpe"
+            "list its values or use method random, tpe, gp, qmc or nsga2"
         )
     if kind == "categorical":
         yield (*where, "distribution"), f"{name} takes a fixed set of values; give them as values, not a distribution"
@@ -283,13 +284,13 @@ def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:
     if task is None:
         return
     info = TASKS[task.type]
-    objective = _section(data, "objective", ObjectiveSpec) if data.get("objective") is not None else None
-    if objective is not None and objective.metric not in info.objective_metrics:
-        close = difflib.get_close_matches(objective.metric, info.objective_metrics, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        yield ("objective", "metric"), (
-            f"task {task.type} does not produce metric {objective.metric!r}; {hint}choose one of: {', '.join(info.objective_metrics)}"
-        )
+    for where, objective in _objectives(data):
+        if objective.metric not in info.objective_metrics:
+            close = difflib.get_close_matches(objective.metric, info.objective_metrics, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            yield (*where, "metric"), (
+                f"task {task.type} does not produce metric {objective.metric!r}; {hint}choose one of: {', '.join(info.objective_metrics)}"
+            )
     name = task.builtin_name
     if name is not None and name not in info.builtin_sets:
         yield ("task", "data"), (
@@ -306,6 +307,52 @@ def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:
                 resolved = base_dir / resolved
             if not resolved.is_file():
                 yield ("task", "data", split), f"data file not found: {path} (looked for {resolved}; relative paths start at the study file's folder)"
+
+
+def _objectives(data: dict) -> list[tuple[tuple[Any, ...], ObjectiveSpec]]:
+    """The study's objectives that validate on their own, each with its place in the file."""
+    raw = data.get("objective")
+    entries = [(("objective",), raw)] if isinstance(raw, dict) else [(("objective", i), r) for i, r in enumerate(raw or [])] if isinstance(raw, list) else []
+    valid = []
+    for where, entry in entries:
+        try:
+            valid.append((where, ObjectiveSpec.model_validate(entry)))
+        except (ValidationError, TypeError):
+            continue
+    return valid
+
+
+#: Schedulers that stop or exploit trials by one metric.
+ONE_METRIC_SCHEDULERS = ("asha", "hyperband", "pbt")
+
+
+def _objective_problems(data: dict) -> Iterator[Problem]:
+    """Several objectives: a non-empty list of distinct metrics, and a scheduler that knows which
+    one to act on (``scheduler.metric``, one of them)."""
+    raw = data.get("objective")
+    if isinstance(raw, list) and not raw:
+        yield ("objective",), "must name at least one metric: {metric: NAME, mode: max|min}, or a list of them"
+        return
+    objectives = _objectives(data)
+    seen: dict[str, int] = {}
+    for where, objective in objectives:
+        if objective.metric in seen:
+            yield (*where, "metric"), f"each objective must be a different metric, but {objective.metric!r} is also objective {seen[objective.metric]}"
+        seen.setdefault(objective.metric, where[-1] if len(where) > 1 else 0)
+    scheduler = _section(data, "scheduler", SchedulerSpec)
+    if scheduler is None:
+        return
+    metrics = [o.metric for _, o in objectives]
+    several = isinstance(raw, list) and len(raw) > 1
+    if scheduler.metric is not None and metrics and scheduler.metric not in metrics:
+        yield ("scheduler", "metric"), f"must be one of the objectives ({', '.join(metrics)}), but got {scheduler.metric!r}"
+    elif scheduler.metric is not None and scheduler.type not in ONE_METRIC_SCHEDULERS:
+        yield ("scheduler", "metric"), f"is only used by the {', '.join(ONE_METRIC_SCHEDULERS)} schedulers, but type is {scheduler.type}"
+    elif several and scheduler.type in ONE_METRIC_SCHEDULERS and scheduler.metric is None:
+        yield ("scheduler", "type"), (
+            f"{scheduler.type} stops trials by one metric, but the study has {len(raw)} objectives; "
+            f"set scheduler.metric to one of them ({', '.join(metrics)}) or use scheduler type fifo"
+        )
 
 
 def _schedule_problems(data: dict) -> Iterator[Problem]:
@@ -346,12 +393,161 @@ def _schedule_problems(data: dict) -> Iterator[Problem]:
             )
 
 
+#: Methods that sample through Optuna (Ray Tune's OptunaSearch).
+OPTUNA_METHODS = ("tpe", "gp", "cmaes", "qmc", "nsga2")
+#: Optuna samplers that optimise several objectives at once (a Pareto front). CmaEsSampler
+#: raises on a study with several directions; random and grid ignore the objectives.
+MULTI_OBJECTIVE_METHODS = ("tpe", "gp", "qmc", "nsga2", "random", "grid")
+
+
+def _search_params(data: dict) -> dict[str, ParamSpec]:
+    """The search parameters that validate on their own and name a field, by path."""
+    search = data.get("search")
+    if not isinstance(search, dict) or not isinstance(search.get("parameters"), dict):
+        return {}
+    known = set(searchable_paths())
+    params = {}
+    for name, raw in search["parameters"].items():
+        if not isinstance(name, str) or name not in known:
+            continue
+        try:
+            params[name] = ParamSpec.model_validate(raw if raw is not None else {})
+        except (ValidationError, RecursionError, TypeError):
+            continue
+    return params
+
+
+def _condition_problems(data: dict) -> Iterator[Problem]:
+    """``when:``: on a searched parameter, naming other searched ``values`` parameters and
+    values they can take, without a cycle; PBT cannot perturb a conditional parameter or a parent."""
+    params = _search_params(data)
+    raw_params = data["search"]["parameters"] if params else {}
+    whens = {name: p.when for name, p in params.items() if p.when is not None}
+    for name, when in whens.items():
+        where = ("search", "parameters", name, "when")
+        param = params[name]
+        if param.kind == "value":
+            yield where, f"{name} is a constant (value), the same in every trial; when: applies to searched parameters (values or a distribution)"
+            continue
+        if not when:
+            yield where, "must name at least one parameter, e.g. when: {train.schedule: inverse_sqrt}"
+            continue
+        for parent, accepted in when.items():
+            at = (*where, parent)
+            if parent == name:
+                yield at, f"{name} cannot depend on itself"
+                continue
+            if parent not in raw_params:
+                searched = [n for n, p in params.items() if p.kind == "values" and n != name]
+                close = difflib.get_close_matches(str(parent), searched, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                yield at, f"{parent!r} is not a searched parameter; {hint}a condition names a searched values parameter: {', '.join(searched) or 'none'}"
+                continue
+            parent_param = params.get(parent)
+            if parent_param is None:
+                continue  # reported where the parent is defined
+            if parent_param.kind != "values":
+                what = "a constant (value)" if parent_param.kind == "value" else f"a distribution ({parent_param.distribution})"
+                yield at, f"{parent} is {what}; a condition names a searched categorical parameter, given as values: [...]"
+                continue
+            values = allowed_values(accepted)
+            if not values:
+                yield at, f"must give a value of {parent} (or a list of them), but got an empty list"
+            for value in values:
+                if not value_among(value, parent_param.values or []):
+                    yield at, f"{parent} never takes {value!r}; its values are {parent_param.values}"
+    reported: set[str] = set()
+    for name in whens:
+        if name in reported or params[name].kind == "value":
+            continue
+        cycle = cycle_of(whens, name)
+        if cycle:
+            reported.update(cycle)
+            yield ("search", "parameters", name, "when"), f"conditions form a cycle: {' -> '.join(cycle)}; a parameter cannot depend on itself"
+    yield from _pbt_condition_problems(data, params)
+
+
+def _pbt_condition_problems(data: dict, params: dict[str, ParamSpec]) -> Iterator[Problem]:
+    scheduler = _section(data, "scheduler", SchedulerSpec)
+    if scheduler is None or scheduler.type != "pbt":
+        return
+    conditional = {n for n, p in params.items() if p.when and p.kind != "value"}
+    parents = {parent for n in conditional for parent in params[n].when}
+    if not conditional:
+        return
+    if scheduler.mutations is not None:
+        named = list(enumerate(scheduler.mutations))
+    else:
+        named = [(None, n) for n, p in params.items() if p.kind != "value" and n.split(".", 1)[0] in ("train", "eval")]
+    for index, name in named:
+        if name not in conditional and name not in parents:
+            continue
+        role = "is conditional (when:)" if name in conditional else "decides whether a conditional parameter is searched"
+        where = ("scheduler", "mutations", index) if index is not None else ("scheduler", "type")
+        yield where, (
+            f"pbt cannot perturb {name}: it {role}, and a perturbed trial would set a parameter its condition leaves out; "
+            "list scheduler.mutations without the conditional parameters and their parents"
+        )
+
+
+def _method_problems(data: dict) -> Iterator[Problem]:
+    """cmaes samples numbers only; several objectives need a sampler that optimises them all."""
+    search = _section(data, "search", SearchSpec)
+    method = data.get("search", {}).get("method") if isinstance(data.get("search"), dict) else None
+    if method == "cmaes":
+        for name, param in _search_params(data).items():
+            if param.kind == "values":
+                yield ("search", "parameters", name, "values"), (
+                    f"cmaes samples continuous and integer parameters only, but {name} is a list of values; "
+                    "use method tpe or gp, or give it as a distribution"
+                )
+    raw = data.get("objective")
+    if isinstance(raw, list) and len(raw) > 1 and search is not None and search.method not in MULTI_OBJECTIVE_METHODS:
+        yield ("search", "method"), (
+            f"{search.method} optimises one objective, but the study has {len(raw)}; "
+            f"use method {', '.join(m for m in MULTI_OBJECTIVE_METHODS if m in OPTUNA_METHODS)} (or random or grid), or give one objective"
+        )
+
+
+def _initial_problems(data: dict) -> Iterator[Problem]:
+    """``search.initial``: a list of points, each inside the space (see
+    :func:`tfcli.spec.conditions.point_problems`); not under grid, which runs every combination."""
+    search = data.get("search")
+    if not isinstance(search, dict) or search.get("initial") is None:
+        return
+    initial = search["initial"]
+    if not isinstance(initial, list):
+        return  # the schema reports the type
+    method = search.get("method", "random")
+    if method == "grid" and initial:
+        yield ("search", "initial"), (
+            "grid search runs every combination of the values once per pass, so there is nothing to start from; "
+            "remove search.initial or use method random, tpe, gp, cmaes, qmc or nsga2"
+        )
+        return
+    samples = search.get("num_samples", 1)
+    if isinstance(samples, int) and not isinstance(samples, bool) and len(initial) > samples:
+        yield ("search", "initial"), f"gives {len(initial)} starting points, but the study runs num_samples={samples} trials; give at most {samples}"
+    params = _search_params(data)
+    for index, point in enumerate(initial):
+        if not isinstance(point, dict):
+            continue
+        if not point:
+            yield ("search", "initial", index), "a starting point must give at least one searched parameter"
+            continue
+        for key, message in point_problems(params, point, field_kind):
+            yield ("search", "initial", index, key) if key is not None else ("search", "initial", index), message
+
+
 def cross_check(data: Any, base_dir: Path) -> list[Problem]:
     """Every cross-field problem in the raw study mapping ``data``, as (path, message)."""
     if not isinstance(data, dict):
         return []
     problems: list[Problem] = []
-    for check in (_search_problems, _heads_problems, _schedule_problems):
+    for check in (
+        _search_problems, _heads_problems, _schedule_problems, _objective_problems,
+        _condition_problems, _method_problems, _initial_problems,
+    ):
         problems.extend(check(data))
     problems.extend(_task_problems(data, base_dir))
     return problems

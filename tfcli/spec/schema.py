@@ -194,6 +194,19 @@ class ObjectiveSpec(Section):
     mode: Optional[Literal["max", "min"]] = None
 
 
+def _objective_kind(value: Any) -> str:
+    return "several" if isinstance(value, list) else "single"
+
+
+Objectives = Annotated[
+    Union[Annotated[ObjectiveSpec, Tag("single")], Annotated[list[ObjectiveSpec], Tag("several")]],
+    Discriminator(_objective_kind),
+]
+
+#: The tags of the unions above: pydantic puts them in an error's location; messages leave them out.
+UNION_TAGS = ("ref", "files", "single", "several")
+
+
 ParamDistribution = Literal["uniform", "log_uniform", "int_uniform", "q_uniform", "q_log_uniform"]
 
 
@@ -206,6 +219,12 @@ class ParamSpec(Section):
     min: Optional[float] = None
     max: Optional[float] = None
     q: Optional[float] = None
+    when: Optional[dict[str, Any]] = Field(
+        None,
+        description="Search this parameter only when another searched values parameter takes one of the given "
+        "values, e.g. {train.schedule: inverse_sqrt} or {train.schedule: [inverse_sqrt, linear]}; otherwise the "
+        "trial keeps the study's setting of the field.",
+    )
 
     @property
     def kind(self) -> str:
@@ -216,16 +235,39 @@ class ParamSpec(Section):
         return "value"
 
 
+#: Search methods. random/grid: Tune's variant generator; the others: Optuna samplers through
+#: Ray Tune's OptunaSearch (tpe: TPESampler, gp: GPSampler, cmaes: CmaEsSampler, qmc: QMCSampler
+#: with a scrambled Sobol sequence, nsga2: NSGAIISampler).
+SearchMethod = Literal["random", "grid", "tpe", "gp", "cmaes", "qmc", "nsga2"]
+
+
 class SearchSpec(Section):
-    method: Literal["random", "grid", "tpe"] = "random"
+    method: SearchMethod = Field(
+        "random",
+        description="random, grid, or an Optuna sampler: tpe, gp (Gaussian process), cmaes (CMA-ES; numeric "
+        "parameters only), qmc (scrambled Sobol), nsga2 (NSGA-II).",
+    )
     num_samples: int = Field(1, ge=1, le=100000, description="Trials; under grid, repeats of the grid.")
     max_concurrent: Optional[int] = Field(None, ge=1)
-    seed: Optional[int] = 0
+    seed: Optional[int] = Field(
+        None, ge=0, description="Seed of the searcher. Default: a fresh random seed, drawn when the study starts, printed and recorded."
+    )
     parameters: dict[str, ParamSpec] = Field(default_factory=dict)
+    initial: Optional[list[dict[str, Any]]] = Field(
+        None,
+        description="Known starting points, run as the first trials when the study starts (not on resume or "
+        "extend): each maps searched parameters to values, e.g. {train.lr: 1.0e-3, model.d_model: 128}. A point "
+        "may leave parameters out; the searcher fills them. Not with method grid.",
+    )
 
 
 class SchedulerSpec(Section):
     type: Literal["fifo", "asha", "hyperband", "pbt"] = "fifo"
+    metric: Optional[str] = Field(
+        None,
+        description="The objective metric asha, hyperband and pbt stop or exploit on; needed when the study has "
+        "several objectives (default: the objective).",
+    )
     grace_period: Optional[int] = Field(None, ge=1, description="Training steps before a trial can be stopped.")
     reduction_factor: float = Field(3.0, gt=1.0)
     max_t: Optional[int] = Field(None, ge=1, description="Defaults to train.max_steps.")
@@ -267,7 +309,11 @@ class StudySpec(Section):
     train: TrainSpec = Field(default_factory=TrainSpec)
     data: DataSpec = Field(default_factory=DataSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
-    objective: Optional[ObjectiveSpec] = None
+    objective: Optional[Objectives] = Field(
+        None,
+        description="What a trial is ranked by: {metric, mode}, or a list of them for a Pareto front "
+        "(the first ranks trials and picks checkpoints). Default: the task's metric.",
+    )
     search: SearchSpec = Field(default_factory=SearchSpec)
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
@@ -320,13 +366,43 @@ class StudySpec(Section):
             data[section][name] = value
         return StudySpec.model_validate(data).located(self._base_dir, self._source_file)
 
+    def with_search_seed(self) -> "StudySpec":
+        """This spec with ``search.seed`` set: the study file's, or a fresh random one, drawn once
+        when a study starts (or is dry-run) and stored with it, so the study can be repeated."""
+        if self.search.seed is not None:
+            return self
+        import secrets
+
+        search = self.search.model_copy(update={"seed": secrets.randbelow(2**31)})
+        return self.model_copy(update={"search": search})
+
+    @property
+    def objectives(self) -> list[ObjectiveSpec]:
+        """Every objective, in the study file's order (one for a single-objective study)."""
+        return list(self.objective) if isinstance(self.objective, list) else [self.objective]
+
+    @property
+    def primary_objective(self) -> ObjectiveSpec:
+        """The first objective: it ranks trials, picks each trial's best checkpoint, and is what
+        ``tfcli train``, exports and confirmations compare."""
+        return self.objectives[0]
+
+    @property
+    def scheduler_objective(self) -> ObjectiveSpec:
+        """The objective that asha, hyperband and pbt act on: ``scheduler.metric``, else the first."""
+        for objective in self.objectives:
+            if objective.metric == self.scheduler.metric:
+                return objective
+        return self.primary_objective
+
     @model_validator(mode="after")
     def _fill_objective(self) -> "StudySpec":
         info = TASKS[self.task.type]
         if self.objective is None:
             self.objective = ObjectiveSpec(metric=info.default_metric, mode=info.default_mode())
-        elif self.objective.mode is None:
-            self.objective.mode = info.default_mode(self.objective.metric)
+        for objective in self.objectives:
+            if objective.mode is None:
+                objective.mode = info.default_mode(objective.metric)
         return self
 
 

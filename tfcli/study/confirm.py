@@ -42,10 +42,10 @@ def plan_confirmations(spec: StudySpec, records: Sequence[TrialRecord], *, top: 
     if top < 1:
         raise StudyError(f"--top must be at least 1, but got {top}")
     finished = [r for r in records if r.status is TrialStatus.FINISHED and not r.error]
-    ranking = rank_trials(finished, spec.objective.metric, spec.objective.mode, at="best")
+    ranking = rank_trials(finished, spec.primary_objective.metric, spec.primary_objective.mode, at="best")
     if top > len(ranking.ranked):
         raise StudyError(
-            f"--top must not exceed the trials that finished with a {spec.objective.metric} value, "
+            f"--top must not exceed the trials that finished with a {spec.primary_objective.metric} value, "
             f"but got --top {top} and study {spec.name!r} has {len(ranking.ranked)}"
         )
     searched = set(spec.search.parameters)

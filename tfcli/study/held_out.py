@@ -28,7 +28,7 @@ _FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE)
 def runs_to_score(spec: StudySpec, records: Sequence[TrialRecord], confirmations: Sequence[Confirmation], top: int) -> list[TrialRecord]:
     """The top ``top`` finished trials by the objective and the finished confirmation runs
     that have a checkpoint and no test score yet, best trials first."""
-    metric, mode = spec.objective.metric, spec.objective.mode
+    metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     finished = [r for r in records if r.status is TrialStatus.FINISHED and not r.error and r.has_checkpoint]
     ranked = [row.record for row in rank_trials(finished, metric, mode, at="best").ranked[:top]] if top else []
     confirmed = [c.record for c in confirmations if c.record.status is TrialStatus.FINISHED and c.record.has_checkpoint and not c.record.error]

@@ -14,6 +14,7 @@ from typing import Any
 
 from tfcli import crash_points
 from tfcli.errors import StudyError
+from tfcli.spec.conditions import active_parameters
 from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
@@ -132,6 +133,7 @@ def start_study(
     from tfcli.study.runner import run_study
     from tfcli.train.trainable import train_trial
 
+    spec = spec.with_search_seed()
     with study_lock(tracking, spec.name):
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
@@ -352,21 +354,28 @@ def _latest_experiment(name: str, storage: str) -> str:
     return extensions[-1] if extensions else name
 
 
-def warm_start(records, spec: StudySpec) -> tuple[list[dict], list[float]]:
-    """The finished trials' searched values and objective values, for the searcher."""
+def warm_start(records, spec: StudySpec) -> tuple[list[dict], list]:
+    """The finished trials' searched values and objective values, for the searcher.
+
+    One objective: its best value. Several: a list per trial, in objective order, of each
+    objective's last value, which is what the searcher was told when the trial completed.
+    """
     import math
 
     searched = set(spec.search.parameters)
+    metrics = [o.metric for o in spec.objectives]
     points, rewards = [], []
     for record in records:
-        value = record.objective_value
-        if record.status.value != "FINISHED" or value is None or not math.isfinite(value):
+        if record.status.value != "FINISHED":
+            continue
+        values = [record.objective_value] if len(metrics) == 1 else [record.metrics.get(m) for m in metrics]
+        if any(v is None or not math.isfinite(v) for v in values):
             continue
         config = {k: v for k, v in dict(record.config).items() if k in searched}
-        if set(config) != searched:
-            continue
+        if set(config) != set(active_parameters(spec, config, constants=True)):
+            continue  # the study file's space changed since: the searcher cannot take this point
         points.append(config)
-        rewards.append(float(value))
+        rewards.append(float(values[0]) if len(metrics) == 1 else [float(v) for v in values])
     return points, rewards
 
 

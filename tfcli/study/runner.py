@@ -170,7 +170,7 @@ def _run_config(spec: StudySpec, exp_name: str, storage_path: str):
     """Where and how Tune keeps the experiment; ``storage_path`` goes to Ray as given."""
     from ray import tune
 
-    metric, mode = spec.objective.metric, spec.objective.mode
+    metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     return tune.RunConfig(
         name=exp_name,
         storage_path=storage_path,
@@ -210,13 +210,14 @@ def _fixed_space(configs: list[dict]) -> dict:
     return {key: tune.choice(options) for key, options in values.items()}
 
 
-def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_evaluate, evaluated_rewards, rerun, fixed_configs=None):
+def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_evaluate, evaluated_rewards, rerun, fixed_configs=None, initial=True):
     """The search: searcher (warm-started by ``extend``), scheduler, samples, time budget."""
     from ray import tune
 
     from tfcli.study.space import make_scheduler, make_searcher
 
-    metric, mode = spec.objective.metric, spec.objective.mode
+    # Tune's metric is what its scheduler acts on; the searcher takes every objective itself.
+    metric, mode = spec.scheduler_objective.metric, spec.scheduler_objective.mode
     if fixed_configs:
         search_alg, scheduler = _fixed_search(fixed_configs, max_concurrent, spec)
         return tune.TuneConfig(
@@ -227,12 +228,11 @@ def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_eval
         mode=mode,
         search_alg=make_searcher(
             spec,
-            metric,
-            mode,
             points_to_evaluate=points_to_evaluate,
             evaluated_rewards=evaluated_rewards,
             max_concurrent=max_concurrent,
             rerun=rerun,
+            initial=initial,
         ),
         scheduler=make_scheduler(spec),
         num_samples=num_samples or spec.search.num_samples,
@@ -297,7 +297,7 @@ def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path:
     """Run the Tuner with the callbacks and the live display, and summarise how it went."""
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    metric, mode = spec.objective.metric, spec.objective.mode
+    metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     watch = _watch_class()(progress, spec.train.max_steps)
     _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch])
     start = time.monotonic()
@@ -418,7 +418,8 @@ def _connected_run(
         if resume:
             tuner = _restored_tuner(path, wrapped, retry_failed)
         else:
-            tuner = _new_tuner(wrapped, spec, exp_name, storage_path, **search)
+            # search.initial runs only in the study's first experiment, not in extensions or rebuilds.
+            tuner = _new_tuner(wrapped, spec, exp_name, storage_path, initial=exp_name == spec.name and not search.get("rerun"), **search)
             crash_points.reached(crash_points.AFTER_TUNER_SAVED)
         outcome = _fit(tuner, spec, callbacks, progress, exp_name, path, guard)
         if after_fit is not None and not outcome.resumable and not outcome.lost_work:

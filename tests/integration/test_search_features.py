@@ -1,0 +1,119 @@
+"""The new search features end to end (real Ray, the real trainable, a real MLflow store):
+the gp, cmaes, qmc and nsga2 samplers, conditional parameters (when:) and search.initial.
+Tiny on purpose: 10 steps, one evaluation, 3-4 trials per study, one shared Ray session."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import study_runs, study_text, store_client
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+NUMERIC = """\
+    train.lr: {distribution: log_uniform, min: 1.0e-3, max: 1.0e-2}
+    train.warmup_steps: {distribution: int_uniform, min: 1, max: 8}"""
+
+CONDITIONAL = """\
+    train.schedule: {values: [inverse_sqrt, constant]}
+    train.warmup_steps: {values: [2, 8], when: {train.schedule: inverse_sqrt}}"""
+
+TWO_OBJECTIVES = "objective: [{metric: bleu, mode: max}, {metric: loss, mode: min}]\n"
+
+
+def children_configs(project, name):
+    _, children = study_runs(project, name)
+    return children, {c.data.tags["tfcli.trial_number"]: json.loads(c.data.tags["tfcli.config"]) for c in children}
+
+
+def start(cli, project, text, *extra):
+    (project / "s.yaml").write_text(text)
+    return cli("study", "start", "s.yaml", *extra)
+
+
+@pytest.mark.parametrize("method", ["gp", "cmaes", "qmc", "nsga2"])
+def test_each_new_sampler_runs_a_study(project, ray_session, cli, method):
+    text = study_text(f"s-{method}", method=method, samples=4, steps=10, parameters=NUMERIC, scheduler="{type: fifo}")
+    if method == "nsga2":  # several objectives: a list metric in the searcher, one in TuneConfig
+        text = text.replace("scheduler:", TWO_OBJECTIVES + "scheduler:")
+    dry = start(cli, project, text, "--dry-run", "--format", "json")
+    assert dry.exit_code == 0, dry.output + dry.stderr
+    planned = json.loads(dry.stdout)["first_configs"]
+    result = start(cli, project, text)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "4 finished" in result.stdout
+    children, configs = children_configs(project, f"s-{method}")
+    assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children)
+    for config in configs.values():
+        assert set(config) == {"train.lr", "train.warmup_steps"}
+        assert 1e-3 <= config["train.lr"] <= 1e-2 and 1 <= config["train.warmup_steps"] <= 8
+    # The seeded sampler's first two configurations (both started before any result) are
+    # what the dry run said; later ones follow results.
+    first_two = [configs[n] for n in sorted(configs, key=int)[:2]]
+    assert sorted(json.dumps(c, sort_keys=True) for c in first_two) == sorted(
+        json.dumps({k: p[k] for k in first_two[0]}, sort_keys=True) for p in planned[:2]
+    )
+    if method == "nsga2":
+        for child in children:
+            assert {"bleu", "loss"} <= set(child.data.metrics), child.data.metrics
+
+
+def test_a_conditional_grid_runs_only_the_valid_combinations(project, ray_session, cli):
+    text = study_text("cond-grid", method="grid", samples=1, steps=10, parameters=CONDITIONAL, scheduler="{type: fifo}")
+    dry = start(cli, project, text, "--dry-run", "--format", "json")
+    assert dry.exit_code == 0, dry.output + dry.stderr
+    plan = json.loads(dry.stdout)
+    assert plan["trials"] == 3 and "grid of 3 configurations" in plan["space"]
+    expected = [
+        {"train.schedule": "inverse_sqrt", "train.warmup_steps": 2},
+        {"train.schedule": "inverse_sqrt", "train.warmup_steps": 8},
+        {"train.schedule": "constant"},
+    ]
+    assert plan["first_configs"] == expected
+    result = start(cli, project, text)
+    assert result.exit_code == 0, result.output + result.stderr
+    children, configs = children_configs(project, "cond-grid")
+    assert sorted(configs.values(), key=json.dumps) == sorted(expected, key=json.dumps)
+    for child in children:
+        config = json.loads(child.data.tags["tfcli.config"])
+        if config["train.schedule"] == "constant":
+            # Inactive: never in the trial's config; the trial kept the study's warmup (5).
+            assert "train.warmup_steps" not in config
+            assert child.data.params["train.warmup_steps"] == "5"
+        else:
+            assert child.data.params["train.warmup_steps"] == str(config["train.warmup_steps"])
+
+
+def test_a_conditional_tpe_study_starts_with_its_initial_points(project, ray_session, cli):
+    parameters = CONDITIONAL + "\n    train.lr: {distribution: log_uniform, min: 1.0e-3, max: 1.0e-2}"
+    text = study_text("cond-tpe", method="tpe", samples=4, steps=10, parameters=parameters, scheduler="{type: fifo}")
+    text = text.replace("  parameters:\n", "  initial:\n    - {train.schedule: constant, train.lr: 5.0e-3}\n"
+                        "    - {train.schedule: inverse_sqrt, train.warmup_steps: 8}\n  parameters:\n")
+    dry = start(cli, project, text, "--dry-run", "--format", "json")
+    assert dry.exit_code == 0, dry.output + dry.stderr
+    planned = json.loads(dry.stdout)["first_configs"]
+    assert planned[0] == {"train.schedule": "constant", "train.lr": 5.0e-3}
+    assert planned[1]["train.warmup_steps"] == 8 and "train.lr" in planned[1]  # filled by the sampler
+    result = start(cli, project, text)
+    assert result.exit_code == 0, result.output + result.stderr
+    children, configs = children_configs(project, "cond-tpe")
+    assert len(children) == 4
+    by_number = [configs[n] for n in sorted(configs, key=int)]
+    as_text = lambda configs: sorted(json.dumps(c, sort_keys=True) for c in configs)  # noqa: E731
+    assert as_text(by_number[:2]) == as_text(planned[:2])  # the first two trials
+    for config in by_number:
+        assert ("train.warmup_steps" in config) == (config["train.schedule"] == "inverse_sqrt"), config
+    client = store_client(project)
+    parent = study_runs(project, "cond-tpe")[0][0]
+    assert client.get_run(parent.info.run_id).data.tags["tfcli.study_name"] == "cond-tpe"
+
+
+def test_a_point_outside_the_space_is_refused_before_anything_runs(project, cli):
+    text = study_text("bad-initial", method="tpe", parameters=NUMERIC, scheduler="{type: fifo}")
+    text = text.replace("  parameters:\n", "  initial:\n    - {train.lr: 0.5}\n  parameters:\n")
+    result = start(cli, project, text)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output + result.stderr
+    assert "s.yaml:12: search.initial.0.train.lr: must lie in [0.001, 0.01]" in result.stderr
