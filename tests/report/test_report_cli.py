@@ -122,10 +122,15 @@ def test_html_page_holds_the_plots_and_is_an_artifact_of_the_parent_run(cli, rea
     result = report(cli, real_study, "--format", "html", "--out", out)
     assert result.exit_code == 0, result.stderr
     page = out.read_text()
-    for div in ("learning-curves", "parallel-coordinates", "importance", "objective-by-trial"):
+    plots = ("learning-curves", "loss-curves", "parallel-coordinates", "parameter-slices", "importance", "objective-by-trial")
+    for div in plots:
         assert f'id="{div}"' in page
     extra = [div for div in ("validation-vs-test", "confirmed") if f'id="{div}"' in page]
-    assert page.count("Plotly.newPlot") == 4 + len(extra)
+    assert page.count("Plotly.newPlot") == len(plots) + len(extra)
+    assert 'id="pareto-front"' not in page  # one objective: no Pareto plot
+    assert 'id="best-configuration"' in page
+    assert re.search(r'"type":"log"', page)  # train.lr is log_uniform: a log axis
+    assert "train_loss" not in page or "training (solid)" in page
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined, nothing is fetched
     assert len(page) > 1_000_000
     expected = expected_ranking(real_study)

@@ -20,6 +20,13 @@ def export(
     trial: Annotated[Optional[str], typer.Option("--trial", help="Export this trial (id, its numeric end such as 00002, or run id) instead of the best.")] = None,
     metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Pick the best trial by this metric (default: the objective).")] = None,
     mode: Annotated[Optional[str], typer.Option("--mode", help="max or min for --metric (default: the metric's natural one).")] = None,
+    where: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--where", "-w",
+            help="Pick the best trial among those where KEY OP VALUE holds, e.g. 'decode_ms_per_example<5' (repeatable, all must hold; the syntax of tfcli report --where).",
+        ),
+    ] = None,
     register_name: Annotated[
         Optional[str], typer.Option("--register", help="Also log it as an MLflow pyfunc model and register a version of NAME with the alias 'best'.")
     ] = None,
@@ -32,13 +39,19 @@ def export(
 ) -> None:
     """Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."""
     from tfcli.export import export_study, register_export
-    from tfcli.report.ranking import ReportError
+    from tfcli.report.ranking import ReportError, parse_where
     from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
 
     if mode is not None and mode not in ("max", "min"):
         raise ReportError(f"--mode must be max or min, but got {mode!r}")
+    conditions = [parse_where(w) for w in where or []]
     tracking = check_tracking(resolve_tracking(tracking_uri)) if register_name else readable_tracking(tracking_uri)
+    chosen_by = None
+    if conditions:
+        trial = _best_where(tracking, name, trial, metric, mode, conditions)
+        chosen_by = f"the best trial where {' and '.join(c.text for c in conditions)}"
     result = export_study(tracking, name, out, trial=trial, metric=metric, mode=mode, force=force, by=by)
+    chosen_by = chosen_by or result.chosen_by
     p, m = result.config["provenance"], result.config["metrics"]
     registered = register_export(tracking, result.path, register_name) if register_name else None
     summary = {
@@ -48,7 +61,7 @@ def export(
         "run_id": p["run_id"],
         "step": p["step"],
         "metrics": m["values"],
-        "chosen_by": result.chosen_by,
+        "chosen_by": chosen_by,
         "confirmed": m.get("confirmed"),
         "registered": None
         if registered is None
@@ -62,7 +75,20 @@ def export(
     typer.echo(
         f"Exported trial {p['trial_id']} of {p['study']} (step {p['step']}"
         + (f", {objective['metric']} {value:.4g}" if isinstance(value, (int, float)) else "")
-        + f") to {result.path}; chosen as {result.chosen_by}"
+        + f") to {result.path}; chosen as {chosen_by}"
     )
     if registered is not None:
         typer.echo(f"Registered {registered.name} version {registered.version} as {registered.registered_uri}")
+
+
+def _best_where(tracking, name: str, trial: Optional[str], metric: Optional[str], mode: Optional[str], conditions) -> str:
+    """The id of the best finished trial (by --metric, default the first objective) among those
+    that pass every --where condition; an ExportError (exit 2) when none does."""
+    from tfcli import tracking as tr
+    from tfcli.export import choose_trial
+
+    snapshot = tr.load_study(tracking, name)
+    records = snapshot.trials
+    if metric is not None and metric != snapshot.study.objective_metric:
+        records = tr.with_history(tracking, records, metric)
+    return choose_trial(records, study=name, trial=trial, metric=metric, mode=mode, where=conditions).trial_id

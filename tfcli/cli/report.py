@@ -50,7 +50,7 @@ def report(
     at: Annotated[At, typer.Option("--at", help="best: each trial's best value and its step; last: the last logged value.")] = At.best,
     compare: Annotated[int, typer.Option("--compare", help="Test the top trial against this many next ones.", min=0)] = 3,
     significance: Annotated[bool, typer.Option("--significance/--no-significance", help="Paired bootstrap of the top trial against the next ones.")] = True,
-    importance: Annotated[bool, typer.Option("--importance/--no-importance", help="fANOVA hyperparameter importance over finished trials.")] = True,
+    importance: Annotated[bool, typer.Option("--importance/--no-importance", help="Hyperparameter importance over finished trials: fANOVA and PED-ANOVA, per objective.")] = True,
     output: Annotated[
         ReportFormat,
         typer.Option("--format", "-f", help="table, json, markdown, html (a plotly page), or csv (the trials only, raw numbers)."),
@@ -65,8 +65,9 @@ def report(
 ) -> None:
     """Rank a study's trials by its objective or --metric, with significance and importance.
 
-    Failed and killed trials are listed apart. Two or more study names compare the studies'
-    best trials side by side.
+    Failed and killed trials are listed apart. With several objectives, the Pareto front comes
+    first (front ranks and the first front's hypervolume). Two or more study names compare the
+    studies' best trials side by side.
     """
     from tfcli.report.ranking import parse_columns, parse_where
     from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
@@ -98,6 +99,7 @@ def report(
         compare=compare,
         with_significance=significance and wants_extras and compare > 0,
         with_importance=importance and wants_extras,
+        with_pareto=wants_extras,  # csv: the trials only
         curves=output is ReportFormat.html,
     )
     _render(tracking, built, output, out, log_html)

@@ -1,4 +1,5 @@
-"""Choosing the trial of a study to export: the one named, or the best finished one."""
+"""Choosing the trial of a study to export: the one named, or the best finished one (among
+those that pass ``--where``, the report's conditions)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Optional, Sequence
 
 from tfcli.export.folder import ExportError
 from tfcli.records import TrialRecord, TrialStatus
+from tfcli.report.ranking import Condition, rank_trials
 from tfcli.spec.objective import choose_metric
 
 
@@ -34,14 +36,17 @@ def choose_trial(
     trial: Optional[str] = None,
     metric: Optional[str] = None,
     mode: Optional[str] = None,
+    where: Sequence[Condition] = (),
 ) -> TrialRecord:
     """The trial to export: ``trial`` if given, else the best finished one with a checkpoint.
 
-    Best means by ``metric`` (default: the objective) under ``mode``, each trial's best value
-    (``record.best`` must hold the metric's best when it is not the objective).
+    Best means by ``metric`` (default: the first objective) under ``mode``, each trial's best
+    value (``record.best`` must hold the metric's best when it is not the objective), among the
+    trials for which every ``where`` condition holds (as in ``tfcli report --where``: a metric
+    other than ``metric`` is compared at its last logged value).
     """
-    from tfcli.report.ranking import rank_trials
-
+    if trial is not None and where:
+        raise ExportError("--where picks the best trial that passes it; name a trial with --trial or filter with --where, not both")
     if trial is not None:
         record = find_trial(records, trial)
         if record.status is not TrialStatus.FINISHED or not record.has_checkpoint:
@@ -63,7 +68,13 @@ def choose_trial(
         objective_metric=next((r.objective_metric for r in records if r.objective_metric), None),
         objective_mode=next((r.objective_mode for r in records if r.objective_mode), None),
     )
-    ranking = rank_trials(done, metric, mode, at="best")
+    ranking = rank_trials(done, metric, mode, at="best", where=where)
+    if ranking.best is None and where:
+        conditions = " and ".join(c.text for c in where)
+        raise ExportError(
+            f"export --where needs a finished trial with a checkpoint for which {conditions} holds, but none of the "
+            f"{len(done)} finished trial{'s' if len(done) != 1 else ''} of {study!r} passes ({ranking.filtered_out} filtered out)"
+        )
     if ranking.best is None:
         raise ExportError(f"export needs a finished trial with a {metric} value, but no finished trial of {study!r} has one")
     return ranking.best.record

@@ -22,13 +22,16 @@ from tfcli.spec.objective import choose_metric
 from tfcli.tracking.baselines import baseline_outputs, baselines_from_metrics
 from tfcli.tracking.reading import with_history
 from tfcli.report.baselines import BaselineComparison, compare_with_baselines
-from tfcli.report.importance import Importance, fanova, search_space
+from tfcli.report.importance import Importance, active_config, fanova, ped_anova, search_space, stored_spec
+from tfcli.report.pareto import ParetoFront, ParetoPoint, objectives_of, pareto_front
 from tfcli.report.ranking import (
     Condition,
     Ranking,
     Row,
     check_columns,
+    is_finite,
     rank_trials,
+    value_of,
     searched_parameters,
     with_parameters,
 )
@@ -38,6 +41,8 @@ from tfcli.report.significance import Significance, compare_outputs, skipped, un
 
 #: Learning curves in the HTML page: this many of the top trials.
 CURVES = 10
+#: The loss curves of the HTML page: MLflow's training and validation loss metrics.
+TRAIN_LOSS, VALID_LOSS = "train_loss", "loss"
 
 
 @dataclass
@@ -49,7 +54,11 @@ class Report:
     trials: int  # in the study, before filters
     where: list[str] = field(default_factory=list)
     significance: Optional[Significance] = None
-    importance: Optional[Importance] = None
+    importance: Optional[Importance] = None  # fANOVA for the ranking metric (kept for older readers)
+    importances: list[Importance] = field(default_factory=list)  # fANOVA and PED-ANOVA, per objective
+    pareto: Optional[ParetoFront] = None  # several objectives only
+    loss_histories: dict[str, dict[str, list[tuple[int, float]]]] = field(default_factory=dict)  # html: metric -> run id -> points
+    spec_json: Optional[str] = None
     notes: list[str] = field(default_factory=list)
     parameter_source: str = ""
     histories: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # html only
@@ -197,9 +206,9 @@ def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[s
                 sources.add("architecture")
     text = {
         frozenset(): "",
-        frozenset({"tag"}): "parameters: the runs' tfcli.parameters tags",
-        frozenset({"architecture"}): "parameters: counted from each trial's model.* params, with the vocabulary size of its data setting's checkpoint/config.json (study trials carry no tfcli.parameters tag)",
-        frozenset({"tag", "architecture"}): "parameters: tfcli.parameters tags, else counted from the model.* params and a checkpoint's vocabulary size",
+        frozenset({"tag"}): "parameters: the model size each run recorded",
+        frozenset({"architecture"}): "parameters: counted from each trial's model settings and the vocabulary size of its data settings",
+        frozenset({"tag", "architecture"}): "parameters: the model size a run recorded, else counted from its model settings and vocabulary size",
     }[frozenset(sources)]
     return counts, text
 
@@ -267,7 +276,7 @@ def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int, b
         folder = Path(tmp)
         top_outputs = _outputs(tracking, top.record, folder)
         if not top_outputs:
-            return skipped(metric, f"the top trial {top.trial_id} has no saved validation outputs (checkpoint/valid_outputs.jsonl)", top.trial_id)
+            return skipped(metric, f"the top trial {top.trial_id} has no saved validation outputs (its checkpoint was logged without them)", top.trial_id)
         pairs = [(row.trial_id, row.rank, _outputs(tracking, row.record, folder)) for row in others]
         if baseline:
             outputs = baseline_outputs(tracking, study.run_id, baseline, folder / "baselines", artifact_uri=study.artifact_uri)
@@ -276,9 +285,90 @@ def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int, b
 
 
 def importance(study: StudyRecord, ranking: Ranking, parameters: Sequence[str]) -> Importance:
-    rows = [row for row in ranking.ranked if row.record.status is TrialStatus.FINISHED]
-    points = [({**row.record.params, **row.record.config}, row.value) for row in rows]
+    """fANOVA for the ranking metric over the finished ranked trials (their active parameters)."""
+    points = [(config, row.value) for row, config in _finished_configs(study, ranking.ranked, parameters)]
     return fanova(points, list(parameters), search_space(study.spec_json), ranking.mode, ranking.metric)
+
+
+def _finished_configs(study: StudyRecord, rows: Sequence[Row], parameters: Sequence[str]) -> list[tuple[Row, dict]]:
+    spec = stored_spec(study.spec_json)
+    return [
+        (row, active_config(row.record.config, row.record.params, parameters, spec))
+        for row in rows
+        if row.record.status is TrialStatus.FINISHED and not row.record.error
+    ]
+
+
+def importances(
+    study: StudyRecord, ranking: Ranking, parameters: Sequence[str], pareto: Optional[ParetoFront] = None
+) -> list[Importance]:
+    """fANOVA and PED-ANOVA, each over the finished trials' active parameters: for the ranking
+    metric, or, with several objectives (``pareto``), for each objective at the trials' points."""
+    space = search_space(study.spec_json)
+    configs = _finished_configs(study, ranking.ranked, parameters)
+    out = []
+    if pareto is None or not pareto.objectives:
+        points = [(config, row.value) for row, config in configs]
+        out.append(fanova(points, list(parameters), space, ranking.mode, ranking.metric))
+        out.append(ped_anova(points, list(parameters), space, ranking.mode, ranking.metric))
+        return out
+    by_run = {p.run_id: p for p in pareto.points}
+    for k, objective in enumerate(pareto.objectives):
+        points = [(config, by_run[row.record.run_id].values[k]) for row, config in configs if row.record.run_id in by_run]
+        out.append(fanova(points, list(parameters), space, objective.mode, objective.metric))
+        out.append(ped_anova(points, list(parameters), space, objective.mode, objective.metric))
+    return out
+
+
+def value_at_step(points: Sequence[tuple[int, float]], step: Optional[int]) -> Optional[float]:
+    """The value logged at ``step`` (the last one logged there), or None."""
+    found = None
+    for s, v in points:
+        if step is not None and s == step:
+            found = v
+    return found
+
+
+def pareto(tracking, study: StudyRecord, rows: Sequence[Row], parameters: Sequence[str]) -> Optional[ParetoFront]:
+    """The Pareto front of a study with several objectives (None with one): each finished
+    trial's point is every objective's value at its best checkpoint's step (from MLflow's
+    metric history), else its last value; trials that failed or lack an objective are left out."""
+    from tfcli import tracking as tr
+
+    objectives = objectives_of(study.spec_json)
+    if len(objectives) < 2:
+        return None
+    finished = [row for row in rows if row.record.status is TrialStatus.FINISHED and not row.record.error]
+    kept = {id(row) for row in finished}
+    unfinished = [row for row in rows if id(row) not in kept]
+    histories = {o.metric: tr.metric_histories(tracking, [r.record.run_id for r in finished if o.metric in r.record.metrics], o.metric) for o in objectives[1:]}
+    spec = stored_spec(study.spec_json)
+    points, missing, fallback = [], [], 0
+    for row in finished:
+        record = row.record
+        first = value_of(record, objectives[0].metric, "best")
+        values = [first.value]
+        step = first.step if first.value is not None else record.objective_step
+        for objective in objectives[1:]:
+            value = value_at_step(histories[objective.metric].get(record.run_id) or (), step)
+            if value is None:
+                value = record.metrics.get(objective.metric)
+                fallback += value is not None
+            values.append(value)
+        if not all(is_finite(v) for v in values):
+            missing.append(record.label)
+            continue
+        config = active_config(record.config, record.params, parameters, spec)
+        points.append(ParetoPoint(record.number, record.trial_id, record.run_id, tuple(float(v) for v in values), step, 0, config))
+    notes = []
+    if unfinished:
+        notes.append(f"left out of the Pareto front, as not finished or failed: trial{'s' if len(unfinished) > 1 else ''} {', '.join(r.record.label for r in unfinished)}")
+    if missing:
+        names = " and ".join(o.metric for o in objectives)
+        notes.append(f"left out of the Pareto front, as missing a value of {names}: trial{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    if fallback:
+        notes.append(f"{fallback} value{'s' if fallback > 1 else ''} of the Pareto front {'are' if fallback > 1 else 'is'} the trial's last one, as none was logged at its best checkpoint's step")
+    return pareto_front(objectives, points, notes)
 
 
 def build_report(
@@ -295,6 +385,7 @@ def build_report(
     with_significance: bool = True,
     with_importance: bool = True,
     with_parameters_count: bool = True,
+    with_pareto: bool = True,
     curves: bool = False,
 ) -> Report:
     """Everything a single-study report shows. ``top`` None or 0: every ranked trial."""
@@ -311,6 +402,7 @@ def build_report(
     chosen = list(columns) if columns else _default_columns(parameters, metric, records)
     check_columns(chosen, records, metric)
     every_ranked = list(ranking.ranked)
+    every_row = every_ranked + list(ranking.apart)  # every trial that --where kept
     baselines = baselines_from_metrics(study.metrics)
     best = ranking.best
     comparison = compare_with_baselines(baselines, metric, mode, best.trial_id if best else None, best.value if best else None)
@@ -333,7 +425,11 @@ def build_report(
         all_ranked=every_ranked,
         baselines=baselines,
         baseline_comparison=comparison,
+        spec_json=study.spec_json,
     )
+    report.pareto = pareto(tracking, study, every_row, parameters) if with_pareto else None
+    if report.pareto is not None:
+        report.notes = [*report.pareto.notes, *report.notes]
     if with_significance:
         report.significance = significance(tracking, study, ranking, compare, comparison.baseline if comparison else None)
     if with_significance:
@@ -342,10 +438,14 @@ def build_report(
         report.test_note = test_check(tracking, study, full)
     if with_importance:
         full = dataclasses.replace(ranking, ranked=every_ranked)  # importance sees every ranked trial
-        report.importance = importance(study, full, parameters)
+        report.importances = importances(study, full, parameters, report.pareto)
+        report.importance = next((i for i in report.importances if i.kind == "fANOVA" and i.metric == metric), report.importances[0])
     if curves and ranking.ranked:
         shown = [row.record.run_id for row in ranking.ranked[:CURVES]]
         report.histories = tr.metric_histories(tracking, shown, metric)
+        for key in (TRAIN_LOSS, VALID_LOSS):
+            logged = [row.record.run_id for row in ranking.ranked[:CURVES] if key in row.record.metrics]
+            report.loss_histories[key] = tr.metric_histories(tracking, logged, key) if logged else {}
     return report
 
 

@@ -18,6 +18,7 @@ import math
 from typing import Any, Optional, Sequence
 
 from tfcli.report.build import Report, StudyBest
+from tfcli.report.importance import active_config, stored_spec
 from tfcli.report.ranking import Row, cell
 from tfcli.report.significance import SCOPE
 
@@ -96,17 +97,25 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def row_dict(row: Row, report: Report) -> dict:
+def active_configs(report: Report, rows: Sequence[Row]) -> dict[str, dict]:
+    """Each trial's searched values, without the parameters its conditional search left inactive."""
+    spec = stored_spec(report.spec_json or report.study.spec_json)
+    return {row.record.run_id: active_config(row.record.config, row.record.params, report.parameters, spec) for row in rows}
+
+
+def row_dict(row: Row, report: Report, active: Optional[dict] = None) -> dict:
     r = row.record
+    config = active.get(r.run_id) if active is not None else None
     return {
         "rank": row.rank,
         "trial_id": r.trial_id,
         "number": r.number,
         "run_id": r.run_id,
         "status": r.status.value,
+        "state": r.state.value,  # "stopped" for a trial the scheduler stopped early
         "value": _json_value(row.value),
         "step": row.step,
-        "config": {k: r.config.get(k, r.params.get(k)) for k in report.parameters},
+        "config": config if config is not None else {k: r.config.get(k, r.params.get(k)) for k in report.parameters},
         "duration_s": r.duration_s,
         "parameters": row.parameters,
         "stopped_early": r.stopped_early,
@@ -117,6 +126,7 @@ def row_dict(row: Row, report: Report) -> dict:
 
 
 def to_json(report: Report) -> str:
+    active = active_configs(report, [*report.ranking.ranked, *report.ranking.apart])
     payload = {
         "study": report.study.to_dict(),
         "metric": report.metric,
@@ -126,18 +136,62 @@ def to_json(report: Report) -> str:
         "trials": report.trials,
         "filtered_out": report.ranking.filtered_out,
         "columns": report.columns,
-        "ranked": [row_dict(row, report) for row in report.ranking.ranked],
-        "apart": [row_dict(row, report) for row in report.ranking.apart],
+        "ranked": [row_dict(row, report, active) for row in report.ranking.ranked],
+        "apart": [row_dict(row, report, active) for row in report.ranking.apart],
         "baselines": [b.to_dict() for b in report.baselines],
         "baseline_comparison": report.baseline_comparison.to_dict() if report.baseline_comparison else None,
         "significance": report.significance.to_dict() if report.significance else None,
         "confirmed": report.confirmed.to_dict() if report.confirmed else None,
         "test_note": report.test_note,
         "importance": report.importance.to_dict() if report.importance else None,
+        "importances": [i.to_dict() for i in report.importances],
+        "pareto": report.pareto.to_dict() if report.pareto else None,
         "notes": report.notes + ([report.parameter_source] if report.parameter_source else []),
         "warnings": report.warnings,
     }
     return json.dumps(payload, indent=2, default=str)
+
+
+# --- pareto and importance (every format) -------------------------------------------------------
+
+
+def pareto_title(report: Report) -> str:
+    p = report.pareto
+    names = ", ".join(f"{o.metric} ({o.mode})" for o in p.objectives)
+    return f"Pareto front: {names}; {len(p.front)} non-dominated of {len(p.points)} trials"
+
+
+def pareto_headers(report: Report) -> list[str]:
+    return ["front", "trial", *[o.metric for o in report.pareto.objectives], "step", "trial_id"]
+
+
+def pareto_rows(report: Report) -> list[list[str]]:
+    """Every point, the non-dominated ones (front 1) first."""
+    return [
+        [str(p.rank), str(p.number) if p.number is not None else p.trial_id, *[fmt_number(v) for v in p.values], fmt_number(p.step), p.trial_id]
+        for p in report.pareto.points
+    ]
+
+
+def hypervolume_line(report: Report) -> str:
+    p = report.pareto
+    if p.hypervolume is None:
+        return "Hypervolume: none (no trial has a value of every objective)"
+    return f"Hypervolume of the first front: {p.hypervolume:.6g}, against the {p.reference_text()}"
+
+
+def importance_title(imp) -> str:
+    return f"Hyperparameter importance ({imp.label}) over {imp.trials} finished trials"
+
+
+def importance_notes(imp) -> list[str]:
+    """What goes under an importance table: the caveat, and what was left out."""
+    notes = []
+    if imp.caveat:
+        notes.append(f"Caveat: {imp.caveat}.")
+    if imp.inactive:
+        notes.append(f"Left out of {imp.kind}, as inactive in some trials (the conditional search did not set them): {', '.join(imp.inactive)}.")
+    return notes
 
 
 # --- csv ----------------------------------------------------------------------------------------
@@ -253,6 +307,10 @@ def to_markdown(report: Report) -> str:
         + (f"; where {' and '.join(report.where)} ({report.ranking.filtered_out} filtered out)" if report.where else ""),
         "",
     ]
+    if report.pareto is not None:
+        lines += [f"### {pareto_title(report)}", ""]
+        lines += _md_table(pareto_headers(report), pareto_rows(report)) if report.pareto.points else ["No trial has a value of every objective."]
+        lines += ["", hypervolume_line(report) + ".", ""]
     if report.ranking.ranked:
         lines += _md_table([header(c, report) for c in report.columns], [[display(r, c, report.metric) for c in report.columns] for r in report.ranking.ranked])
     else:
@@ -271,14 +329,14 @@ def to_markdown(report: Report) -> str:
         else:
             lines += _md_table(SIGNIFICANCE_HEADERS, significance_rows(report))
             lines += ["", f"{s.examples} validation examples, {s.resamples} resamples; difference = top minus other."]
-    imp = report.importance
-    if imp is not None:
-        lines += ["", f"### Hyperparameter importance ({imp.method})", ""]
+    for imp in report.importances or ([report.importance] if report.importance else []):
+        lines += ["", f"### Hyperparameter importance ({imp.label})", ""]
         if imp.note:
             lines.append(f"Skipped: {imp.note}.")
         else:
             lines += _md_table(("parameter", "importance"), [[k, f"{v:.3f}"] for k, v in imp.importances.items()])
-            lines += ["", f"Over {imp.trials} finished trials."]
+            lines += ["", f"Over {imp.trials} finished trials; {imp.method}."]
+            lines += [f"{n}" for n in importance_notes(imp)]
     notes = report.notes + ([report.parameter_source] if report.parameter_source else [])
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
@@ -303,6 +361,8 @@ def print_table(report: Report, console) -> None:
     subtitle = f"{report.trials} trials, task {study.task}, objective {study.objective_metric} ({study.objective_mode})"
     if report.where:
         subtitle += f"; where {' and '.join(report.where)} ({report.ranking.filtered_out} filtered out)"
+    if report.pareto is not None:
+        _print_pareto(report, console)
     table = Table(title=title, caption=subtitle, show_lines=False)
     for column in report.columns:
         table.add_column(header(column, report), justify="right" if column not in ("trial", "status", "run_id", "error") else "left")
@@ -349,19 +409,35 @@ def print_table(report: Report, console) -> None:
             table.add_row(*values)
         console.print(table)
         console.print(f"Verdict: {report.confirmed.sentence()}.", markup=False)
-    imp = report.importance
-    if imp is not None:
+    for imp in report.importances or ([report.importance] if report.importance else []):
         if imp.note:
-            console.print(f"Importance: skipped: {imp.note}.")
+            console.print(f"Importance ({imp.label}): skipped: {imp.note}.", markup=False)
         else:
-            table = Table(title=f"Hyperparameter importance over {imp.trials} finished trials (fANOVA)")
+            table = Table(title=importance_title(imp))
             table.add_column("parameter")
             table.add_column("importance", justify="right")
             for name, value in imp.importances.items():
                 table.add_row(name, f"{value:.3f}")
             console.print(table)
+            for note in importance_notes(imp):
+                console.print(note, markup=False)
     for note in report.notes + ([report.parameter_source] if report.parameter_source else []):
         console.print(f"Note: {note}")
+
+
+def _print_pareto(report: Report, console) -> None:
+    from rich.table import Table
+
+    if not report.pareto.points:
+        console.print(f"{pareto_title(report)}: no trial has a value of every objective.", markup=False)
+        return
+    table = Table(title=pareto_title(report), caption="front 1: no other trial is at least as good in every objective and better in one")
+    for column in pareto_headers(report):
+        table.add_column(column, justify="left" if column == "trial_id" else "right")
+    for values in pareto_rows(report):
+        table.add_row(*values)
+    console.print(table)
+    console.print(hypervolume_line(report) + ".", markup=False)
 
 
 # --- several studies ----------------------------------------------------------------------------
