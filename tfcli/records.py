@@ -50,8 +50,14 @@ class TrialStatus(str, enum.Enum):
         return _AS_MLFLOW.get(self, self)
 
     @property
+    def state(self) -> "TrialState":
+        """This status in the one vocabulary every view uses (see :class:`TrialState`)."""
+        return _STATES[self]
+
+    @property
     def label(self) -> str:
-        return self.value.lower()
+        """The word every view prints: :attr:`state`'s."""
+        return self.state.value
 
     @property
     def is_done(self) -> bool:
@@ -62,6 +68,40 @@ class TrialStatus(str, enum.Enum):
     def is_failure(self) -> bool:
         """Failed or errored: its results do not count towards the study's best."""
         return self in (TrialStatus.FAILED, TrialStatus.ERRORED)
+
+
+class TrialState(str, enum.Enum):
+    """Where a trial stands, in the words the live display, the log lines, ``status``, the
+    report and the ``tfcli.state`` tag of its MLflow run all use. ``stopped`` is an early stop
+    by the scheduler or the study's time budget (Optuna's PRUNED); ``killed`` is a trial cut
+    short by an interruption, which ``resume`` continues. MLflow's own run status stays
+    FINISHED / FAILED / KILLED (a stopped trial's run is FINISHED)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    KILLED = "killed"
+
+
+_STATES = {
+    TrialStatus.RUNNING: TrialState.RUNNING,
+    TrialStatus.RETRYING: TrialState.RUNNING,
+    TrialStatus.FINISHED: TrialState.FINISHED,
+    TrialStatus.STOPPED: TrialState.STOPPED,
+    TrialStatus.FAILED: TrialState.FAILED,
+    TrialStatus.ERRORED: TrialState.FAILED,
+    TrialStatus.KILLED: TrialState.KILLED,
+    TrialStatus.UNFINISHED: TrialState.KILLED,
+}
+
+
+def trial_state(status: TrialStatus, stopped_early: bool = False) -> TrialState:
+    """The state of a trial whose MLflow run has ``status`` (FINISHED with the stopped-early
+    tag is ``stopped``)."""
+    if stopped_early and status in (TrialStatus.FINISHED, TrialStatus.STOPPED):
+        return TrialState.STOPPED
+    return status.state
 
 
 _AS_MLFLOW = {
@@ -127,6 +167,10 @@ class TrialRecord:
         return self.checkpoint_uri is not None
 
     @property
+    def state(self) -> TrialState:
+        return trial_state(self.status, self.stopped_early)
+
+    @property
     def label(self) -> str:
         """How reports name the trial: its number, or Ray's id for a run logged without one."""
         return str(self.number) if self.number is not None else self.trial_id
@@ -140,6 +184,7 @@ class TrialRecord:
             "number": self.number,
             "run_id": self.run_id,
             "status": self.status.value,
+            "state": self.state.value,
             "params": dict(self.params),
             "config": dict(self.config),
             "final_config": dict(self.final_config),

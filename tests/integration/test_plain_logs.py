@@ -52,7 +52,7 @@ def test_each_trial_event_is_one_plain_line():
         "trial t1 config: train.lr=0.001",
         "trial t1 step 10: bleu 2.500 (best 2.500)",
         "trial t1 step 20: bleu 1.500 (best 2.500)",
-        "trial t1 stopped early at step 20: best bleu 2.500",
+        "trial t1 stopped at step 20: best bleu 2.500",
         "trial t2 started",
         "trial t2 failed at step 3: DivergedError: training diverged at step 3",
     ]

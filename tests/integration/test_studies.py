@@ -39,9 +39,10 @@ def test_random_asha_study(project, ray_session, cli):
     (project / "s.yaml").write_text(text)
     result = cli("study", "start", "s.yaml")
     assert result.exit_code == 0, result.output + result.stderr
-    assert "4 finished" in result.stdout
     parent, children = check_complete_study(project, "rand-asha", 4)
     stopped = [c for c in children if c.data.tags.get("tfcli.stopped_early") == "true"]
+    assert f"{4 - len(stopped)} finished, {len(stopped)} stopped, 0 failed, 0 killed" in result.stdout, result.stdout
+    assert sorted(c.data.tags["tfcli.state"] for c in children) == sorted(["stopped"] * len(stopped) + ["finished"] * (4 - len(stopped)))
     assert all(int(c.data.tags["tfcli.last_step"]) == 10 for c in stopped)
 
     # The parent run summarises the study for MLflow's UI; each child names what was searched.
@@ -65,6 +66,42 @@ def test_random_asha_study(project, ray_session, cli):
     status = cli("study", "status", "rand-asha", "--format", "json")
     trials = json.loads(status.stdout)["trials"]
     assert sorted(t["status"] for t in trials) == ["FINISHED"] * 4
+
+
+def test_a_stopped_trial_is_stopped_in_every_view(project, ray_session, cli):
+    """One word per state: a trial ASHA stops reads ``stopped`` in the log lines the live display
+    prints without a terminal, the JSON summary of ``start``, ``status``, the report (JSON and
+    HTML) and its MLflow tag, while MLflow's own status stays FINISHED."""
+    text = study_text(
+        "stop-one", method="grid", samples=1, parameters="    train.lr: {values: [3.0e-3, 1.0e-7]}",
+        scheduler="{type: asha, grace_period: 10, reduction_factor: 2}",
+    ).replace("  max_concurrent: 2\n", "  max_concurrent: 1\n") + "objective: {metric: loss, mode: min}\n"
+    (project / "s.yaml").write_text(text)
+    result = cli("study", "start", "s.yaml", "--format", "json")
+    assert result.exit_code == 0, result.output + result.stderr
+    summary = json.loads(result.stdout)  # stdout holds only the summary; the lines went to stderr
+    assert summary["states"] == {"running": 0, "finished": 1, "stopped": 1, "failed": 0, "killed": 0}, summary
+    assert summary["search_seed"] == 5 and summary["next"] == "tfcli report stop-one"
+    assert " stopped at step 10" in result.stderr, result.stderr
+
+    _, children = study_runs(project, "stop-one")
+    by_lr = {float(c.data.params["train.lr"]): c for c in children}
+    assert by_lr[1.0e-7].data.tags["tfcli.state"] == "stopped" and by_lr[1.0e-7].info.status == "FINISHED"
+    assert by_lr[3.0e-3].data.tags["tfcli.state"] == "finished"
+    number = by_lr[1.0e-7].data.tags["tfcli.trial_number"]
+
+    status = json.loads(cli("study", "status", "stop-one", "--format", "json").stdout)
+    assert {t["number"]: t["state"] for t in status["trials"]}[int(number)] == "stopped"
+    table = cli("study", "status", "stop-one").stdout
+    assert "stopped" in table and "early stop" not in table
+
+    report = cli("report", "stop-one", "--format", "json")
+    assert report.exit_code == 0, report.output + report.stderr
+    states = {row.get("number", row.get("trial")): row.get("state") for block in ("ranked", "apart") for row in json.loads(report.stdout).get(block, [])}
+    assert "stopped" in states.values(), report.stdout
+    html = cli("report", "stop-one", "--format", "html", "--out", str(project / "r.html"))
+    assert html.exit_code == 0, html.output + html.stderr
+    assert "stopped" in (project / "r.html").read_text()
 
 
 def test_tpe_study(project, ray_session, cli):
@@ -162,7 +199,7 @@ def test_a_study_whose_trials_end_at_train_max_time(project, ray_session, cli):
     (project / "s.yaml").write_text(text.replace("eval_every: 10", "eval_every: 30"))
     result = cli("study", "start", "s.yaml")
     assert result.exit_code == 0, result.output + result.stderr
-    assert "2 finished (0 stopped early)" in result.stdout, result.stdout
+    assert "2 finished, 0 stopped, 0 failed, 0 killed" in result.stdout, result.stdout
     _, children = study_runs(project, "budget")
     client = store_client(project)
     for child in children:

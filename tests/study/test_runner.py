@@ -382,7 +382,7 @@ def test_ctrl_c_stops_the_study_quickly_and_it_resumes(ray_session, tmp_path):
     assert process.returncode == 0, err[-3000:]
     interrupted = json.loads(out.strip().splitlines()[-1])
     assert interrupted["interrupted"] is True and interrupted["unfinished"] >= 1
-    assert set(interrupted["statuses"].values()) == {"unfinished"}
+    assert set(interrupted["statuses"].values()) == {"killed"}
     assert "Tuner.restore" not in err  # Tune's Python resume advice is not shown
 
     (tmp_path / "delay").write_text("0.02")

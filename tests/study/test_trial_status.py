@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfcli.records import TrialStatus
+from tfcli.records import TrialRecord, TrialState, TrialStatus, trial_state
 
 
 def test_the_mlflow_side_reads_as_before():
@@ -33,11 +33,31 @@ def test_done_failure_and_the_printed_words():
     assert done == {TrialStatus.FINISHED, TrialStatus.STOPPED, TrialStatus.FAILED, TrialStatus.ERRORED, TrialStatus.KILLED}
     assert {s for s in TrialStatus if s.is_failure} == {TrialStatus.FAILED, TrialStatus.ERRORED}
     assert [s.label for s in TrialStatus if s not in TrialStatus.mlflow_statuses()] == [
-        "retrying", "stopped", "errored", "unfinished"
+        "running", "stopped", "failed", "killed"
     ]
 
 
-def test_the_live_display_prints_the_words_it_printed_before():
+def test_one_set_of_state_words_for_every_view():
+    """running, finished, stopped, failed, killed: the runner's finer states fold into them, and
+    a FINISHED run with the stopped-early tag is stopped."""
+    assert [s.value for s in TrialState] == ["running", "finished", "stopped", "failed", "killed"]
+    assert {s: s.state for s in TrialStatus} == {
+        TrialStatus.RUNNING: TrialState.RUNNING,
+        TrialStatus.RETRYING: TrialState.RUNNING,
+        TrialStatus.FINISHED: TrialState.FINISHED,
+        TrialStatus.STOPPED: TrialState.STOPPED,
+        TrialStatus.FAILED: TrialState.FAILED,
+        TrialStatus.ERRORED: TrialState.FAILED,
+        TrialStatus.KILLED: TrialState.KILLED,
+        TrialStatus.UNFINISHED: TrialState.KILLED,
+    }
+    assert trial_state(TrialStatus.FINISHED, stopped_early=True) is TrialState.STOPPED
+    assert trial_state(TrialStatus.KILLED, stopped_early=True) is TrialState.KILLED
+    record = TrialRecord(study="s", study_id="i", trial_id="t", run_id="r", status=TrialStatus.FINISHED, stopped_early=True)
+    assert record.state is TrialState.STOPPED and record.to_dict()["state"] == "stopped"
+
+
+def test_the_live_display_prints_the_state_words():
     from rich.console import Console
 
     from tests.study.conftest import make_spec
@@ -52,7 +72,9 @@ def test_the_live_display_prints_the_words_it_printed_before():
     screen.print(live.render())
     text = screen.export_text()
     assert "2/3 trials done" in text and "best bleu 5.000 (t1)" in text
-    assert "stopped" in text and "errored" in text and "retrying" in text and "STOPPED" not in text
+    assert "stopped" in text and "failed" in text and "running" in text
+    assert not any(word in text for word in ("STOPPED", "errored", "retrying", "unfinished"))
+    assert {trial["state"].label for trial in live.trials.values()} == {"stopped", "failed", "running"}
 
 
 def test_defect10_a_resumed_study_shows_its_finished_trials_with_their_configurations():

@@ -7,7 +7,7 @@ interval in seconds. Each line starts with the local time::
     2026-12-02 22:31:05 trial 1a2b_00000 started: train.lr=0.003162 model.d_model=32
     2026-12-02 22:31:09 trial 1a2b_00000 step 10: bleu 3.210 (best 3.210)
     2026-12-02 22:31:12 trial 1a2b_00000 finished at step 20: best bleu 4.100
-    2026-12-02 22:31:12 trial 1a2b_00001 stopped early at step 10: best bleu 1.200
+    2026-12-02 22:31:12 trial 1a2b_00001 stopped at step 10: best bleu 1.200
     2026-12-02 22:31:13 trial 1a2b_00002 failed at step 10: DivergedError: training diverged ...
     2026-12-02 22:31:35 status: 1 running, 2 finished, 1 not started; 2/4 trials done, elapsed 0:30, ETA 0:30; best bleu 4.100 (1a2b_00000)
 
@@ -24,14 +24,14 @@ import time
 from collections import Counter
 from typing import Any
 
-from tfcli.records import TrialStatus
+from tfcli.records import TrialState, TrialStatus
 
 STATUS_EVERY_S = 30.0
 
 STATE_WORDS = {
     TrialStatus.RUNNING: "started",
     TrialStatus.RETRYING: "raised; retrying from its last checkpoint",
-    TrialStatus.STOPPED: "stopped early",
+    TrialStatus.STOPPED: "stopped",
 }
 
 
@@ -85,8 +85,8 @@ def evaluation_line(trial_id: str, step, metric: str, value: float, best: float)
 
 
 def status_line(states: list[TrialStatus], total: int, progress: str) -> str:
-    counts = Counter(states)
-    parts = [f"{counts[s]} {s.label}" for s in TrialStatus if counts[s]]
+    counts = Counter(s.state for s in states)
+    parts = [f"{counts[s]} {s.value}" for s in TrialState if counts[s]]
     if total > len(states):
         parts.append(f"{total - len(states)} not started")
     return f"status: {', '.join(parts) or 'no trials'}; {progress}"

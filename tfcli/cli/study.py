@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from tfcli.cli.output import OutputFormat, console, print_json
+from tfcli.records import TrialState
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -118,31 +119,55 @@ EXIT_TRIALS_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
-def _finish(outcome, name: str, screen) -> None:
-    """Print how the study went and exit 0 (all finished), 1 (some failed) or 130 (interrupted)."""
-    failed = outcome.failed + outcome.errored
-    done = outcome.finished + outcome.stopped
-    best = outcome.best_trial
-    best_text = f"; best {outcome.metric} {best.best:.3f} ({best.trial_id})" if best and best.best is not None else ""
-    screen.print(
-        f"{name}: {done} finished ({outcome.stopped} stopped early), {failed} failed, {outcome.unfinished} unfinished "
-        f"in {outcome.elapsed_s:.0f}s{best_text}"
-    )
+def study_summary(outcome, name: str, search_seed: int | None = None) -> dict:
+    """How a study run went, as ``--format json`` prints it and the closing lines say it."""
+    states = {state.value: 0 for state in TrialState}
     for trial in outcome.trials:
-        if trial.status.is_failure and trial.error:
-            screen.print(f"  {trial.trial_id} {trial.status.label}: {trial.error}", markup=False)
-    lost = outcome.lost_work
-    if lost:
-        screen.print(f"{len(lost)} result(s) could not be recorded in MLflow:")
-    for line in lost:
-        screen.print(f"  not recorded: {line}", markup=False)
-    for note in outcome.notes:
-        screen.print(f"Note: {note}", markup=False)
-    if outcome.interrupted or outcome.unfinished:
-        screen.print(f"Interrupted; continue with: tfcli study resume {name}")
+        states[trial.status.label] += 1
+    best = outcome.best_trial
+    return {
+        "study": name,
+        "experiment": outcome.name,
+        "trials": len(outcome.trials),
+        "states": states,
+        "elapsed_s": round(outcome.elapsed_s, 1),
+        "objective": {"metric": outcome.metric, "mode": outcome.mode},
+        "best": {"trial_id": best.trial_id, "value": best.best, "config": dict(best.config)} if best and best.best is not None else None,
+        "failures": [{"trial_id": t.trial_id, "error": t.error} for t in outcome.trials if t.status.is_failure],
+        "not_recorded": list(outcome.lost_work),
+        "notes": list(outcome.notes),
+        "search_seed": search_seed,
+        "interrupted": bool(outcome.interrupted or outcome.unfinished),
+        "next": f"tfcli study resume {name}" if outcome.interrupted or outcome.unfinished else f"tfcli report {name}",
+    }
+
+
+def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.table, search_seed: int | None = None) -> None:
+    """Say how the study went (lines, or one JSON object on stdout) and exit 0 (all finished),
+    1 (some failed or a result was not recorded) or 130 (interrupted)."""
+    summary = study_summary(outcome, name, search_seed)
+    if output is OutputFormat.json:
+        print_json(summary)
+    else:
+        states = summary["states"]
+        best = summary["best"]
+        best_text = f"; best {outcome.metric} {best['value']:.3f} ({best['trial_id']})" if best else ""
+        counts = ", ".join(f"{n} {state}" for state, n in states.items() if state != "running")
+        screen.print(f"{name}: {counts} in {outcome.elapsed_s:.0f}s{best_text}")
+        for failure in summary["failures"]:
+            if failure["error"]:
+                screen.print(f"  {failure['trial_id']} failed: {failure['error']}", markup=False)
+        lost = summary["not_recorded"]
+        if lost:
+            screen.print(f"{len(lost)} result(s) could not be recorded in MLflow:")
+        for line in lost:
+            screen.print(f"  not recorded: {line}", markup=False)
+        for note in summary["notes"]:
+            screen.print(f"Note: {note}", markup=False)
+        screen.print(("Interrupted; continue with: " if summary["interrupted"] else "Report: ") + summary["next"])
+    if summary["interrupted"]:
         raise typer.Exit(EXIT_INTERRUPTED)
-    screen.print(f"Report: tfcli report {name}")
-    if failed or lost:
+    if summary["failures"] or summary["not_recorded"]:
         raise typer.Exit(EXIT_TRIALS_FAILED)
 
 
@@ -158,15 +183,20 @@ def start(
     no_baselines: Annotated[
         bool, typer.Option("--no-baselines", help="Skip the reference baselines (tfcli baseline) on the parent run.")
     ] = False,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run every trial of a study on Ray Tune and record it in MLflow."""
     from tfcli.spec.describe import space_summary, trial_count
     from tfcli.spec.load import load_spec
 
     spec = load_spec(file)
-    screen = console()
+    drawn = spec.search.seed is None
+    spec = spec.with_search_seed()
+    screen = console(stderr=output is OutputFormat.json)
+    if drawn:
+        screen.print(f"search.seed: {spec.search.seed} (drawn; put `seed: {spec.search.seed}` under search: to repeat this study)")
     if dry_run:
-        _print_dry_run(spec, num_samples, screen)
+        _print_dry_run(spec, num_samples, screen, output)
         return
     check_data_files(spec)
     from tfcli.study.lifecycle import ensure_new_study, start_study
@@ -184,7 +214,7 @@ def start(
             spec, tracking, storage=storage, address=address, num_samples=num_samples, max_concurrent=max_concurrent,
             progress=live, baselines=not no_baselines,
         )
-    _finish(outcome, spec.name, screen)
+    _finish(outcome, spec.name, screen, output, spec.search.seed)
 
 
 def check_data_files(spec) -> None:
@@ -198,7 +228,7 @@ def check_data_files(spec) -> None:
         load_splits(spec)
 
 
-def _print_dry_run(spec, num_samples: int | None, screen) -> None:
+def _print_dry_run(spec, num_samples: int | None, screen, output: OutputFormat = OutputFormat.table) -> None:
     from rich.table import Table
 
     from tfcli.spec.describe import space_summary, trial_count
@@ -207,6 +237,12 @@ def _print_dry_run(spec, num_samples: int | None, screen) -> None:
     total = trial_count(spec, num_samples)
     shown = min(total, 10)
     rows = describe_trials(spec, shown)
+    if output is OutputFormat.json:
+        print_json({
+            "study": spec.name, "space": space_summary(spec), "trials": total, "search_seed": spec.search.seed,
+            "method": spec.search.method, "first_configs": rows,
+        })
+        return
     screen.print(f"{spec.name}: {space_summary(spec)}; {total} trials; showing the first {len(rows)}")
     table = Table(title=None)
     table.add_column("#", justify="right")
@@ -218,13 +254,14 @@ def _print_dry_run(spec, num_samples: int | None, screen) -> None:
     screen.print(table)
 
 
-def _stored_study(name: str, tracking_uri: Optional[str]):
-    """(tracking, the stored study, the console) for a command that continues a study."""
+def _stored_study(name: str, tracking_uri: Optional[str], output: OutputFormat = OutputFormat.table):
+    """(tracking, the stored study, the console) for a command that continues a study; under
+    ``--format json`` the console is stderr, so stdout holds only the summary."""
     from tfcli.study.lifecycle import load_stored_study
     from tfcli.tracking import check_tracking, resolve_tracking
 
     tracking = check_tracking(resolve_tracking(tracking_uri))
-    return tracking, load_stored_study(tracking, name), console()
+    return tracking, load_stored_study(tracking, name), console(stderr=output is OutputFormat.json)
 
 
 @app.command("resume")
@@ -237,13 +274,14 @@ def resume(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Ray's state is lost or damaged: run the unfinished trials again from MLflow's records.")
     ] = False,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Continue an interrupted study without re-running finished trials."""
     from tfcli.cli.study_live import StudyLive
     from tfcli.study.lifecycle import NothingToResume, planned_trials, resume_study
     from tfcli.tracking import trial_records
 
-    tracking, stored, screen = _stored_study(name, tracking_uri)
+    tracking, stored, screen = _stored_study(name, tracking_uri, output)
     screen.print(f"Resuming study {name} from {tracking.uri}")
     records = trial_records(tracking, name, history=False)
     live = StudyLive(screen, stored.spec, planned_trials(stored, len(records)))
@@ -256,8 +294,10 @@ def resume(
             )
     except NothingToResume as ended:
         screen.print(str(ended))
+        if output is OutputFormat.json:
+            print_json({"study": name, "nothing_to_do": str(ended)})
         return
-    _finish(outcome, name, screen)
+    _finish(outcome, name, screen, output, stored.spec.search.seed)
 
 
 @app.command("extend")
@@ -268,18 +308,19 @@ def extend(
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run N more trials under the same parent run, the searcher warm-started from finished ones."""
     from tfcli.cli.study_live import StudyLive
     from tfcli.study.lifecycle import extend_study
 
-    tracking, stored, screen = _stored_study(name, tracking_uri)
+    tracking, stored, screen = _stored_study(name, tracking_uri, output)
     with StudyLive(screen, stored.spec, num_samples) as live:
         outcome, warm = extend_study(
             name, tracking, num_samples=num_samples, address=address, storage=storage, max_concurrent=max_concurrent, progress=live
         )
     screen.print(f"Searcher warm-started from {warm} finished trial(s).")
-    _finish(outcome, name, screen)
+    _finish(outcome, name, screen, output, stored.spec.search.seed)
 
 
 @app.command("confirm")
@@ -291,12 +332,13 @@ def confirm(
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
     tracking_uri: TrackingOption = None,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Retrain the top trials' configurations with fresh seeds: does the winner hold up?"""
     from tfcli.cli.study_live import StudyLive
     from tfcli.study.lifecycle import NothingToResume, confirm_study
 
-    tracking, stored, screen = _stored_study(name, tracking_uri)
+    tracking, stored, screen = _stored_study(name, tracking_uri, output)
     try:
         with StudyLive(screen, stored.spec, top * seeds) as live:
             outcome, started = confirm_study(
@@ -304,9 +346,11 @@ def confirm(
             )
     except NothingToResume as done:
         screen.print(str(done))
+        if output is OutputFormat.json:
+            print_json({"study": name, "nothing_to_do": str(done)})
         return
     screen.print(f"Confirmation: {started} run(s) of the top {top} configuration(s) with fresh seeds.")
-    _finish(outcome, name, screen)
+    _finish(outcome, name, screen, output, stored.spec.search.seed)
 
 
 @app.command("list")
@@ -352,13 +396,13 @@ def status(
 
     spec = stored.spec
     params = list(spec.search.parameters)
-    table = Table(title=f"{name}: {spec.objective.metric} ({spec.objective.mode})")
-    for column in ("trial", "status", *params, "step", spec.objective.metric):
+    table = Table(title=f"{name}: {spec.primary_objective.metric} ({spec.primary_objective.mode})")
+    for column in ("trial", "state", *params, "step", spec.primary_objective.metric):
         table.add_column(column)
     for r in records:
         value = f"{r.objective_value:.3f}" if r.objective_value is not None else ""
         table.add_row(
-            r.label, r.status.value + (" (early stop)" if r.stopped_early else ""),
+            r.label, r.state.value,
             *(_cell(dict(r.config).get(p, "")) for p in params), str(r.last_step or ""), value,
         )
     console().print(table)

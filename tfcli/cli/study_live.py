@@ -13,6 +13,7 @@ from typing import Any
 
 from tfcli.cli.log_lines import StudyLines, duration, short, status_every_s
 from tfcli.records import TrialStatus
+from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 
 STATE_STYLES = {
@@ -34,8 +35,8 @@ class StudyLive:
         self.screen = screen
         self.spec = spec
         self.total = total
-        self.metric = spec.objective.metric
-        self.mode = spec.objective.mode
+        self.metric = spec.primary_objective.metric
+        self.mode = spec.primary_objective.mode
         self.search_params = list(spec.search.parameters)
         self.params = self.search_params[:4]
         self.trials: dict[str, dict[str, Any]] = {}
@@ -102,8 +103,9 @@ class StudyLive:
                 value = None
             if value is not None:
                 trial["last"] = value
-                if trial["best"] is None or (value > trial["best"] if self.mode == "max" else value < trial["best"]):
-                    trial["best"] = value
+                key = (value, result.get(TIE_BREAK_METRIC), result.get("step"))
+                if trial["best"] is None or outranks(key, trial.get("best_key") or (trial["best"], None, None), self.mode):
+                    trial["best"], trial["best_key"] = value, key
             self._refresh()
             if self.lines_started:
                 self.lines.result(trial_id, trial, value)
@@ -134,11 +136,14 @@ class StudyLive:
             self.live.update(self.render())
 
     def best(self) -> tuple[str, float] | None:
-        scored = [(tid, t["best"]) for tid, t in self.trials.items() if t["best"] is not None and not t["state"].is_failure]
-        if not scored:
-            return None
-        pick = max if self.mode == "max" else min
-        return pick(scored, key=lambda item: item[1])
+        top = None
+        for tid, trial in self.trials.items():
+            if trial["best"] is None or trial["state"].is_failure:
+                continue
+            key = trial.get("best_key") or (trial["best"], None, None)
+            if top is None or outranks(key, top[2], self.mode):
+                top = (tid, trial["best"], key)
+        return top[:2] if top else None
 
     def progress_text(self) -> str:
         done = sum(t["state"].is_done for t in self.trials.values())

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from tfcli.errors import SpecProblem, StudySpecError
 from tfcli.spec.rules import cross_check
-from tfcli.spec.schema import DataFiles, ParamSpec, StudySpec
+from tfcli.spec.schema import UNION_TAGS, DataFiles, ParamSpec, StudySpec
+from tfcli.spec.wandb import apply_aliases, sweep_hint
 
 _MAX_NODES = 100_000
 #: Deeper than any study file needs; the point where a too deeply nested document is reported.
@@ -254,10 +255,10 @@ def _data_path(data: Any, loc: Path_, error_type: str) -> Path_:
             current = current[part]
         elif isinstance(current, dict) and last and error_type in ("missing", "extra_forbidden"):
             path.append(part)
-        elif isinstance(current, dict) and error_type == "missing" and part not in ("ref", "files"):
+        elif isinstance(current, dict) and error_type == "missing" and part not in UNION_TAGS:
             path.append(part)
             current = {}
-        elif isinstance(current, dict) and not last and part not in ("ref", "files"):
+        elif isinstance(current, dict) and not last and part not in UNION_TAGS:
             path.append(part)
             current = {}
     return tuple(path)
@@ -287,6 +288,11 @@ def _pydantic_problems(err: ValidationError, doc: YamlDocument, filename: str) -
                 message = message[len("Value error, ") :]
             if "but got" not in message:
                 message = f"{message[:1].lower()}{message[1:]}, but got {_short(item.get('input'))}"
+        hint = sweep_hint(path, item.get("input"))
+        if hint and item["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r}; {hint}"
+        elif hint:
+            message = f"{message} ({hint})"
         key = (format_path(path), message)
         if key in seen:
             continue
@@ -309,6 +315,9 @@ def check_spec_text(text: str, filename: str = "<study>", base_dir: Path | None 
         SpecProblem(filename, line, format_path(path), f"duplicate key (first given on line {first})")
         for path, line, first in doc.duplicates
     ]
+    for old, new in apply_aliases(doc.data):
+        if old in doc.lines:
+            doc.lines[new] = doc.lines[old]
     spec: StudySpec | None = None
     try:
         spec = StudySpec.model_validate(doc.data)

@@ -43,6 +43,33 @@ def better(a: Optional[float], b: Optional[float], mode: str) -> bool:
     return a > b if mode == "max" else a < b
 
 
+#: The metric that breaks a tie in the objective (lower wins), before the earlier step does.
+TIE_BREAK_METRIC = "loss"
+
+
+def outranks(a: tuple, b: Optional[tuple], mode: str) -> bool:
+    """Whether result ``a`` beats result ``b``, each ``(objective value, validation loss, step)``.
+
+    The one tie rule of every place that picks a best result (a trial's best checkpoint in
+    ``tfcli train`` and in a study, the best trial live, in the summary, in MLflow and in the
+    report): the better objective value; on a tie, the lower validation loss; then the earlier
+    step. A missing loss or step never wins a tie.
+    """
+    value, loss, step = a
+    if b is None:
+        return better(value, None, mode)
+    other, other_loss, other_step = b
+    if better(value, other, mode):
+        return True
+    if value is None or other is None or value != other:
+        return False
+    if loss is not None and math.isfinite(loss) and (other_loss is None or not math.isfinite(other_loss) or loss < other_loss):
+        return True
+    if other_loss is not None and (loss is None or loss != other_loss):
+        return False
+    return step is not None and (other_step is None or step < other_step)
+
+
 def best_point(points: Iterable[tuple[int, float]], mode: str) -> Optional[MetricBest]:
     """The best ``(step, value)`` of a metric's history; the earliest step wins a tie."""
     top: Optional[MetricBest] = None

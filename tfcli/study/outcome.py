@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tfcli.records import TrialStatus
+from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
 from tfcli.spec.results import reached_end
 from tfcli.spec.schema import StudySpec
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
@@ -24,6 +25,7 @@ class TrialSummary:
     failures: int  # exceptions Ray saw; all but an errored trial's last were retried
     error: str | None  # last line of the error, or the failure message
     path: str | None  # the trial's folder in Ray's storage
+    best_key: tuple | None = None  # (best value, validation loss, step) of that result: ties are broken by outranks
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,11 @@ class StudyOutcome:
         candidates = [t for t in healthy if t.best is not None]
         if not candidates:
             return None
-        pick = max if self.mode == "max" else min
-        return pick(candidates, key=lambda t: t.best)
+        top = None
+        for trial in candidates:
+            if top is None or outranks(trial.best_key or (trial.best, None, None), top.best_key or (top.best, None, None), self.mode):
+                top = trial
+        return top
 
     @property
     def best_config(self) -> dict[str, Any] | None:
@@ -109,6 +114,7 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
     from ray.tune import ExperimentAnalysis
 
     analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
+    frames = analysis.trial_dataframes
     summaries = []
     for t in analysis.trials:
         last = t.last_result or {}
@@ -145,6 +151,26 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
                 failures=int(getattr(t, "num_failures", 0) or 0),
                 error=error,
                 path=t.path,
+                best_key=_best_key(frames.get(t.trial_id), metric, mode),
             )
         )
     return summaries
+
+
+def _best_key(frame, metric: str, mode: str) -> tuple | None:
+    """(value, validation loss, step) of a trial's best result in its saved progress, by
+    :func:`outranks`; None when the progress holds no objective value."""
+    if frame is None or metric not in getattr(frame, "columns", ()):
+        return None
+    top = None
+    for row in frame.to_dict("records"):
+        if FAILURE_KEY in row and row[FAILURE_KEY] == row[FAILURE_KEY] and row[FAILURE_KEY]:
+            continue
+        key = (_finite(row.get(metric)), _finite(row.get(TIE_BREAK_METRIC)), _finite(row.get("step")))
+        if key[0] is not None and outranks(key, top, mode):
+            top = key
+    return top
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from tfcli.spec.objective import better
+from tfcli.records import TrialState, TrialStatus, trial_state
+from tfcli.spec.conditions import active_parameters
+from tfcli.spec.objective import outranks
 from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.artifacts import read_text_artifact
@@ -60,6 +62,7 @@ from tfcli.tracking.tags import (
     TAG_ROLE,
     TAG_SEARCHED,
     TAG_STOP_REASON,
+    TAG_STATE,
     TAG_STOPPED_EARLY,
     TAG_STUDY_ID,
     TAG_STUDY_NAME,
@@ -307,6 +310,8 @@ class StudyTracker:
             try:
                 if self._client.get_run(run_id).info.status == "RUNNING":
                     self._client.set_terminated(run_id, "KILLED")
+                    if run_id != self.parent_run_id:
+                        self._client.set_tag(run_id, TAG_STATE, TrialState.KILLED.value)
             except Exception as err:  # noqa: BLE001 - say what stayed open, then go on
                 self.lost_work.append(f"run {run_id} could not be closed after Ctrl-C: {one_line(err)}")
 
@@ -318,20 +323,16 @@ class StudyTracker:
         trial and its searched values as tags (params cannot change when a study is extended).
         Confirmation runs are not trials of the search and are left out."""
         trials = [c for c in self._children.values() if c.role == ROLE_TRIAL]
-        counts = {"finished": 0, "stopped": 0, "failed": 0, "killed": 0, "running": 0}
+        counts = {state: 0 for state in TrialState}
         for child in trials:
-            if child.status == "FINISHED":
-                counts["stopped" if child.stopped_early else "finished"] += 1
-            elif child.status in ("FAILED", "KILLED"):
-                counts[child.status.lower()] += 1
-            else:
-                counts["running"] += 1
-        metrics: dict[str, float] = {f"trials_{state}": float(n) for state, n in counts.items()}
+            counts[trial_state(TrialStatus.from_mlflow(child.status or "RUNNING"), child.stopped_early)] += 1
+        metrics: dict[str, float] = {f"trials_{state.value}": float(n) for state, n in counts.items()}
         tags: dict[str, str] = {}
-        objective = self.spec.objective
+        objective = self.spec.primary_objective
         best = None
         for child in trials:
-            if child.status == "FINISHED" and better(child.objective_value, best.objective_value if best else None, objective.mode):
+            key = child.objective_key or (child.objective_value, None, None)
+            if child.status == "FINISHED" and outranks(key, (best.objective_key or (best.objective_value, None, None)) if best else None, objective.mode):
                 best = child
         if best is not None:
             metrics[f"best_{metric_name(objective.metric)}"] = float(best.objective_value)
@@ -451,14 +452,15 @@ class StudyTracker:
             TAG_STUDY_NAME: self.spec.name,
             TAG_ROLE: ROLE_TRIAL,
             **confirmation,
-            TAG_SEARCHED: truncate(json.dumps(sorted(config)), MAX_TAG_VALUE),
+            TAG_SEARCHED: truncate(json.dumps(sorted(active_parameters(self.spec, config))), MAX_TAG_VALUE),
             TAG_TRIAL_ID: trial.trial_id,
+            TAG_STATE: TrialState.RUNNING.value,
             TAG_TRIAL_NUMBER: str(child.number),
             TAG_TRIAL_NAME: str(trial),
             TAG_EXPERIMENT_TAG: str(getattr(trial, "experiment_tag", "") or ""),
             TAG_CONFIG: truncate(json.dumps(config, sort_keys=True), MAX_TAG_VALUE),
-            TAG_OBJECTIVE_METRIC: self.spec.objective.metric,
-            TAG_OBJECTIVE_MODE: self.spec.objective.mode,
+            TAG_OBJECTIVE_METRIC: self.spec.primary_objective.metric,
+            TAG_OBJECTIVE_MODE: self.spec.primary_objective.mode,
             TAG_TASK: self.spec.task.type,
         }
         params = spec_params(spec)
@@ -526,13 +528,15 @@ class StudyTracker:
                 tags[TAG_STOP_REASON] = stop_reason or "scheduler"
             child.stopped_early = early
         child.status = status
+        tags[TAG_STATE] = trial_state(TrialStatus(status), child.stopped_early).value
         if error:
             tags[TAG_ERROR] = truncate(error_summary(error), 1000)
         checkpoint = None
         if status != "KILLED":  # a killed trial's checkpoint is logged when it ends after resume
-            best = best_checkpoint(trial, self.spec.objective.metric, self.spec.objective.mode)
+            best = best_checkpoint(trial, self.spec.primary_objective.metric, self.spec.primary_objective.mode)
             if best is not None:
-                checkpoint, value, step = best
+                checkpoint, value, step, loss = best
+                child.objective_key = (value, loss, step)
                 if value is not None:
                     child.objective_value = float(value)
                     tags[TAG_OBJECTIVE_VALUE] = repr(float(value))

@@ -12,7 +12,6 @@ from tfcli.errors import StudyError
 from tfcli.tracking.search import search_all, tag_field
 from tfcli.tracking.store import Tracking, ensure_experiment
 from tfcli.tracking.tags import (
-    MAX_TAG_VALUE,
     PHASE_STARTING,
     ROLE_STUDY,
     SPEC_ARTIFACT,
@@ -21,25 +20,25 @@ from tfcli.tracking.tags import (
     TAG_OBJECTIVE_MODE,
     TAG_PHASE,
     TAG_ROLE,
-    TAG_SPEC,
+    TAG_SEARCH_SEED,
     TAG_STUDY_ID,
     TAG_STUDY_NAME,
     TAG_TASK,
 )
 
 def study_run_tags(spec, study_id: str) -> dict[str, str]:
-    """What names a parent run as a study's, and the resolved spec when it fits in a tag."""
+    """What names a parent run as a study's. The resolved spec is the run's ``spec.json``
+    artifact (older stores also carry it as a tag, which readers still take)."""
     tags = {
         TAG_STUDY_ID: study_id,
         TAG_STUDY_NAME: spec.name,
         TAG_ROLE: ROLE_STUDY,
         TAG_TASK: spec.task.type,
-        TAG_OBJECTIVE_METRIC: spec.objective.metric,
-        TAG_OBJECTIVE_MODE: spec.objective.mode,
+        TAG_OBJECTIVE_METRIC: spec.primary_objective.metric,
+        TAG_OBJECTIVE_MODE: spec.primary_objective.mode,
     }
-    spec_json = spec.model_dump_json(indent=2)
-    if len(spec_json) <= MAX_TAG_VALUE:
-        tags[TAG_SPEC] = spec_json
+    if spec.search.seed is not None:
+        tags[TAG_SEARCH_SEED] = str(spec.search.seed)
     return tags
 
 
@@ -52,7 +51,7 @@ def description_tags(spec) -> dict[str, str]:
 def create_study_run(tracking: Tracking, spec, study_id: str, tags: dict[str, str]) -> str:
     """Create the parent run of a new study before Ray starts, and claim the study's name.
 
-    The run carries the resolved spec (tag and ``spec.json``) from its first moment, so a
+    The run carries the resolved spec (``spec.json``) from its first moment, so a
     driver that dies at any later point leaves a study that ``resume`` can find and explain.
     On a shared store, when another driver created a parent run for the same name first, this
     run is deleted again and StudyError says so.
@@ -62,6 +61,7 @@ def create_study_run(tracking: Tracking, spec, study_id: str, tags: dict[str, st
     spec_json = spec.model_dump_json(indent=2)
     run_tags = {**study_run_tags(spec, study_id), TAG_PHASE: PHASE_STARTING, **description_tags(spec), **tags}
     run = client.create_run(experiment_id, tags=run_tags, run_name=spec.name)
+    client.log_text(run.info.run_id, spec_json, SPEC_ARTIFACT)
     parents = search_all(client, [experiment_id], f"{tag_field(TAG_ROLE)} = '{ROLE_STUDY}'")
     first = min(parents, key=lambda r: (r.info.start_time, r.info.run_id), default=run)
     if first.info.run_id != run.info.run_id:
@@ -70,5 +70,4 @@ def create_study_run(tracking: Tracking, spec, study_id: str, tags: dict[str, st
             f"study {spec.name!r} was started by another driver a moment ago in {tracking.uri}; "
             f"follow it with `tfcli study status {spec.name}`, or give this study a new `name:`"
         )
-    client.log_text(run.info.run_id, spec_json, SPEC_ARTIFACT)
     return run.info.run_id

@@ -16,37 +16,40 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from tfcli.spec.objective import better
+from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
 from tfcli.tracking.values import flatten, number, step_of
 
 
-def best_checkpoint(trial: Any, metric: str, mode: str) -> Optional[tuple[Any, Optional[float], Optional[int]]]:
-    """``(checkpoint, objective value, step)`` of the trial's best kept checkpoint, or None.
+def best_checkpoint(trial: Any, metric: str, mode: str) -> Optional[tuple[Any, Optional[float], Optional[int], Optional[float]]]:
+    """``(checkpoint, objective value, step, validation loss)`` of the trial's best kept checkpoint, or None.
 
     Ray's checkpoint manager keeps the trial's checkpoints (all, or the ``num_to_keep`` best
     by its score attribute, plus the latest) with the result each was reported with; the best
-    by ``metric`` under ``mode`` wins, later ones on ties; without the metric, the latest.
+    by ``metric`` under ``mode`` wins, ties broken by :func:`tfcli.spec.objective.outranks`;
+    without the metric, the latest.
     """
     manager = getattr(getattr(trial, "run_metadata", None), "checkpoint_manager", None)
     results = list(getattr(manager, "_checkpoint_results", None) or [])
     latest = getattr(manager, "latest_checkpoint_result", None)
     if latest is not None and all(latest is not r for r in results):
         results.append(latest)
-    best, best_value = None, None
+    best, best_key = None, None
     for result in results:
         if getattr(result, "checkpoint", None) is None:
             continue
-        value = number(flatten(result.metrics or {}).get(metric))
+        flat = flatten(result.metrics or {})
+        value = number(flat.get(metric))
         if value is None or math.isnan(value):
             continue
-        if best is None or not better(best_value, value, mode):
-            best, best_value = result, value
+        key = (value, number(flat.get(TIE_BREAK_METRIC)), step_of(result.metrics or {}))
+        if best is None or outranks(key, best_key, mode):
+            best, best_key = result, key
     if best is None:
         if latest is not None and latest.checkpoint is not None:
-            return latest.checkpoint, None, step_of(latest.metrics or {})
+            return latest.checkpoint, None, step_of(latest.metrics or {}), None
         checkpoint = getattr(trial, "checkpoint", None)
-        return (checkpoint, None, None) if checkpoint is not None else None
-    return best.checkpoint, best_value, step_of(best.metrics or {})
+        return (checkpoint, None, None, None) if checkpoint is not None else None
+    return best.checkpoint, best_key[0], best_key[2], best_key[1]
 
 
 def trial_error_text(trial: Any) -> str:

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
+from tfcli.records import TrialState
 from tfcli.tracking.tags import (
     CHECKPOINT_ARTIFACT_PATH,
     CONFIG_HISTORY_ARTIFACT,
@@ -23,6 +24,7 @@ from tfcli.tracking.tags import (
     TAG_CHECKPOINT,
     TAG_ERROR,
     TAG_LAST_STEP,
+    TAG_STATE,
     TAG_STOP_REASON,
     TAG_STOPPED_EARLY,
 )
@@ -68,6 +70,7 @@ class Child:
     status: Optional[str] = None  # the MLflow status it ended with
     stopped_early: bool = False
     objective_value: Optional[float] = None  # at its logged checkpoint
+    objective_key: Optional[tuple] = None  # (value, validation loss, step) at that checkpoint, for ties (spec.objective.outranks)
     failures: int = 0
     failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
     settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
@@ -173,6 +176,7 @@ def op_reopen(client, child: Child) -> None:
     if child.run_id is None:
         return
     client.update_run(child.run_id, status="RUNNING")
+    client.set_tag(child.run_id, TAG_STATE, TrialState.RUNNING.value)
     tags = client.get_run(child.run_id).data.tags
     for key in (TAG_STOPPED_EARLY, TAG_STOP_REASON, TAG_ERROR):
         if key in tags:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tfcli.errors import DivergedError
-from tfcli.spec.objective import better
+from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
 from tfcli.spec.results import MAX_TIME_KEY
 from tfcli.spec.schema import StudySpec, parse_duration
 from tfcli.train.costs import peak_memory_mb
@@ -269,9 +269,13 @@ class Trainer:
             "peak_memory_mb": peak_memory_mb(self.placement.device),
         }
         metrics = {**metrics, **extra, **costs, "step": self.step, "elapsed_s": elapsed}
-        objective = self.spec.objective
+        objective = self.spec.primary_objective
         value = metrics.get(objective.metric)
-        is_best = self.best is None or better(value, self.best.metrics.get(objective.metric), objective.mode)
+        is_best = self.best is None or outranks(
+            (value, metrics.get(TIE_BREAK_METRIC), self.step),
+            (self.best.metrics.get(objective.metric), self.best.metrics.get(TIE_BREAK_METRIC), self.best.step),
+            objective.mode,
+        )
         path = self.workdir / f"checkpoint-{self.step:07d}"
         self.save(path, metrics, outputs)
         evaluation = Evaluation(self.step, metrics, path, is_best, elapsed, list(train_points or []))
@@ -315,7 +319,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "best_step": self.best.step if self.best else -1,
-            "best_value": float(self.best.metrics.get(self.spec.objective.metric, float("nan"))) if self.best else float("nan"),
+            "best_value": float(self.best.metrics.get(self.spec.primary_objective.metric, float("nan"))) if self.best else float("nan"),
         }
         return save_checkpoint(
             path,
