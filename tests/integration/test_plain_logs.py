@@ -56,7 +56,7 @@ def test_each_trial_event_is_one_plain_line():
         "trial t2 started",
         "trial t2 failed at step 3: DivergedError: training diverged at step 3",
     ]
-    assert status.startswith("status: 1 failed, 1 stopped, 1 not started; 2/3 trials done"), status
+    assert status.startswith("status: 1 stopped, 1 failed, 1 not started; 2/3 trials done"), status
     assert "best bleu 2.500 (t1)" in status
     assert "\x1b[" not in screen.export_text(styles=True).split("trial t2 failed")[0]
 
