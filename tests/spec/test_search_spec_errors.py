@@ -97,6 +97,8 @@ BROKEN = [
     ("several-objectives-scheduler-metric-not-one", edit("objective: {metric: bleu, mode: max}\n", TWO_OBJECTIVES).replace("scheduler: {type: fifo}", "scheduler: {type: asha, metric: chrf}"), 23,
      "scheduler.metric", "must be one of the objectives"),
     ("unknown-method", edit("method: tpe", "method: bohb"), 11, "search.method", "'nsga2'"),
+    ("hyperband-under-max-concurrent", edit("num_samples: 4", "num_samples: 4\n  max_concurrent: 2").replace("scheduler: {type: fifo}", "scheduler: {type: hyperband}"), 13,
+     "search.max_concurrent", "so it would stop none"),
     ("initial-unknown-key", edit("{train.lr: 1.0e-3, train.schedule", "{train.lrr: 1.0e-3, train.schedule"), 20,
      "search.initial.0.train.lrr", "not a parameter of search.parameters"),
     ("initial-constant-key", edit("train.warmup_steps: 400}", "train.warmup_steps: 400, train.seed: 3}"), 20,

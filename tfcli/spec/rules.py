@@ -355,10 +355,34 @@ def _objective_problems(data: dict) -> Iterator[Problem]:
         )
 
 
+def lockstep_problem(scheduler_type: str, max_concurrent: int | None, trials: int) -> str | None:
+    """Why ``hyperband`` under a concurrency limit below the study's trial count cannot work.
+
+    Tune's HyperBand is synchronous: it pauses each trial at its bracket's milestone and halves
+    the bracket once every trial in it is there. Ray counts the paused trials against the
+    searcher's concurrency limit, so the rest of the bracket never starts, the paused trials
+    are resumed and nothing is stopped (benchmarks/asha_vs_fifo.py, Ray 2.60: 16 trials under
+    max_concurrent 2 all trained to the end). ``trials``: the trials this run starts.
+    """
+    if scheduler_type != "hyperband" or max_concurrent is None or max_concurrent >= trials:
+        return None
+    return (
+        f"hyperband halves a bracket only once all its trials have paused at the same step, and Ray counts paused "
+        f"trials against max_concurrent ({max_concurrent}, fewer than the {trials} trials), so it would stop none; "
+        "leave max_concurrent out (the CPUs each trial asks for still limit how many run at once) "
+        "or use scheduler {type: asha, brackets: 3}, asynchronous HyperBand"
+    )
+
+
 def _schedule_problems(data: dict) -> Iterator[Problem]:
     train = _section(data, "train", TrainSpec)
     scheduler = _section(data, "scheduler", SchedulerSpec)
     search = _section(data, "search", SearchSpec)
+    if scheduler is not None and search is not None:
+        # Under grid the study runs more trials than num_samples; lifecycle checks the full count.
+        lockstep = lockstep_problem(scheduler.type, search.max_concurrent, search.num_samples)
+        if lockstep:
+            yield ("search", "max_concurrent"), lockstep
     if train is not None and train.eval_every > train.max_steps:
         yield ("train", "eval_every"), (
             f"eval_every <= max_steps must hold (a trial must evaluate at least once), "

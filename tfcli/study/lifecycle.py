@@ -15,6 +15,8 @@ from typing import Any
 from tfcli import crash_points
 from tfcli.errors import StudyError
 from tfcli.spec.conditions import active_parameters
+from tfcli.spec.describe import trial_count
+from tfcli.spec.rules import lockstep_problem
 from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
@@ -129,11 +131,11 @@ def start_study(
     ``baselines``: score the task's reference baselines on the driver first and log them on
     the parent run (:func:`_log_baselines`), once per study.
     """
-    from tfcli.spec.describe import trial_count
     from tfcli.study.runner import run_study
     from tfcli.train.trainable import train_trial
 
     spec = spec.with_search_seed()
+    _refuse_lockstep(spec, num_samples, max_concurrent)
     with study_lock(tracking, spec.name):
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
@@ -172,6 +174,17 @@ def _log_baselines(tracking, spec: StudySpec, run_id: str) -> None:
     from tfcli.train.prepare import load_splits
 
     log_baselines(tracking, run_id, compute_baselines(spec, load_splits(spec)))
+
+
+def _refuse_lockstep(spec: StudySpec, num_samples: int | None, max_concurrent: int | None) -> None:
+    """Refuse, before anything is written, a run that ``hyperband`` could not stop a trial of
+    (:func:`~tfcli.spec.rules.lockstep_problem`): the study file's limit against the full trial
+    count (a grid's too), or the ``--max-concurrent`` / ``--num-samples`` given."""
+    limit = max_concurrent if max_concurrent is not None else spec.search.max_concurrent
+    problem = lockstep_problem(spec.scheduler.type, limit, trial_count(spec, num_samples))
+    if problem:
+        where = f"--max-concurrent {max_concurrent}" if max_concurrent is not None else f"{spec.source_file or 'the study file'}: search.max_concurrent"
+        raise StudyError(f"{where}: {problem}")
 
 
 def _refuse_orphan_ray_state(name: str, storage: str) -> None:
@@ -282,7 +295,6 @@ def planned_trials(stored: StoredStudy, known: int = 0) -> int:
     A study started before the count was recorded (no ``tfcli.planned_trials`` tag) owes its
     study file's trials, or the ``known`` trial runs when there are more (its extensions).
     """
-    from tfcli.spec.describe import trial_count
 
     value = stored.tags.get(TAG_PLANNED_TRIALS, "")
     return int(value) if value.isdigit() else max(trial_count(stored.spec), known)
@@ -395,11 +407,11 @@ def extend_study(
     experiment ``NAME-extK`` whose searcher is given the earlier trials' configurations and
     results; the MLflow callback attaches to the same parent run by study id.
     """
-    from tfcli.spec.describe import trial_count
     from tfcli.tracking import trial_records
 
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
+        _refuse_lockstep(stored.spec, num_samples, max_concurrent)
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
         unfinished = [r for r in records if not _is_finished(r)]
