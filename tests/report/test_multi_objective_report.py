@@ -271,3 +271,34 @@ def test_the_page_draws_every_plot_offline_in_chromium(study, tmp_path):
     assert all(p["marks"] > 0 for p in plots if p["traces"]), plots
     assert [p["id"] for p in plots if p["overlaps"]] == [], plots
     assert errors == [], errors
+
+
+def test_an_inactive_parameter_shows_no_value_though_its_params_hold_the_default(cli, study):
+    """A real trial logs every setting as a param, the study's default of an inactive
+    parameter too (model.dropout 0.1 here); report cells show the trial did not search it."""
+    import csv
+    import io
+
+    from tfcli import tracking as tr
+
+    runs = {r.trial_id: r for r in tr.load_study(study, NAME).trials}
+    study.client().log_param(runs["syn_00000"].run_id, "model.dropout", "0.1")  # trial 0: d_model 16, inactive
+
+    def report(fmt):
+        result = cli("report", NAME, "--tracking-uri", study.uri, "--format", fmt, "--no-significance", "--no-importance")
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    by_number = {row["number"]: row for row in json.loads(report("json"))["ranked"]}
+    assert "model.dropout" in by_number[0]["cells"] and by_number[0]["cells"]["model.dropout"] is None
+    assert by_number[1]["cells"]["model.dropout"] == 0.1
+    rows = {row["trial"]: row for row in csv.DictReader(io.StringIO(report("csv")))}
+    assert rows["0"]["model.dropout"] == "" and rows["1"]["model.dropout"] == "0.1", rows
+    markdown = report("markdown")
+    ranking = markdown[markdown.index("| rank |"):].split("\n\n")[0].splitlines()
+    header = [c.strip() for c in ranking[0].strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in ranking[2:]]
+    cells = {row[header.index("trial")]: row[header.index("model.dropout")] for row in rows}
+    assert cells["0"] == "inactive" and cells["1"] == "0.1", cells
+    table = report("table")
+    assert table.count("inactive") >= 4, table  # trials 0, 2, 4 and 6 (d_model 16) in the ranking

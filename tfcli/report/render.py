@@ -70,7 +70,10 @@ def fmt_count(count: Optional[int]) -> str:
     return str(count)
 
 
-def display(row: Row, column: str, metric: str) -> str:
+def display(row: Row, column: str, metric: str, inactive: bool = False) -> str:
+    """A cell as text; ``inactive``: a searched parameter the trial's ``when:`` left unset."""
+    if inactive:
+        return "inactive"
     value = cell(row, column, metric)
     if column == "time":
         return fmt_duration(value)
@@ -103,6 +106,13 @@ def active_configs(report: Report, rows: Sequence[Row]) -> dict[str, dict]:
     return {row.record.run_id: active_config(row.record.config, row.record.params, report.parameters, spec) for row in rows}
 
 
+def is_inactive(report: Report, row: Row, column: str, active: dict[str, dict]) -> bool:
+    """Whether ``column`` is a searched parameter that the trial's conditional search left
+    inactive (see :func:`active_configs`): its params hold the study's default, which the
+    trial kept but did not search, so a report shows no value there."""
+    return column in report.parameters and column not in active.get(row.record.run_id, {})
+
+
 def row_dict(row: Row, report: Report, active: Optional[dict] = None) -> dict:
     r = row.record
     config = active.get(r.run_id) if active is not None else None
@@ -121,7 +131,10 @@ def row_dict(row: Row, report: Report, active: Optional[dict] = None) -> dict:
         "stopped_early": r.stopped_early,
         "error": r.error,
         "metrics": {k: _json_value(v) for k, v in sorted(r.metrics.items())},
-        "cells": {c: _json_value(cell(row, c, report.metric)) for c in report.columns},
+        "cells": {
+            c: None if active is not None and is_inactive(report, row, c, active) else _json_value(cell(row, c, report.metric))
+            for c in report.columns
+        },
     }
 
 
@@ -204,8 +217,13 @@ def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["time_s" if c == "time" else c for c in columns])
-    for row in report.ranking.ranked + report.ranking.apart:
-        writer.writerow(["" if (v := _json_value(cell(row, c, report.metric))) is None else v for c in columns])
+    rows = report.ranking.ranked + report.ranking.apart
+    active = active_configs(report, rows)
+    for row in rows:
+        writer.writerow([
+            "" if is_inactive(report, row, c, active) or (v := _json_value(cell(row, c, report.metric))) is None else v
+            for c in columns
+        ])
     return buffer.getvalue()
 
 
@@ -311,14 +329,18 @@ def to_markdown(report: Report) -> str:
         lines += [f"### {pareto_title(report)}", ""]
         lines += _md_table(pareto_headers(report), pareto_rows(report)) if report.pareto.points else ["No trial has a value of every objective."]
         lines += ["", hypervolume_line(report) + ".", ""]
+    active = active_configs(report, [*report.ranking.ranked, *report.ranking.apart])
     if report.ranking.ranked:
-        lines += _md_table([header(c, report) for c in report.columns], [[display(r, c, report.metric) for c in report.columns] for r in report.ranking.ranked])
+        lines += _md_table(
+            [header(c, report) for c in report.columns],
+            [[display(r, c, report.metric, is_inactive(report, r, c, active)) for c in report.columns] for r in report.ranking.ranked],
+        )
     else:
         lines.append("No trial has a finite value yet.")
     if report.ranking.apart:
         columns = _apart_columns(report)
         lines += ["", "### Failed, killed and without a value", ""]
-        lines += _md_table(columns, [[display(r, c, report.metric) for c in columns] for r in report.ranking.apart])
+        lines += _md_table(columns, [[display(r, c, report.metric, is_inactive(report, r, c, active)) for c in columns] for r in report.ranking.apart])
     lines += _md_baselines(report)
     lines += ([""] + [f"**Warning:** {w}." for w in report.warnings]) if report.warnings else []
     s = report.significance
@@ -366,8 +388,9 @@ def print_table(report: Report, console) -> None:
     table = Table(title=title, caption=subtitle, show_lines=False)
     for column in report.columns:
         table.add_column(header(column, report), justify="right" if column not in ("trial", "status", "run_id", "error") else "left")
+    active = active_configs(report, [*report.ranking.ranked, *report.ranking.apart])
     for row in report.ranking.ranked:
-        table.add_row(*(display(row, c, report.metric) for c in report.columns))
+        table.add_row(*(display(row, c, report.metric, is_inactive(report, row, c, active)) for c in report.columns))
     if report.ranking.ranked:
         console.print(table)
     else:
@@ -378,7 +401,7 @@ def print_table(report: Report, console) -> None:
         for column in columns:
             apart.add_column(column)
         for row in report.ranking.apart:
-            apart.add_row(*(display(row, c, report.metric) for c in columns))
+            apart.add_row(*(display(row, c, report.metric, is_inactive(report, row, c, active)) for c in columns))
         console.print(apart)
     if report.baselines:
         baselines = Table(title=BASELINE_TITLE)
