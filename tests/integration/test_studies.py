@@ -68,6 +68,29 @@ def test_random_asha_study(project, ray_session, cli):
     assert sorted(t["status"] for t in trials) == ["FINISHED"] * 4
 
 
+def test_asha_stops_on_validation_loss_while_the_trials_rank_by_bleu(project, ray_session, cli):
+    """scheduler.metric: loss. At the first rung (step 10) BLEU is 0 for both trials, so ASHA on
+    BLEU could not tell them apart; on validation loss it stops lr 1e-7. The ranking, the best
+    checkpoint and the summary stay on the objective, BLEU."""
+    text = study_text(
+        "on-loss", method="grid", samples=1, parameters="    train.lr: {values: [3.0e-3, 1.0e-7]}",
+        scheduler="{type: asha, grace_period: 10, reduction_factor: 2, metric: loss}",
+    ).replace("  max_concurrent: 2\n", "  max_concurrent: 1\n")
+    (project / "l.yaml").write_text(text)
+    result = cli("study", "start", "l.yaml", "--format", "json")
+    assert result.exit_code == 0, result.output + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["states"]["stopped"] == 1 and summary["states"]["finished"] == 1, summary
+    _, children = study_runs(project, "on-loss")
+    by_lr = {float(c.data.params["train.lr"]): c for c in children}
+    assert by_lr[1.0e-7].data.tags["tfcli.state"] == "stopped", "ASHA did not stop on loss"
+    client = store_client(project)
+    at_rung = [next(m.value for m in client.get_metric_history(c.info.run_id, "bleu") if m.step == 10) for c in children]
+    assert at_rung == [0.0, 0.0], f"BLEU at the first rung told the trials apart ({at_rung}): the test shows nothing"
+    report = json.loads(cli("report", "on-loss", "--format", "json").stdout)
+    assert report["metric"] == "bleu" and report["ranked"][0]["config"]["train.lr"] == 3.0e-3
+
+
 def test_a_stopped_trial_is_stopped_in_every_view(project, ray_session, cli):
     """One word per state: a trial ASHA stops reads ``stopped`` in the log lines the live display
     prints without a terminal, the JSON summary of ``start``, ``status``, the report (JSON and

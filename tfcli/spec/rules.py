@@ -284,12 +284,16 @@ def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:
     if task is None:
         return
     info = TASKS[task.type]
-    for where, objective in _objectives(data):
-        if objective.metric not in info.objective_metrics:
-            close = difflib.get_close_matches(objective.metric, info.objective_metrics, n=1, cutoff=0.6)
+    scheduler = _section(data, "scheduler", SchedulerSpec)
+    named = [((*where, "metric"), objective.metric) for where, objective in _objectives(data)]
+    if scheduler is not None and scheduler.metric is not None:
+        named.append((("scheduler", "metric"), scheduler.metric))
+    for where, metric in named:
+        if metric not in info.objective_metrics:
+            close = difflib.get_close_matches(metric, info.objective_metrics, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            yield (*where, "metric"), (
-                f"task {task.type} does not produce metric {objective.metric!r}; {hint}choose one of: {', '.join(info.objective_metrics)}"
+            yield where, (
+                f"task {task.type} does not produce metric {metric!r}; {hint}choose one of: {', '.join(info.objective_metrics)}"
             )
     name = task.builtin_name
     if name is not None and name not in info.builtin_sets:
@@ -344,9 +348,8 @@ def _objective_problems(data: dict) -> Iterator[Problem]:
         return
     metrics = [o.metric for _, o in objectives]
     several = isinstance(raw, list) and len(raw) > 1
-    if scheduler.metric is not None and metrics and scheduler.metric not in metrics:
-        yield ("scheduler", "metric"), f"must be one of the objectives ({', '.join(metrics)}), but got {scheduler.metric!r}"
-    elif scheduler.metric is not None and scheduler.type not in ONE_METRIC_SCHEDULERS:
+    # scheduler.metric may be any metric the evaluations log (checked in _task_problems).
+    if scheduler.metric is not None and scheduler.type not in ONE_METRIC_SCHEDULERS:
         yield ("scheduler", "metric"), f"is only used by the {', '.join(ONE_METRIC_SCHEDULERS)} schedulers, but type is {scheduler.type}"
     elif several and scheduler.type in ONE_METRIC_SCHEDULERS and scheduler.metric is None:
         yield ("scheduler", "type"), (

@@ -265,8 +265,9 @@ class SchedulerSpec(Section):
     type: Literal["fifo", "asha", "hyperband", "pbt"] = "fifo"
     metric: Optional[str] = Field(
         None,
-        description="The objective metric asha, hyperband and pbt stop or exploit on; needed when the study has "
-        "several objectives (default: the objective).",
+        description="The metric asha, hyperband and pbt stop or exploit on, in its own direction: one of the "
+        "objectives, or any metric the evaluations log (loss ranks trials from the first evaluation, when BLEU is "
+        "still 0 for all); needed when the study has several objectives (default: the objective).",
     )
     grace_period: Optional[int] = Field(None, ge=1, description="Training steps before a trial can be stopped.")
     reduction_factor: float = Field(3.0, gt=1.0)
@@ -389,10 +390,14 @@ class StudySpec(Section):
 
     @property
     def scheduler_objective(self) -> ObjectiveSpec:
-        """The objective that asha, hyperband and pbt act on: ``scheduler.metric``, else the first."""
+        """What asha, hyperband and pbt act on: ``scheduler.metric`` (an objective, with its mode,
+        or another metric the evaluations log, in that metric's direction), else the first
+        objective. Trials are still ranked, and checkpoints kept, by the first objective."""
         for objective in self.objectives:
             if objective.metric == self.scheduler.metric:
                 return objective
+        if self.scheduler.metric is not None:
+            return ObjectiveSpec(metric=self.scheduler.metric, mode=TASKS[self.task.type].default_mode(self.scheduler.metric))
         return self.primary_objective
 
     @model_validator(mode="after")
