@@ -176,7 +176,7 @@ class EvalSpec(Section):
     chrf_word_order: int = Field(0, ge=0, description="2 is chrF++.")
     chrf_beta: int = Field(2, ge=0)
     chrf_eps_smoothing: bool = False
-    chrf_lowercase: bool = False
+    chrf_lowercase: bool = Field(False, description="Lowercase before chrF (tfcli score: --lowercase, with BLEU's).")
     chrf_whitespace: bool = Field(False, description="Keep whitespace in chrF's character n-grams.")
     ter_case_sensitive: bool = False
     ter_no_punct: bool = False
