@@ -32,6 +32,8 @@ def scores(text, *flags, metric):
         (["--word-order", "2"], {"word_order": 2}),  # chrF++
         (["--char-order", "4", "--beta", "1"], {"char_order": 4, "beta": 1}),
         (["--eps-smoothing"], {"eps_smoothing": True}),
+        (["--lowercase"], {"lowercase": True}),
+        (["--whitespace"], {"whitespace": True}),
     ],
 )
 def test_chrf_options_are_sacrebleus(text, flags, kwargs):
@@ -160,3 +162,19 @@ def test_from_eval_reads_a_spec_or_its_stored_json_old_or_new():
     settings = MetricSettings.from_eval({"qa_rules": "squad_v2", "chrf_word_order": 2, "classification_labels": ["x", "y"]})
     assert (settings.qa_rules, settings.chrf_word_order, settings.classification_labels) == ("squad_v2", 2, ("x", "y"))
     assert json.dumps(settings.to_dict())
+
+
+def test_lowercase_reaches_bleu_and_chrf_alike(text):
+    data = scores(text, "--lowercase", metric="bleu,chrf")
+    assert data["settings"]["bleu_lowercase"] is data["settings"]["chrf_lowercase"] is True
+    assert "|case:lc|" in data["signatures"]["bleu"] and "|case:lc|" in data["signatures"]["chrf"]
+
+
+def test_help_says_where_a_default_differs_from_the_library_and_why(cli):
+    from tfcli.metrics.notes import STEMMING_DEFAULT_NOTE
+
+    assert MetricSettings().rouge_use_stemmer is True  # tfcli's default; rouge-score's is False
+    shown = " ".join(cli("score", "--help").stdout.split())
+    assert "Where tfcli's default differs from the library's: ROUGE stemming is on by default, unlike rouge-score" in shown
+    assert " ".join(STEMMING_DEFAULT_NOTE.split()) in shown
+    assert "ROUGE-1.5.5" in EvalSpec.model_fields["rouge_use_stemmer"].description

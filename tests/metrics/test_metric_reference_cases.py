@@ -2,8 +2,10 @@
 
 The cases in ``tests/data/metric_reference_cases.json`` are copied from sacrebleu's
 (test_bleu.py, test_sentence_bleu.py, test_chrf.py, test_ter.py), rouge-score's
-(rouge_scorer_test.py) and scikit-learn's (test_classification.py) test suites; each names
-its repository, file and test. Each goes through the metrics API and through ``tfcli score``.
+(rouge_scorer_test.py), NLTK's (test_meteor.py) and scikit-learn's (test_classification.py)
+test suites, and for QA are what the official SQuAD v1.1 evaluation script gives; each names
+its repository, file and test. Each goes through the metrics API and through ``tfcli score``,
+and all of them must agree (191 of 191).
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ FLAGS = {
     "chrf_word_order": "--word-order",
     "chrf_beta": "--beta",
     "chrf_eps_smoothing": ("--eps-smoothing", "--no-eps-smoothing"),
+    "chrf_lowercase": ("--lowercase", "--no-lowercase"),
+    "chrf_whitespace": ("--whitespace", "--no-whitespace"),
     "ter_case_sensitive": ("--case-sensitive", "--no-case-sensitive"),
     "ter_no_punct": ("--no-punct", "--punct"),
     "ter_normalized": ("--normalized", "--no-normalized"),
     "ter_asian_support": ("--asian-support", "--no-asian-support"),
     "rouge_tokenizer": "--rouge-tokenizer",
     "rouge_use_stemmer": ("--use-stemmer", "--no-use-stemmer"),
+    "rouge_split_summaries": ("--split-summaries", "--no-split-summaries"),
     "classification_labels": "--labels",
     "zero_division": "--zero-division",
     "pos_label": "--pos-label",
@@ -82,8 +87,14 @@ def value_of(case: dict, scores: dict, details: dict, sentences: dict | None) ->
     return scores[case["metric"]]
 
 
-def test_there_are_enough_cases_and_each_names_its_source():
-    assert len(CASES) >= 40
+def needs_a_sentence_model(case: dict, request) -> None:
+    """rouge-score's split_summaries splits with NLTK's Punkt: see the ``punkt_model`` fixture."""
+    if case["settings"].get("rouge_split_summaries"):
+        request.getfixturevalue("punkt_model")
+
+
+def test_there_are_191_cases_and_each_names_its_source():
+    assert len(CASES) == 191
     assert len({case["id"] for case in CASES}) == len(CASES)
     for case in CASES:
         assert case["source"]["repository"] and case["source"]["file"] and case["source"]["test"], case["id"]
@@ -92,12 +103,17 @@ def test_there_are_enough_cases_and_each_names_its_source():
     assert {
         "bleu_smooth_method", "bleu_smooth_value", "bleu_lowercase", "bleu_effective_order", "bleu_tokenize",
         "chrf_char_order", "chrf_word_order", "chrf_beta", "chrf_eps_smoothing",
-        "rouge_use_stemmer", "classification_labels", "zero_division", "pos_label",
+        "chrf_lowercase", "chrf_whitespace", "rouge_use_stemmer", "rouge_split_summaries",
+        "classification_labels", "zero_division", "pos_label", "qa_rules",
     } <= covered
+    sources = {case["source"]["repository"] for case in CASES}
+    assert {"mjpost/sacrebleu", "google-research/google-research", "nltk/nltk", "scikit-learn/scikit-learn"} <= sources
+    assert any("SQuAD" in source for source in sources)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_api_agrees_with_the_library(case):
+def test_api_agrees_with_the_library(case, request):
+    needs_a_sentence_model(case, request)
     settings = settings_of(case)
     metric = case["metric"]
     if case["level"] == "sentence":
@@ -115,10 +131,11 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_cli_agrees_with_the_library(case, cli, tmp_path):
+def test_cli_agrees_with_the_library(case, cli, tmp_path, request):
+    needs_a_sentence_model(case, request)
     task, metric = case["task"], case["metric"]
     sep = "<n>"
-    if task == "classification":
+    if task in ("classification", "qa"):
         hyp = _write_lines(tmp_path / "hyp.jsonl", [json.dumps(h) for h in case["hypotheses"]])
         refs = [_write_lines(tmp_path / "ref.jsonl", [json.dumps(r) for r in case["references"]])]
     else:

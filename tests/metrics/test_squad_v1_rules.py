@@ -120,7 +120,7 @@ def test_unanswered_questions_score_zero_under_both_rules():
         result = compute_metrics("qa", [None, "Paris"], [["Paris"], ["Paris"]], MetricSettings(qa_rules=rules))
         assert result.scores == {"exact_match": 50.0, "f1": 50.0}
         assert "1 of 2 questions are unanswered" in result.notes[0]
-    # under v1 an empty prediction is unanswered too; under v2 it abstains (right for no answer)
+    # an empty prediction is an answer: wrong against "Paris"; under v2 it abstains (right for no answer)
     v1 = compute_metrics("qa", [""], [["Paris"]]).scores
     assert v1 == {"exact_match": 0.0, "f1": 0.0}
     v2 = compute_metrics("qa", ["", ""], [["Paris"], []], MetricSettings(qa_rules="squad_v2")).scores
@@ -153,3 +153,22 @@ def test_cli_scores_an_official_predictions_file_keyed_by_id(cli, tmp_path):
     assert again["scores"] == data["scores"]
     v2 = json.loads(cli("score", "-t", "qa", "--hyp", hyp, "--ref", ref, "-f", "json", "--qa-rules", "squad_v2").stdout)
     assert v2["scores"]["f1"] > data["scores"]["f1"]  # q3 counts 1 under SQuAD 2.0
+
+
+def test_an_empty_prediction_is_scored_like_any_answer_as_the_official_script_does():
+    golds = [["a"], ["Paris"]]
+    official = official_evaluate([("e1", golds[0]), ("e2", golds[1])], {"e1": "", "e2": ""})
+    result = compute_metrics("qa", ["", ""], golds)
+    assert official == {"exact_match": 50.0, "f1": 0.0}  # "" matches the gold "a" (both normalise to nothing)
+    assert result.scores == {"exact_match": pytest.approx(official["exact_match"]), "f1": pytest.approx(official["f1"])}
+    assert result.details["unanswered"] == 0 and result.notes == []
+
+
+def test_cli_scores_an_empty_answer_in_a_predictions_file(cli, tmp_path):
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text(json.dumps({"id": "e1", "answers": ["an"]}) + "\n" + json.dumps({"id": "e2", "answers": ["x"]}) + "\n", encoding="utf-8")
+    hyp = tmp_path / "predictions.json"
+    hyp.write_text(json.dumps({"e1": ""}), encoding="utf-8")
+    data = json.loads(cli("score", "-t", "qa", "--hyp", hyp, "--ref", ref, "-f", "json").stdout)
+    assert data["scores"] == {"exact_match": 50.0, "f1": 0.0}
+    assert data["details"]["unanswered"] == 1  # e2 has no prediction at all

@@ -1,39 +1,49 @@
-"""``tfcli score``: score a file of outputs with the metrics studies use, or test two systems."""
+"""``tfcli score``: score a file of outputs with the metrics studies use, or test two systems.
+
+The command parses its options, reads the files with :mod:`tfcli.data.readers`, calls
+:mod:`tfcli.metrics` and renders what comes back; it decides nothing about a score itself.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from tfcli.cli.output import OutputFormat, console, print_json
-from tfcli.errors import DataError
+from tfcli.data.readers import ScoreInputs, read_score_inputs
+from tfcli.metrics.notes import STEMMING_DEFAULT_NOTE
 
-HELP = """Score a file of outputs with the same metrics (and code) that studies use.
+HELP = f"""Score a file of outputs with the same metrics (and code) that studies use.
 
 \b
 Input files, one example per line, UTF-8:
   translation, summarization: plain text, one segment per line. Repeat --ref for several
     references; a blank line in the second or a later --ref file means "no reference here".
-  classification: JSONL; each line a JSON string or integer, or {"label": ...}
-    ({"prediction": ...} is also read in --hyp).
-  qa: JSONL; --hyp lines a JSON string or {"prediction": "..."}; --ref lines a list of gold
-    answers, a string, or {"answers": [...]} (SQuAD's {"answers": {"text": [...]}} works too).
+  classification: JSONL; each line a JSON string or integer, or {{"label": ...}}
+    ({{"prediction": ...}} is also read in --hyp).
+  qa: JSONL; --hyp lines a JSON string or {{"prediction": "..."}}; --ref lines a list of gold
+    answers, a string, or {{"answers": [...]}} (SQuAD's {{"answers": {{"text": [...]}}}} works too).
     An empty list marks an unanswerable question (with --qa-rules squad_v2). Several --ref
     files add answers. When the --ref lines carry an "id", --hyp may be keyed by id too:
-    lines {"id": ..., "prediction": ...}, or one JSON object {id: answer} (the official
-    SQuAD predictions file); a question whose id is missing counts as unanswered (0).
+    lines {{"id": ..., "prediction": ...}}, or one JSON object {{id: answer}} (the official
+    SQuAD predictions file); a question whose id is missing counts as unanswered (0); an
+    empty answer "" is scored like any answer, as the official script does.
 
 \b
-Metric options take sacrebleu's, rouge-score's and scikit-learn's names and defaults:
+Metric options take sacrebleu's, rouge-score's and scikit-learn's names and defaults
+(one default differs, see below):
   BLEU --smooth-method --smooth-value --max-ngram-order --lowercase --effective-order;
-  chrF --char-order --word-order (2: chrF++) --beta --eps-smoothing;
+  chrF --char-order --word-order (2: chrF++) --beta --eps-smoothing --lowercase --whitespace;
   TER --case-sensitive --no-punct --normalized --asian-support; ROUGE --no-use-stemmer
-  (precision and recall are reported beside F); classification --labels --zero-division
-  --pos-label; qa --qa-rules squad_v1 (the official v1.1 script, default) or squad_v2.
-  --sentence-level adds sacrebleu's per-line BLEU/chrF/TER (use --effective-order for BLEU).
+  --split-summaries (precision and recall are reported beside F); classification --labels
+  --zero-division --pos-label; qa --qa-rules squad_v1 (the official v1.1 script, default)
+  or squad_v2. --sentence-level adds sacrebleu's per-line BLEU/chrF/TER (use
+  --effective-order for BLEU).
+
+Where tfcli's default differs from the library's: ROUGE {STEMMING_DEFAULT_NOTE}; turn it
+off with --no-use-stemmer to score as rouge-score does by default.
 
 With --against FILE, both systems are scored and each metric gets a paired bootstrap test:
 A is the --against file, B the --hyp file, and the difference is B - A.
@@ -46,164 +56,66 @@ _ROUGE_TOKENIZER_HELP = (
 )
 
 
-def _read_text(path: Path, option: str) -> list[str]:
-    """The lines of a UTF-8 file (a final newline ends the last line, it does not add one)."""
-    if not path.exists():
-        raise DataError(f"{option} file must exist, but {path} was not found")
-    if path.is_dir():
-        raise DataError(f"{option} must be a file, but {path} is a directory")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise DataError(f"{option} file must be readable, but {path} is not: {err.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: files must be UTF-8, but this line is not") from None
-    if not text:
-        raise DataError(f"{option} file must hold one line per example, but {path} is empty")
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+TaskOpt = Annotated[str, typer.Option("--task", "-t", metavar="TASK", help="translation, summarization, classification or qa.")]
+HypOpt = Annotated[Path, typer.Option("--hyp", metavar="FILE", help="System outputs, one example per line.")]
+RefOpt = Annotated[list[Path], typer.Option("--ref", metavar="FILE", help="References; repeat for several references per example.")]
+MetricOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--metric", "-m", metavar="METRIC", help="A metric to compute (repeat, or separate with commas); default: all of the task's."),
+]
+AgainstOpt = Annotated[
+    Optional[Path],
+    typer.Option("--against", metavar="FILE", help="A baseline's outputs (A): run a paired bootstrap test of --hyp (B) against it."),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")]
+SentenceSepOpt = Annotated[
+    Optional[str],
+    typer.Option("--sentence-sep", metavar="TEXT", help="Text that separates sentences within a line (e.g. '<n>'); ROUGE-Lsum splits on it."),
+]
 
-
-def _read_jsonl(path: Path, option: str, parse: Callable[[Any], Any], shape: str) -> list:
-    """Parse each line of a JSONL file with ``parse``; errors name the file, line and shape."""
-    values = []
-    for number, line in enumerate(_read_text(path, option), start=1):
-        try:
-            value = parse(json.loads(line))
-        except (json.JSONDecodeError, ValueError, TypeError, KeyError):
-            shown = line if len(line) <= 60 else line[:57] + "..."
-            raise DataError(f"{path}:{number}: each line must be {shape}, but got {shown!r}") from None
-        values.append(value)
-    return values
-
-
-def _label(value: Any, keys: tuple[str, ...]) -> str:
-    if isinstance(value, dict):
-        value = next((value[k] for k in keys if k in value), None)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise TypeError(value)
-    return str(value)
-
-
-def _prediction(value: Any) -> str:
-    if isinstance(value, dict):
-        value = value["prediction"]
-    if not isinstance(value, str):
-        raise TypeError(value)
-    return value
-
-
-def _answers(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        value = value["answers"]
-        if isinstance(value, dict):
-            value = value["text"]
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        raise TypeError(value)
-    texts = [item["text"] if isinstance(item, dict) else item for item in value]
-    if not all(isinstance(text, str) for text in texts):
-        raise TypeError(value)
-    return texts
-
-
-_SHAPES = {
-    ("classification", "hyp"): ('a JSON string, an integer, or {"label": ...}', lambda v: _label(v, ("label", "prediction"))),
-    ("classification", "ref"): ('a JSON string, an integer, or {"label": ...}', lambda v: _label(v, ("label",))),
-    ("qa", "hyp"): ('a JSON string or {"prediction": "..."}', _prediction),
-    ("qa", "ref"): ('a JSON list of answers, a string, or {"answers": [...]}', _answers),
+#: Each metric option and the MetricSettings field(s) it sets; options left out stay None.
+SETTING_OF_OPTION: dict[str, tuple[str, ...]] = {
+    "bleu_tokenize": ("bleu_tokenize",),
+    "rouge_tokenizer": ("rouge_tokenizer",),
+    "resamples": ("bootstrap_resamples",),
+    "seed": ("bootstrap_seed",),
+    "smooth_method": ("bleu_smooth_method",),
+    "smooth_value": ("bleu_smooth_value",),
+    "max_ngram_order": ("bleu_max_ngram_order",),
+    "lowercase": ("bleu_lowercase", "chrf_lowercase"),
+    "effective_order": ("bleu_effective_order",),
+    "char_order": ("chrf_char_order",),
+    "word_order": ("chrf_word_order",),
+    "beta": ("chrf_beta",),
+    "eps_smoothing": ("chrf_eps_smoothing",),
+    "whitespace": ("chrf_whitespace",),
+    "case_sensitive": ("ter_case_sensitive",),
+    "no_punct": ("ter_no_punct",),
+    "normalized": ("ter_normalized",),
+    "asian_support": ("ter_asian_support",),
+    "use_stemmer": ("rouge_use_stemmer",),
+    "split_summaries": ("rouge_split_summaries",),
+    "labels": ("classification_labels",),
+    "zero_division": ("zero_division",),
+    "pos_label": ("pos_label",),
+    "qa_rules": ("qa_rules",),
 }
 
 
-def _qa_ids(path: Path) -> Optional[list[str]]:
-    """The "id" of every line of a qa --ref file, or ``None`` when some line has none."""
-    ids = []
-    for line in _read_text(path, "--ref"):
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            return None
-        if not isinstance(value, dict) or "id" not in value:
-            return None
-        ids.append(str(value["id"]))
-    return ids
+def _settings(options: dict[str, Any]):
+    """The validated :class:`MetricSettings` of the given options (library defaults for the rest)."""
+    from tfcli.metrics import MetricSettings
 
-
-def _qa_predictions_by_id(path: Path, option: str) -> Optional[dict[str, str]]:
-    """A qa --hyp file keyed by id (one {id: answer} object, or lines with an "id"), else ``None``."""
-    lines = _read_text(path, option)
-    try:
-        values = [json.loads(line) for line in lines]
-    except json.JSONDecodeError:
-        try:
-            values = [json.loads("\n".join(lines))]
-        except json.JSONDecodeError:
-            return None
-    if len(values) == 1 and isinstance(values[0], dict) and "prediction" not in values[0]:
-        mapping = values[0]
-        if not all(isinstance(v, str) for v in mapping.values()):
-            raise DataError(f"{path}: a predictions object must map each id to an answer string")
-        return {str(k): v for k, v in mapping.items()}
-    if values and all(isinstance(v, dict) and "id" in v for v in values):
-        out = {}
-        for number, value in enumerate(values, start=1):
-            if not isinstance(value.get("prediction"), str):
-                raise DataError(f"{path}:{number}: each line must be {{\"id\": ..., \"prediction\": \"...\"}}")
-            out[str(value["id"])] = value["prediction"]
-        return out
-    return None
-
-
-def _read_outputs(task: str, path: Path, option: str, sentence_sep: Optional[str], ids: Optional[list[str]] = None) -> list:
-    """Outputs in example order; qa outputs keyed by id follow the references' ``ids``
-    (``None`` for an id with no prediction)."""
-    if task == "qa" and ids is not None:
-        by_id = _qa_predictions_by_id(path, option)
-        if by_id is not None:
-            return [by_id.get(i) for i in ids]
-    if (task, "hyp") in _SHAPES:
-        shape, parse = _SHAPES[(task, "hyp")]
-        return _read_jsonl(path, option, parse, shape)
-    return [_split_sentences(line, sentence_sep) for line in _read_text(path, option)]
-
-
-def _split_sentences(line: str, sentence_sep: Optional[str]) -> str:
-    return line.replace(sentence_sep, "\n") if sentence_sep else line
-
-
-def _read_references(task: str, paths: list[Path], sentence_sep: Optional[str]) -> tuple[list, list[int]]:
-    """References in the form :func:`compute_metrics` takes, and each file's line count."""
-    if task == "classification":
-        if len(paths) != 1:
-            raise DataError(f"classification takes exactly one --ref file, but got {len(paths)}")
-        shape, parse = _SHAPES[(task, "ref")]
-        labels = _read_jsonl(paths[0], "--ref", parse, shape)
-        return labels, [len(labels)]
-    if task == "qa":
-        shape, parse = _SHAPES[(task, "ref")]
-        files = [_read_jsonl(path, "--ref", parse, shape) for path in paths]
-    else:
-        files = [[_split_sentences(line, sentence_sep) for line in _read_text(path, "--ref")] for path in paths]
-    counts = [len(lines) for lines in files]
-    if len(set(counts)) > 1:
-        return [], counts
-    if task == "qa":
-        return [sum(answers, []) for answers in zip(*files)], counts
-    return [[first, *(ref for ref in more if ref)] for first, *more in zip(*files)], counts
-
-
-def _check_counts(hyp: Path, n_hyp: int, refs: list[Path], ref_counts: list[int], against: Optional[Path], n_against: int) -> None:
-    for path, count in [*zip(refs, ref_counts), *([(against, n_against)] if against else [])]:
-        if count != n_hyp:
-            raise DataError(
-                f"every file must have one line per example, but {path} has {count} lines and {hyp} has {n_hyp}"
-            )
+    given = {}
+    for option, names in SETTING_OF_OPTION.items():
+        value = options[option]
+        if option == "labels":
+            value = tuple(_split_metric_options(value) or ()) if value else None
+        if value is not None:
+            given.update(dict.fromkeys(names, value))
+    settings = MetricSettings(**given)
+    settings.validate()
+    return settings
 
 
 def _fmt(value: float) -> str:
@@ -312,120 +224,105 @@ def _print_sentences(sentences: dict[str, list[float]]) -> None:
     console().print(table)
 
 
+def _flag(names: str, help: str) -> Any:
+    """A boolean option that stays ``None`` unless given, so the library's default applies."""
+    return typer.Option(names, help=help, show_default=False)
+
+
 def score(
-    task: Annotated[str, typer.Option("--task", "-t", metavar="TASK", help="translation, summarization, classification or qa.")],
-    hyp: Annotated[Path, typer.Option("--hyp", metavar="FILE", help="System outputs, one example per line.")],
-    ref: Annotated[list[Path], typer.Option("--ref", metavar="FILE", help="References; repeat for several references per example.")],
-    metric: Annotated[
-        Optional[list[str]],
-        typer.Option("--metric", "-m", metavar="METRIC", help="A metric to compute (repeat, or separate with commas); default: all of the task's."),
-    ] = None,
-    against: Annotated[
-        Optional[Path],
-        typer.Option("--against", metavar="FILE", help="A baseline's outputs (A): run a paired bootstrap test of --hyp (B) against it."),
-    ] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")] = OutputFormat.table,
+    task: TaskOpt,
+    hyp: HypOpt,
+    ref: RefOpt,
+    metric: MetricOpt = None,
+    against: AgainstOpt = None,
+    output: FormatOpt = OutputFormat.table,
     bleu_tokenize: Annotated[Optional[str], typer.Option("--bleu-tokenize", metavar="NAME", help=_BLEU_TOKENIZE_HELP)] = None,
     rouge_tokenizer: Annotated[Optional[str], typer.Option("--rouge-tokenizer", metavar="NAME", help=_ROUGE_TOKENIZER_HELP)] = None,
     resamples: Annotated[Optional[int], typer.Option("--resamples", help="Bootstrap resamples for --against (default: a study's eval.bootstrap_resamples default, 1000).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the bootstrap draw (default 12345).")] = None,
-    sentence_sep: Annotated[
-        Optional[str],
-        typer.Option("--sentence-sep", metavar="TEXT", help="Text that separates sentences within a line (e.g. '<n>'); ROUGE-Lsum splits on it."),
-    ] = None,
+    sentence_sep: SentenceSepOpt = None,
     smooth_method: Annotated[Optional[str], typer.Option("--smooth-method", metavar="NAME", help="BLEU smoothing: exp (default), floor, add-k or none.")] = None,
     smooth_value: Annotated[Optional[float], typer.Option("--smooth-value", help="BLEU smoothing value (floor: 0.1, add-k: 1 by default).")] = None,
     max_ngram_order: Annotated[Optional[int], typer.Option("--max-ngram-order", help="BLEU's largest n-gram (default 4).")] = None,
-    lowercase: Annotated[Optional[bool], typer.Option("--lowercase/--no-lowercase", help="Lowercase before BLEU (default no).", show_default=False)] = None,
-    effective_order: Annotated[Optional[bool], typer.Option("--effective-order/--no-effective-order", help="BLEU over the n-gram orders that have matches (for sentence BLEU).", show_default=False)] = None,
+    lowercase: Annotated[Optional[bool], _flag("--lowercase/--no-lowercase", "Lowercase before BLEU and chrF (default no).")] = None,
+    effective_order: Annotated[Optional[bool], _flag("--effective-order/--no-effective-order", "BLEU over the n-gram orders that have matches (for sentence BLEU).")] = None,
     char_order: Annotated[Optional[int], typer.Option("--char-order", help="chrF character n-gram order (default 6).")] = None,
     word_order: Annotated[Optional[int], typer.Option("--word-order", help="chrF word n-gram order (default 0; 2 is chrF++).")] = None,
     beta: Annotated[Optional[int], typer.Option("--beta", help="chrF's recall weight (default 2).")] = None,
-    eps_smoothing: Annotated[Optional[bool], typer.Option("--eps-smoothing/--no-eps-smoothing", help="chrF's epsilon smoothing of chrF++.py / NLTK (default no).", show_default=False)] = None,
-    case_sensitive: Annotated[Optional[bool], typer.Option("--case-sensitive/--no-case-sensitive", help="TER keeps case (default no).", show_default=False)] = None,
-    no_punct: Annotated[Optional[bool], typer.Option("--no-punct/--punct", help="TER drops punctuation (default no).", show_default=False)] = None,
-    normalized: Annotated[Optional[bool], typer.Option("--normalized/--no-normalized", help="TER's normalisation (default: on for CJK tokenizers).", show_default=False)] = None,
-    asian_support: Annotated[Optional[bool], typer.Option("--asian-support/--no-asian-support", help="TER splits CJK characters (default: on for CJK tokenizers).", show_default=False)] = None,
-    use_stemmer: Annotated[Optional[bool], typer.Option("--use-stemmer/--no-use-stemmer", help="ROUGE Porter stemming (default yes).", show_default=False)] = None,
+    eps_smoothing: Annotated[Optional[bool], _flag("--eps-smoothing/--no-eps-smoothing", "chrF's epsilon smoothing of chrF++.py / NLTK (default no).")] = None,
+    whitespace: Annotated[Optional[bool], _flag("--whitespace/--no-whitespace", "chrF keeps whitespace in its character n-grams (default no).")] = None,
+    case_sensitive: Annotated[Optional[bool], _flag("--case-sensitive/--no-case-sensitive", "TER keeps case (default no).")] = None,
+    no_punct: Annotated[Optional[bool], _flag("--no-punct/--punct", "TER drops punctuation (default no).")] = None,
+    normalized: Annotated[Optional[bool], _flag("--normalized/--no-normalized", "TER's normalisation (default: on for CJK tokenizers).")] = None,
+    asian_support: Annotated[Optional[bool], _flag("--asian-support/--no-asian-support", "TER splits CJK characters (default: on for CJK tokenizers).")] = None,
+    use_stemmer: Annotated[Optional[bool], _flag("--use-stemmer/--no-use-stemmer", f"ROUGE Porter stemming (default yes: {STEMMING_DEFAULT_NOTE}).")] = None,
+    split_summaries: Annotated[Optional[bool], _flag("--split-summaries/--no-split-summaries", "ROUGE-Lsum splits sentences with NLTK's Punkt (rouge-score's split_summaries; needs NLTK's punkt_tab data), not on newlines (default no).")] = None,
     labels: Annotated[Optional[list[str]], typer.Option("--labels", metavar="LABEL", help="Labels to average over (repeat, or separate with commas); default: all seen.")] = None,
     zero_division: Annotated[Optional[float], typer.Option("--zero-division", help="Value of a precision/recall with nothing to divide by: 0 (default) or 1.")] = None,
     pos_label: Annotated[Optional[str], typer.Option("--pos-label", metavar="LABEL", help="Binary precision/recall/F1 of this label (at most two labels).")] = None,
     qa_rules: Annotated[Optional[str], typer.Option("--qa-rules", metavar="RULES", help="squad_v1 (the official v1.1 script, default) or squad_v2 (unanswerable questions).")] = None,
     sentence_level: Annotated[bool, typer.Option("--sentence-level", help="Also give sacrebleu's per-line BLEU, chrF and TER.")] = False,
 ) -> None:
-    from tfcli.metrics import (
-        MetricSettings,
-        compute_metrics,
-        paired_bootstrap_many,
-        pin_settings,
-        resolve_metrics,
-        sentence_scores,
-    )
+    from tfcli.metrics import resolve_metrics
 
-    given = {
-        "bleu_tokenize": bleu_tokenize,
-        "rouge_tokenizer": rouge_tokenizer,
-        "bootstrap_resamples": resamples,
-        "bootstrap_seed": seed,
-        "bleu_smooth_method": smooth_method,
-        "bleu_smooth_value": smooth_value,
-        "bleu_max_ngram_order": max_ngram_order,
-        "bleu_lowercase": lowercase,
-        "bleu_effective_order": effective_order,
-        "chrf_char_order": char_order,
-        "chrf_word_order": word_order,
-        "chrf_beta": beta,
-        "chrf_eps_smoothing": eps_smoothing,
-        "ter_case_sensitive": case_sensitive,
-        "ter_no_punct": no_punct,
-        "ter_normalized": normalized,
-        "ter_asian_support": asian_support,
-        "rouge_use_stemmer": use_stemmer,
-        "classification_labels": tuple(_split_metric_options(labels) or ()) if labels else None,
-        "zero_division": zero_division,
-        "pos_label": pos_label,
-        "qa_rules": qa_rules,
-    }
-    settings = MetricSettings(**{k: v for k, v in given.items() if v is not None})
-    settings.validate()
+    settings = _settings(locals())
     names = resolve_metrics(task, _split_metric_options(metric))
-    ids = _qa_ids(ref[0]) if task == "qa" and ref else None
-    predictions = _read_outputs(task, hyp, "--hyp", sentence_sep, ids)
-    references, ref_counts = _read_references(task, ref, sentence_sep)
-    baseline = _read_outputs(task, against, "--against", sentence_sep, ids) if against else []
-    _check_counts(hyp, len(predictions), ref, ref_counts, against, len(baseline))
-    if against is not None:
-        settings = pin_settings(task, settings, [predictions, baseline], references)
+    inputs = read_score_inputs(task, hyp, ref, against, sentence_sep)
+    files = {"hyp": hyp, "refs": ref, "against": against}
+    if against is None:
+        _score_one(task, names, inputs, settings, sentence_level, files, output)
+    else:
+        _score_two(task, names, inputs, settings, sentence_level, files, output)
 
-    result = compute_metrics(task, predictions, references, settings, names)
-    sentences = sentence_scores(task, predictions, references, settings, names) if sentence_level else None
+
+def _payload(task: str, inputs: ScoreInputs, settings, result, sentences, files: dict) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "task": task,
-        "examples": len(predictions),
-        "hyp": str(hyp),
-        "refs": [str(path) for path in ref],
+        "examples": len(inputs.predictions),
+        "hyp": str(files["hyp"]),
+        "refs": [str(path) for path in files["refs"]],
         "settings": settings.to_dict(),
         **result.to_dict(),
     }
     if sentences is not None:
         payload["sentence_scores"] = sentences
-    if against is None:
-        if output is OutputFormat.json:
-            print_json(payload)
-        else:
-            _print_scores(result, task, hyp, len(predictions))
-            if sentences is not None:
-                _print_sentences(sentences)
-        return
+    return payload
 
-    result_a = compute_metrics(task, baseline, references, settings, names)
-    tests = paired_bootstrap_many(task, baseline, predictions, references, names, settings)
-    payload["against"] = {"file": str(against), **result_a.to_dict()}
-    payload["paired"] = {name: test.to_dict() for name, test in tests.items()}
+
+def _score_system(task: str, names: list[str], inputs: ScoreInputs, settings, sentence_level: bool):
+    """The --hyp system's corpus scores, and its sentence scores when asked."""
+    from tfcli.metrics import compute_metrics, sentence_scores
+
+    result = compute_metrics(task, inputs.predictions, inputs.references, settings, names)
+    sentences = sentence_scores(task, inputs.predictions, inputs.references, settings, names) if sentence_level else None
+    return result, sentences
+
+
+def _score_one(task, names, inputs: ScoreInputs, settings, sentence_level: bool, files: dict, output: OutputFormat) -> None:
+    result, sentences = _score_system(task, names, inputs, settings, sentence_level)
     if output is OutputFormat.json:
+        print_json(_payload(task, inputs, settings, result, sentences, files))
+        return
+    _print_scores(result, task, files["hyp"], len(inputs.predictions))
+    if sentences is not None:
+        _print_sentences(sentences)
+
+
+def _score_two(task, names, inputs: ScoreInputs, settings, sentence_level: bool, files: dict, output: OutputFormat) -> None:
+    """Both systems scored alike, and the paired bootstrap test of B (--hyp) against A."""
+    from tfcli.metrics import compute_metrics, paired_bootstrap_many, pin_settings
+
+    settings = pin_settings(task, settings, [inputs.predictions, inputs.baseline], inputs.references)
+    result, sentences = _score_system(task, names, inputs, settings, sentence_level)
+    result_a = compute_metrics(task, inputs.baseline, inputs.references, settings, names)
+    tests = paired_bootstrap_many(task, inputs.baseline, inputs.predictions, inputs.references, names, settings)
+    if output is OutputFormat.json:
+        payload = _payload(task, inputs, settings, result, sentences, files)
+        payload["against"] = {"file": str(files["against"]), **result_a.to_dict()}
+        payload["paired"] = {name: test.to_dict() for name, test in tests.items()}
         print_json(payload)
-    else:
-        _print_comparison(result_a, result, tests, against, hyp, task, len(predictions))
+        return
+    _print_comparison(result_a, result, tests, files["against"], files["hyp"], task, len(inputs.predictions))
 
 
 def register(app: typer.Typer) -> None:

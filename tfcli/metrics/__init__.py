@@ -12,25 +12,16 @@ seen in a study is the score ``tfcli score`` prints for the same outputs.
   by the official v1.1 script's rules (or SQuAD 2.0's).
 
 Every score is on a 0-100 scale. Heavy libraries (numpy, sacrebleu, nltk, rouge-score) are
-imported inside the functions that use them, so importing this package is cheap.
+imported inside the functions that use them, and the names below load :mod:`tfcli.metrics.api`
+on first use, so importing this package (or one of its small modules, as ``tfcli --help``
+does) is cheap.
 """
 
-from tfcli.metrics.api import (
-    METEOR_NOTE,
-    BootstrapResult,
-    MetricResult,
-    MetricSettings,
-    compute_metrics,
-    metric_names,
-    paired_bootstrap,
-    paired_bootstrap_many,
-    pin_settings,
-    resolve_metrics,
-    seed_bootstrap,
-    sentence_scores,
-)
+from __future__ import annotations
 
-__all__ = [
+import importlib
+
+_NAMES = (
     "METEOR_NOTE",
     "BootstrapResult",
     "MetricResult",
@@ -43,4 +34,12 @@ __all__ = [
     "resolve_metrics",
     "seed_bootstrap",
     "sentence_scores",
-]
+)
+
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module("tfcli.metrics.api"), name)
+    raise AttributeError(f"module 'tfcli.metrics' has no attribute {name!r}")

@@ -62,12 +62,14 @@ class MetricSettings:
     ``bootstrap_resamples`` and ``bootstrap_seed``: the paired bootstrap's draw.
 
     The other options are the libraries' own arguments, under their names, with the
-    libraries' defaults (so the scores are today's unless an option is set):
-    ``bleu_*`` sacrebleu's ``BLEU`` (smooth_method exp/floor/add-k/none, smooth_value,
-    max_ngram_order, lowercase, effective_order); ``chrf_*`` its ``CHRF`` (char_order,
-    word_order: 2 is chrF++, beta, eps_smoothing); ``ter_*`` its ``TER`` (case_sensitive,
-    no_punct, and normalized / asian_support, which follow ``bleu_tokenize`` when ``None``);
-    ``rouge_use_stemmer`` rouge-score's ``use_stemmer``; ``classification_labels``,
+    libraries' defaults except one: ``bleu_*`` sacrebleu's ``BLEU`` (smooth_method
+    exp/floor/add-k/none, smooth_value, max_ngram_order, lowercase, effective_order);
+    ``chrf_*`` its ``CHRF`` (char_order, word_order: 2 is chrF++, beta, eps_smoothing,
+    lowercase, whitespace); ``ter_*`` its ``TER`` (case_sensitive, no_punct, and normalized /
+    asian_support, which follow ``bleu_tokenize`` when ``None``); ``rouge_use_stemmer`` and
+    ``rouge_split_summaries`` rouge-score's ``use_stemmer`` and ``split_summaries``
+    (:data:`tfcli.metrics.notes.STEMMING_DEFAULT_NOTE`: stemming is on by default in tfcli,
+    off in rouge-score); ``classification_labels``,
     ``zero_division`` (0 or 1) and ``pos_label`` scikit-learn's ``labels``, ``zero_division``
     and ``pos_label``; ``qa_rules`` squad_v1 (the official v1.1 script, the default) or
     squad_v2 (SQuAD 2.0, unanswerable questions).
@@ -88,13 +90,16 @@ class MetricSettings:
     chrf_word_order: int = 0
     chrf_beta: int = 2
     chrf_eps_smoothing: bool = False
+    chrf_lowercase: bool = False
+    chrf_whitespace: bool = False
     # TER (sacrebleu's TER arguments); None: follow bleu_tokenize (on for CJK tokenizers)
     ter_case_sensitive: bool = False
     ter_no_punct: bool = False
     ter_normalized: Optional[bool] = None
     ter_asian_support: Optional[bool] = None
-    # ROUGE (rouge-score's RougeScorer use_stemmer)
+    # ROUGE (rouge-score's RougeScorer use_stemmer, split_summaries); stemming is on in tfcli
     rouge_use_stemmer: bool = True
+    rouge_split_summaries: bool = False
     # classification (scikit-learn's precision_recall_fscore_support arguments)
     classification_labels: Optional[tuple[str, ...]] = None
     zero_division: float = 0.0

@@ -12,8 +12,10 @@ example takes its best score over its gold answers. ``qa_rules`` picks the offic
   dropped, an example left with none is unanswerable (gold ``""``), and F1 is 1 when
   prediction and gold are both empty and 0 when only one is.
 
-A question left unanswered (prediction ``None``: its id is missing from the predictions;
-under squad_v1 also an empty prediction) scores 0, as in the official v1.1 script.
+A question left unanswered (prediction ``None``: its id is missing from the predictions)
+scores 0, as in the official scripts. An empty prediction ``""`` is an answer like any other,
+as the official v1.1 script scores it: exact match 1 against a gold answer that normalises to
+nothing, F1 0 (no shared token); under squad_v2 it abstains, right for an unanswerable question.
 
 SQuAD's rules were written for English: other languages keep their own punctuation, and
 text without spaces (Chinese) is one token, so its F1 is close to its exact match.
@@ -91,9 +93,9 @@ def gold_answers(answers: list[str], rules: str = "squad_v1") -> list[str]:
     return [a for a in answers if normalize_answer(a)] or [""]
 
 
-def is_unanswered(prediction: "str | None", rules: str) -> bool:
-    """No prediction (a missing id), or under squad_v1 an empty one: the question scores 0."""
-    return prediction is None or (rules == "squad_v1" and prediction == "")
+def is_unanswered(prediction: "str | None") -> bool:
+    """No prediction (a missing id): the question scores 0 under both rules."""
+    return prediction is None
 
 
 def example_scores(name: str, predictions: list, references: list[list[str]], rules: str) -> list[float]:
@@ -106,7 +108,7 @@ def example_scores(name: str, predictions: list, references: list[list[str]], ru
     out = []
     for prediction, answers in zip(predictions, references):
         golds = gold_answers(answers, rules)
-        out.append(0.0 if is_unanswered(prediction, rules) else 100.0 * max(score(prediction, g) for g in golds))
+        out.append(0.0 if is_unanswered(prediction) else 100.0 * max(score(prediction, g) for g in golds))
     return out
 
 
@@ -119,7 +121,7 @@ def run_qa(
 ) -> tuple[Evaluation, dict[str, SuffStats]]:
     rules = settings.qa_rules
     stats = {name: mean_stats(example_scores(name, predictions, references, rules)) for name in names}
-    unanswered = sum(is_unanswered(p, rules) for p in predictions)
+    unanswered = sum(is_unanswered(p) for p in predictions)
     evaluation = Evaluation(
         scores={name: stats[name].corpus_score() for name in names},
         signatures={name: qa_signature(name, rules) for name in names},

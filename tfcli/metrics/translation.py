@@ -66,7 +66,10 @@ def check_sacrebleu_settings(settings: "MetricSettings") -> None:
             raise MetricError(f"{name} must be an integer of at least {low}, but got {value!r}")
     if settings.chrf_char_order == 0 and settings.chrf_word_order == 0:
         raise MetricError("chrF needs char_order or word_order above 0, but both are 0")
-    for name in ("bleu_lowercase", "bleu_effective_order", "chrf_eps_smoothing", "ter_case_sensitive", "ter_no_punct"):
+    for name in (
+        "bleu_lowercase", "bleu_effective_order", "chrf_eps_smoothing", "chrf_lowercase", "chrf_whitespace",
+        "ter_case_sensitive", "ter_no_punct",
+    ):
         if not isinstance(getattr(settings, name), bool):
             raise MetricError(f"{name} must be true or false, but got {getattr(settings, name)!r}")
     for name in ("ter_normalized", "ter_asian_support"):
@@ -93,6 +96,8 @@ def _sacrebleu_metric(name: str, settings: "MetricSettings"):
             char_order=settings.chrf_char_order,
             word_order=settings.chrf_word_order,
             beta=settings.chrf_beta,
+            lowercase=settings.chrf_lowercase,
+            whitespace=settings.chrf_whitespace,
             eps_smoothing=settings.chrf_eps_smoothing,
         )
     cjk = settings.bleu_tokenize in _CJK_TOKENIZERS

@@ -176,11 +176,20 @@ class EvalSpec(Section):
     chrf_word_order: int = Field(0, ge=0, description="2 is chrF++.")
     chrf_beta: int = Field(2, ge=0)
     chrf_eps_smoothing: bool = False
+    chrf_lowercase: bool = Field(False, description="Lowercase before chrF (tfcli score: --lowercase, with BLEU's).")
+    chrf_whitespace: bool = Field(False, description="Keep whitespace in chrF's character n-grams.")
     ter_case_sensitive: bool = False
     ter_no_punct: bool = False
     ter_normalized: Optional[bool] = Field(None, description="Default: on for the CJK tokenizers.")
     ter_asian_support: Optional[bool] = Field(None, description="Default: on for the CJK tokenizers.")
-    rouge_use_stemmer: bool = True
+    rouge_use_stemmer: bool = Field(
+        True,
+        description="Porter stemming; on by default in tfcli (rouge-score's default is off), as ROUGE-1.5.5's -m "
+        "that summarization papers report, and as studies have always scored.",
+    )
+    rouge_split_summaries: bool = Field(
+        False, description="ROUGE-Lsum splits sentences with NLTK's Punkt (needs its punkt_tab data), not on newlines."
+    )
     classification_labels: Optional[list[str]] = Field(None, description="The labels averaged over (default: those seen).")
     zero_division: Literal[0, 1] = 0
     pos_label: Optional[str] = Field(None, description="Binary precision/recall/F1 of this label.")

@@ -1,0 +1,9 @@
+"""Where tfcli's metric defaults differ from the libraries', and why: one text each, quoted by
+the metrics, ``tfcli score --help``, the study schema and the docs. A module of its own so
+the CLI can show it without loading the metrics."""
+
+#: rouge-score's RougeScorer has use_stemmer=False; tfcli's rouge_use_stemmer is True.
+STEMMING_DEFAULT_NOTE = (
+    "stemming is on by default, unlike rouge-score (use_stemmer=False): summarization papers report "
+    "ROUGE with Porter stemming (ROUGE-1.5.5 -m), and studies have always scored this way"
+)
