@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional
 from tfcli.errors import ClusterError, StudyError
 from tfcli.tracking.locks import store_lock
 from tfcli.tracking.mlflow_private import NOISY_LOGGERS
+from tfcli.tracking.store_repair import arm_migration_crash, recover_interrupted_store
 from tfcli.tracking.values import one_line
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -132,6 +133,8 @@ def check_tracking(tracking: Tracking | str | None = None, *, timeout_s: float =
     with store_lock(db, uri):
         if db is not None:
             check_database_file(db)
+            recover_interrupted_store(db)
+            arm_migration_crash()
         try:
             experiments = tracking.client().search_experiments(max_results=1000)
         except Exception as err:  # noqa: BLE001 - any failure to open the store is the user's to fix
