@@ -140,13 +140,16 @@ def start_study(
 
     spec = spec.with_search_seed()
     _refuse_lockstep(spec, num_samples, max_concurrent)
-    with study_lock(tracking, spec.name):
+    with study_lock(tracking, spec.name) as lease:
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
         _refuse_orphan_ray_state(spec.name, storage)
         study_id = uuid.uuid4().hex[:16]
         planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples))}
-        parent_run_id = create_study_run(tracking, spec, study_id, {**_parent_run_tags(spec, storage), **planned})
+        lease_tags = lease.tags() if lease is not None else {}
+        parent_run_id = create_study_run(tracking, spec, study_id, {**_parent_run_tags(spec, storage), **planned, **lease_tags})
+        if lease is not None:
+            lease.attach(parent_run_id)
         crash_points.reached(crash_points.AFTER_PARENT_RUN)
         if baselines:
             _log_baselines(tracking, spec, parent_run_id)
