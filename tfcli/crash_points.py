@@ -20,10 +20,18 @@ AFTER_TUNER_SAVED = "after_tuner_saved"
 #: The first trial started (its MLflow run queued); Ray may not have saved its state yet.
 AFTER_FIRST_TRIAL_START = "after_first_trial_start"
 
-POINTS = (AFTER_PARENT_RUN, AFTER_TUNER_SAVED, AFTER_FIRST_TRIAL_START)
+#: MLflow's migrations of a new store have created their first ``_alembic_tmp_`` table.
+DURING_STORE_MIGRATION = "during_store_migration"
+
+POINTS = (AFTER_PARENT_RUN, AFTER_TUNER_SAVED, AFTER_FIRST_TRIAL_START, DURING_STORE_MIGRATION)
+
+
+def armed(name: str) -> bool:
+    """Whether ``$TFCLI_CRASH_AT`` names the point ``name``."""
+    return os.environ.get(ENV_VAR) == name
 
 
 def reached(name: str) -> None:
     """Kill this process with SIGKILL if ``$TFCLI_CRASH_AT`` names this point."""
-    if os.environ.get(ENV_VAR) == name:
+    if armed(name):
         os.kill(os.getpid(), signal.SIGKILL)

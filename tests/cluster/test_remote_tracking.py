@@ -34,6 +34,7 @@ def test_study_report_and_export_through_the_server(server, tmp_path, cli):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert not (tmp_path / "mlruns").exists(), "nothing of the store is written beside the driver"
+    assert "View run" not in done.stdout + done.stderr, "MLflow's URL lines stay out of tfcli's output"
 
     from mlflow import MlflowClient
 

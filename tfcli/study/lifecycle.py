@@ -8,6 +8,7 @@ Ray keeps its experiments, so ``resume`` and ``extend`` need only the name.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from tfcli import crash_points
 from tfcli.errors import StudyError
 from tfcli.spec.conditions import active_parameters
 from tfcli.spec.describe import trial_count
+from tfcli.spec.drift import drift_notice
 from tfcli.spec.rules import lockstep_problem
 from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
@@ -23,6 +25,8 @@ from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
 from tfcli.tracking.claims import create_study_run
 from tfcli.tracking.locks import refuse_if_locked, study_lock
+
+log = logging.getLogger(__name__)
 
 TAG_RAY_STORAGE = "tfcli.ray_storage"
 TAG_BASE_DIR = "tfcli.base_dir"
@@ -136,13 +140,16 @@ def start_study(
 
     spec = spec.with_search_seed()
     _refuse_lockstep(spec, num_samples, max_concurrent)
-    with study_lock(tracking, spec.name):
+    with study_lock(tracking, spec.name) as lease:
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
         _refuse_orphan_ray_state(spec.name, storage)
         study_id = uuid.uuid4().hex[:16]
         planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples))}
-        parent_run_id = create_study_run(tracking, spec, study_id, {**_parent_run_tags(spec, storage), **planned})
+        lease_tags = lease.tags() if lease is not None else {}
+        parent_run_id = create_study_run(tracking, spec, study_id, {**_parent_run_tags(spec, storage), **planned, **lease_tags})
+        if lease is not None:
+            lease.attach(parent_run_id)
         crash_points.reached(crash_points.AFTER_PARENT_RUN)
         if baselines:
             _log_baselines(tracking, spec, parent_run_id)
@@ -228,6 +235,9 @@ def resume_study(
 
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
+        notice = drift_notice(stored.spec)
+        if notice:
+            log.warning(notice)
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
         confirmations = confirmation_records(tracking, name)
@@ -454,6 +464,9 @@ def confirm_study(
 
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
+        notice = drift_notice(stored.spec)
+        if notice:
+            log.warning(notice)
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
         confirmations = confirmation_records(tracking, name)

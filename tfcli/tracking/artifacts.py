@@ -79,7 +79,7 @@ def read_text_artifact(client: "MlflowClient", run_id: str, path: str) -> Option
     import tempfile
 
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, no_progress_bars():
             local = client.download_artifacts(run_id, path, tmp)
             return Path(local).read_text(encoding="utf-8")
     except Exception:  # noqa: BLE001 - a missing artifact reads as None

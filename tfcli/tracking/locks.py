@@ -1,4 +1,4 @@
-"""File locks beside a local store: one per study, and one for the store's first open.
+"""One driver per study, and one first open per store.
 
 Two ``tfcli study start`` (or ``resume``) of the same study at once would write two parent
 runs or drive one Ray state folder from two processes. For a local (SQLite) store a file lock
@@ -6,7 +6,9 @@ runs or drive one Ray state folder from two processes. For a local (SQLite) stor
 releases it when the process dies, even by SIGKILL, so a crash leaves no stale lock. The
 first open of a local store (MLflow's migrations, which two processes must not run at once:
 they leave ``_alembic_tmp_*`` tables behind) happens under ``<store>/.locks/store.lock``.
-A server store gets neither (see :mod:`tfcli.tracking.claims`).
+A server store has no shared file system: its drivers hold a lease on the study's parent run
+instead (:mod:`tfcli.tracking.lease`), and a new study claims its name
+(:mod:`tfcli.tracking.claims`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from tfcli.errors import StudyError
+from tfcli.tracking.lease import DriverLease
 
 LOCK_FOLDER = ".locks"
 #: Seconds to wait for another process's first open of a new store (its migrations).
@@ -43,13 +46,23 @@ def _held_elsewhere(name: str, path: Path) -> StudyError:
 
 
 @contextmanager
-def study_lock(tracking, name: str) -> Iterator[None]:
-    """Hold the study's lock while the body runs; StudyError at once if another process has it."""
+def study_lock(tracking, name: str) -> Iterator[Optional[DriverLease]]:
+    """Hold the study's lock while the body runs; StudyError at once if another driver has it.
+
+    A local store: the file lock. Any other store: a :class:`~tfcli.tracking.lease.DriverLease`
+    on the study's parent run, yielded so that a new study's driver can put it on the parent
+    run it creates (:meth:`~tfcli.tracking.lease.DriverLease.tags`, then ``attach``).
+    """
     from filelock import FileLock, Timeout
 
     path = study_lock_path(tracking.sqlite_path, name)
     if path is None:
-        yield
+        lease = DriverLease(tracking.client(), name)
+        lease.acquire()
+        try:
+            yield lease
+        finally:
+            lease.release()
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=0)
@@ -58,14 +71,17 @@ def study_lock(tracking, name: str) -> Iterator[None]:
     except Timeout:
         raise _held_elsewhere(name, path) from None
     try:
-        yield
+        yield None
     finally:
         lock.release()
 
 
 def refuse_if_locked(tracking, name: str) -> None:
-    """StudyError now if another process holds the study's lock (a check before the lock is
+    """StudyError now if another driver holds the study's lock (a check before the lock is
     taken, for messages that would otherwise point at a study that is running)."""
+    if study_lock_path(tracking.sqlite_path, name) is None:
+        DriverLease(tracking.client(), name).check()
+        return
     with study_lock(tracking, name):
         pass
 

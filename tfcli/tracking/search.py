@@ -5,16 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from tfcli.tracking.store import Tracking
-from tfcli.tracking.tags import ROLE_STUDY, ROLE_TRIAL, TAG_ROLE, TAG_STUDY_ID
+from tfcli.tracking.tags import ROLE_STUDY, ROLE_TRIAL, TAG_ROLE, TAG_STUDY_ID, tag_field  # noqa: F401  (tag_field: importers' name)
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
     from mlflow.entities import Run
-
-
-def tag_field(key: str) -> str:
-    """The tag ``key`` as a field of a ``search_runs`` filter string."""
-    return f"tags.`{key}`"
 
 
 def quote_id(value: str) -> str:

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Optional
 from tfcli.errors import ClusterError, StudyError
 from tfcli.tracking.locks import store_lock
 from tfcli.tracking.mlflow_private import NOISY_LOGGERS
+from tfcli.tracking.store_repair import arm_migration_crash, recover_interrupted_store
 from tfcli.tracking.values import one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
 
 _HTTP_TIMEOUT_S = 3.0
+#: MLflow's environment variable that stops it printing run and experiment URLs on stdout.
+SUPPRESS_URL_PRINTING = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 
 #: The first bytes of every SQLite database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -132,6 +135,8 @@ def check_tracking(tracking: Tracking | str | None = None, *, timeout_s: float =
     with store_lock(db, uri):
         if db is not None:
             check_database_file(db)
+            recover_interrupted_store(db)
+            arm_migration_crash()
         try:
             experiments = tracking.client().search_experiments(max_results=1000)
         except Exception as err:  # noqa: BLE001 - any failure to open the store is the user's to fix
@@ -287,7 +292,11 @@ def quiet_mlflow_logs() -> None:
 
     Their warnings (a retried connection, a migration detail) say nothing a user can act on;
     what goes wrong surfaces as an exception, which :func:`check_tracking` turns into one line.
+    Also stops MLflow writing "View run ... / View experiment ..." to stdout each time a run
+    ends on a server store (MLflow's public ``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``): those
+    lines buried tfcli's own and broke ``--format json`` on stdout. A user's own setting wins.
     """
+    os.environ.setdefault(SUPPRESS_URL_PRINTING, "true")
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 

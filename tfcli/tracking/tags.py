@@ -95,3 +95,8 @@ MAX_TAG_VALUE = 8000
 MAX_PARAM_VALUE = 6000
 MAX_METRICS_PER_BATCH = 1000
 MAX_TAGS_PER_BATCH = 100
+
+
+def tag_field(key: str) -> str:
+    """The tag ``key`` as a field of a ``search_runs`` filter string."""
+    return f"tags.`{key}`"
