@@ -183,7 +183,7 @@ def parallel_coordinates(report: Report):
     dimensions.append({"label": report.metric, "values": metric_values})
     figure = go.Figure(
         go.Parcoords(
-            line={"color": metric_values, "colorscale": "Viridis", "showscale": True, "reversescale": report.mode == "min"},
+            line={"color": metric_values, "colorscale": "Viridis", "showscale": True, "reversescale": not report.objective.maximize},
             dimensions=dimensions,
         )
     )
@@ -271,7 +271,7 @@ def objective_by_trial(report: Report):
     y = [row.value for row in rows]
     best, running = [], None
     for value in y:
-        if running is None or (value > running if report.mode == "max" else value < running):
+        if running is None or report.objective.better(value, running):
             running = value
         best.append(running)
     figure = go.Figure()

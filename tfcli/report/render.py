@@ -21,6 +21,7 @@ from tfcli.report.build import Report, StudyBest
 from tfcli.report.importance import active_config, stored_spec
 from tfcli.report.ranking import Row, cell
 from tfcli.report.significance import SCOPE
+from tfcli.spec.objective import Objective
 
 FORMATS = ("table", "csv", "json", "markdown", "html")
 
@@ -310,8 +311,7 @@ def baseline_rows(report: Report) -> list[list[str]]:
         valid = scores.get("valid")
         margin = ""
         if best is not None and valid is not None and best.value is not None:
-            diff = best.value - valid
-            margin = fmt_number(diff if report.mode == "max" else -diff)
+            margin = fmt_number(Objective(report.metric, report.mode).margin(best.value, valid))
         rows.append([name, fmt_number(valid), fmt_number(scores.get("test")), margin])
     return rows
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tfcli.records import TrialStatus
-from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
+from tfcli.spec.objective import TIE_BREAK_METRIC, Objective, outranks
 from tfcli.spec.results import reached_end
 from tfcli.spec.schema import StudySpec
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
@@ -74,14 +74,7 @@ class StudyOutcome:
     @property
     def best_trial(self) -> TrialSummary | None:
         healthy = [t for t in self.trials if not t.status.is_failure]
-        candidates = [t for t in healthy if t.best is not None]
-        if not candidates:
-            return None
-        top = None
-        for trial in candidates:
-            if top is None or outranks(trial.best_key or (trial.best, None, None), top.best_key or (top.best, None, None), self.mode):
-                top = trial
-        return top
+        return Objective(self.metric, self.mode).best(healthy, key=lambda t: t.best_key or (t.best, None, None))
 
     @property
     def best_config(self) -> dict[str, Any] | None:
