@@ -15,24 +15,17 @@ from typing import Optional, Sequence
 
 from tfcli.baselines.results import BaselineResult
 from tfcli.records import StudyRecord, TrialRecord, TrialStatus
-from tfcli.report.analyses import (  # noqa: F401 - re-exported: what a report shows beyond the ranking
-    confirmed,
-    importance,
-    importances,
-    pareto,
-    significance,
-    test_check,
-    _parameter_counts,
-)
+from tfcli.report.analyses import _parameter_counts, confirmed, importances, pareto, significance, test_check
 from tfcli.report.baselines import BaselineComparison, compare_with_baselines
 from tfcli.report.confirmed import ConfirmedBlock
 from tfcli.report.importance import Importance
 from tfcli.report.pareto import ParetoFront
 from tfcli.report.ranking import Condition, Ranking, Row, check_columns, searched_parameters, with_parameters
 from tfcli.report.significance import Significance
-from tfcli.report.values import objective_from_history, rank_study, value_at_step, with_best_values  # noqa: F401 - re-exported
+from tfcli.report.values import rank_study
 from tfcli.spec.objective import Objective, choose_metric
 from tfcli.tracking.baselines import baselines_from_metrics
+from tfcli.tracking.test_scores import test_metric
 
 #: Learning curves in the HTML page: this many of the top trials.
 CURVES = 10
