@@ -67,3 +67,26 @@ def test_built_once_from_the_study_file():
     assert objectives(spec) == [Objective("bleu", "max"), Objective("decode_ms_per_example", "min")]
     assert primary_objective(spec) == Objective("bleu", "max")
     assert scheduler_objective(spec) == Objective("loss", "min")
+
+
+def test_one_ranking_of_records_breaks_ties_by_loss_then_step():
+    from tfcli.records import TrialRecord, TrialStatus
+    from tfcli.spec.objective import rank_records, tied_records
+
+    def record(trial_id, value, step, loss):
+        return TrialRecord(
+            study="s", study_id="s", trial_id=trial_id, run_id=f"run-{trial_id}", status=TrialStatus.FINISHED,
+            metrics={"accuracy": value, "loss": loss}, objective_metric="accuracy", objective_mode="max",
+            objective_value=value, objective_step=step, last_step=step,
+        )
+
+    records = [record("a", 0.75, 20, 0.6), record("b", 0.75, 20, 0.4), record("c", 0.75, 10, 0.4), record("d", 0.5, 10, 0.1)]
+    accuracy = Objective("accuracy", "max")
+    assert [r.trial_id for r in tied_records(records, "accuracy")] == ["a", "b", "c"]
+    # at best, the loss at the value's step comes from the caller (the history); without it, the earlier step
+    losses = {f"run-{r.trial_id}": r.metrics["loss"] for r in records}
+    assert [r.trial_id for r in rank_records(records, accuracy, "best", losses)] == ["c", "b", "a", "d"]
+    assert [r.trial_id for r in rank_records(records, accuracy, "best")] == ["c", "a", "b", "d"]
+    # at last, the last logged loss
+    assert [r.trial_id for r in rank_records(records, accuracy, "last")] == ["c", "b", "a", "d"]
+    assert accuracy.best(records, key=lambda r: (float("nan"), None, None)) is None
