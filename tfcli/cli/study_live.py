@@ -13,7 +13,7 @@ from typing import Any
 
 from tfcli.cli.log_lines import StudyLines, duration, short, status_every_s
 from tfcli.records import TrialStatus
-from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
+from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 
 STATE_STYLES = {
@@ -37,6 +37,7 @@ class StudyLive:
         self.total = total
         self.metric = spec.primary_objective.metric
         self.mode = spec.primary_objective.mode
+        self.objective = primary_objective(spec)
         self.search_params = list(spec.search.parameters)
         self.params = self.search_params[:4]
         self.trials: dict[str, dict[str, Any]] = {}
@@ -104,7 +105,7 @@ class StudyLive:
             if value is not None:
                 trial["last"] = value
                 key = (value, result.get(TIE_BREAK_METRIC), result.get("step"))
-                if trial["best"] is None or outranks(key, trial.get("best_key") or (trial["best"], None, None), self.mode):
+                if trial["best"] is None or self.objective.outranks(key, trial.get("best_key") or (trial["best"], None, None)):
                     trial["best"], trial["best_key"] = value, key
             self._refresh()
             if self.lines_started:
@@ -136,14 +137,9 @@ class StudyLive:
             self.live.update(self.render())
 
     def best(self) -> tuple[str, float] | None:
-        top = None
-        for tid, trial in self.trials.items():
-            if trial["best"] is None or trial["state"].is_failure:
-                continue
-            key = trial.get("best_key") or (trial["best"], None, None)
-            if top is None or outranks(key, top[2], self.mode):
-                top = (tid, trial["best"], key)
-        return top[:2] if top else None
+        healthy = [(tid, t) for tid, t in self.trials.items() if t["best"] is not None and not t["state"].is_failure]
+        top = self.objective.best(healthy, key=lambda item: item[1].get("best_key") or (item[1]["best"], None, None))
+        return (top[0], top[1]["best"]) if top else None
 
     def progress_text(self) -> str:
         done = sum(t["state"].is_done for t in self.trials.values())

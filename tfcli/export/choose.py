@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 from tfcli.export.folder import ExportError
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.ranking import Condition, rank_trials
+from tfcli.report.values import tie_losses
 from tfcli.spec.objective import choose_metric
 
 
@@ -37,13 +38,16 @@ def choose_trial(
     metric: Optional[str] = None,
     mode: Optional[str] = None,
     where: Sequence[Condition] = (),
+    tracking=None,
 ) -> TrialRecord:
     """The trial to export: ``trial`` if given, else the best finished one with a checkpoint.
 
     Best means by ``metric`` (default: the first objective) under ``mode``, each trial's best
     value (``record.best`` must hold the metric's best when it is not the objective), among the
     trials for which every ``where`` condition holds (as in ``tfcli report --where``: a metric
-    other than ``metric`` is compared at its last logged value).
+    other than ``metric`` is compared at its last logged value). The order is the report's
+    (:func:`~tfcli.spec.objective.rank_records`); ``tracking``, when given, is read for the
+    validation loss that breaks a tie (as the report does).
     """
     if trial is not None and where:
         raise ExportError("--where picks the best trial that passes it; name a trial with --trial or filter with --where, not both")
@@ -68,7 +72,8 @@ def choose_trial(
         objective_metric=next((r.objective_metric for r in records if r.objective_metric), None),
         objective_mode=next((r.objective_mode for r in records if r.objective_mode), None),
     )
-    ranking = rank_trials(done, metric, mode, at="best", where=where)
+    losses = tie_losses(tracking, done, metric, "best") if tracking is not None else None
+    ranking = rank_trials(done, metric, mode, at="best", where=where, losses=losses)
     if ranking.best is None and where:
         conditions = " and ".join(c.text for c in where)
         raise ExportError(

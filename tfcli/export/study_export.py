@@ -69,7 +69,7 @@ def export_study(
     records = snapshot.trials
     if metric is not None and trial is None and metric != snapshot.study.objective_metric:
         records = tr.with_history(tracking, records, metric)
-    record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode)
+    record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode, tracking=tracking)
     chosen_by, confirmed = ("the named trial" if trial else "the best trial"), None
     if trial is None and metric is None:
         record, chosen_by, confirmed = confirmed_choice(tracking, snapshot, records, record, chosen_by, pick=by == "auto")

@@ -22,6 +22,7 @@ from typing import Sequence
 
 from tfcli.metrics.base import SuffStats
 from tfcli.metrics.bootstrap import percentile_interval, resample_weights
+from tfcli.spec.objective import Objective
 
 #: Significance level of the verdict.
 ALPHA = 0.05
@@ -125,7 +126,7 @@ def verdict(winner_mean: float, others: Sequence[tuple[str, float, float]], mode
     it *holds* when its mean is better than every other's, each significantly; anything else
     is a *tie* within noise. Returns the verdict and, when it changes, the new winner.
     """
-    sign = 1.0 if mode == "max" else -1.0
+    sign = Objective("", mode).sign
     better_others = [(name, mean, p) for name, mean, p in others if sign * (mean - winner_mean) > 0]
     significant_better = [o for o in better_others if o[2] < ALPHA]
     if significant_better:

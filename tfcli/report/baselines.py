@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from tfcli.baselines.results import BaselineResult, best_baseline
-from tfcli.spec.objective import better
+from tfcli.spec.objective import Objective
 
 
 @dataclass(frozen=True)
@@ -32,22 +32,25 @@ class BaselineComparison:
     trial_value: Optional[float] = None
 
     @property
+    def objective(self) -> Objective:
+        return Objective(self.metric, self.mode)
+
+    @property
     def margin(self) -> Optional[float]:
         if self.trial_value is None or not math.isfinite(self.trial_value):
             return None
-        diff = self.trial_value - self.baseline_value
-        return diff if self.mode == "max" else -diff
+        return self.objective.margin(self.trial_value, self.baseline_value)
 
     @property
     def beaten(self) -> bool:
-        return better(self.trial_value, self.baseline_value, self.mode)
+        return self.objective.better(self.trial_value, self.baseline_value)
 
     def warning(self) -> Optional[str]:
         """One line when the best trial does not beat the best baseline, else None."""
         if self.trial is None or self.beaten:
             return None
         margin = self.margin
-        by = f"{abs(margin):.4g} {'below' if self.mode == 'max' else 'above'} it" if margin else "level with it"
+        by = f"{abs(margin):.4g} {'below' if self.objective.maximize else 'above'} it" if margin else "level with it"
         return (
             f"the best trial {self.trial} ({self.metric} {self.trial_value:.4g}) does not beat the best baseline "
             f"{self.baseline} ({self.metric} {self.baseline_value:.4g} on validation): {by}"

@@ -10,34 +10,22 @@ best baseline) under test, and for HTML the learning curves of the top trials.
 from __future__ import annotations
 
 import dataclasses
-import json
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Sequence
 
 from tfcli.baselines.results import BaselineResult
 from tfcli.records import StudyRecord, TrialRecord, TrialStatus
-from tfcli.spec.objective import choose_metric
-from tfcli.tracking.baselines import baseline_outputs, baselines_from_metrics
-from tfcli.tracking.reading import with_history
+from tfcli.report.analyses import _parameter_counts, confirmed, importances, pareto, significance, test_check
 from tfcli.report.baselines import BaselineComparison, compare_with_baselines
-from tfcli.report.importance import Importance, active_config, fanova, ped_anova, search_space, stored_spec
-from tfcli.report.pareto import ParetoFront, ParetoPoint, objectives_of, pareto_front
-from tfcli.report.ranking import (
-    Condition,
-    Ranking,
-    Row,
-    check_columns,
-    is_finite,
-    rank_trials,
-    value_of,
-    searched_parameters,
-    with_parameters,
-)
-from tfcli.report.confirmed import ConfirmedBlock, confirmed_block
-from tfcli.tracking.test_scores import TEST_OUTPUTS_ARTIFACT, test_metric
-from tfcli.report.significance import Significance, compare_outputs, skipped, untestable_reason
+from tfcli.report.confirmed import ConfirmedBlock
+from tfcli.report.importance import Importance
+from tfcli.report.pareto import ParetoFront
+from tfcli.report.ranking import Condition, Ranking, Row, check_columns, searched_parameters, with_parameters
+from tfcli.report.significance import Significance
+from tfcli.report.values import rank_study
+from tfcli.spec.objective import Objective, choose_metric
+from tfcli.tracking.baselines import baselines_from_metrics
+from tfcli.tracking.test_scores import test_metric
 
 #: Learning curves in the HTML page: this many of the top trials.
 CURVES = 10
@@ -84,291 +72,16 @@ class Report:
     def mode(self) -> str:
         return self.ranking.mode
 
-
-def objective_from_history(tracking, records: Sequence[TrialRecord], tags: dict, metric: str) -> list[TrialRecord]:
-    """Trials without the ``tfcli.objective_value`` tag (still running, or ended without a
-    checkpoint) get the objective's best value and step from its history, not its last value."""
-    from tfcli import tracking as tr
-
-    untagged = {r.run_id for r in records if tr.TAG_OBJECTIVE_VALUE not in tags.get(r.run_id, {}) and metric in r.metrics}
-    if not untagged:
-        return list(records)
-    out = []
-    for record in with_history(tracking, records, metric, only=untagged):
-        best = record.best.get(metric) if record.run_id in untagged else None
-        out.append(dataclasses.replace(record, objective_value=best.value, objective_step=best.step) if best else record)
-    return out
-
-
-def with_best_values(tracking, snapshot, records: Sequence[TrialRecord], metric: str, at: str) -> list[TrialRecord]:
-    """``records`` ready to rank by ``metric`` at ``at``: for ``best``, each trial's best value
-    (the objective's from its tags or history, any other metric's from its history)."""
-    if at != "best":
-        return list(records)
-    if metric != snapshot.study.objective_metric:
-        return with_history(tracking, records, metric)
-    return objective_from_history(tracking, records, snapshot.tags, metric)
+    @property
+    def objective(self) -> Objective:
+        """The ranking metric and its mode."""
+        return Objective(self.metric, self.mode)
 
 
 def _default_columns(parameters: Sequence[str], metric: str, records: Sequence[TrialRecord] = ()) -> list[str]:
     """The report's columns; ``test/<metric>`` beside the metric once test scores exist."""
     test = [test_metric(metric)] if any(test_metric(metric) in r.metrics for r in records) else []
     return ["rank", "trial", metric, *test, "step", *parameters, "time", "parameters", "status"]
-
-
-def test_check(tracking, study: StudyRecord, ranking: Ranking) -> Optional[str]:
-    """One line when the validation winner is not the best on test among the trials scored on
-    test, with the paired bootstrap of the two on their test outputs; None otherwise."""
-    from tfcli import tracking as tr
-
-    key = test_metric(ranking.metric)
-    scored = [row for row in ranking.ranked if key in row.record.metrics]
-    if len(scored) < 2 or ranking.best is None or ranking.best not in scored:
-        return None
-    sign = 1.0 if ranking.mode == "max" else -1.0
-    test_best = max(scored, key=lambda row: sign * row.record.metrics[key])
-    winner = ranking.best
-    if test_best is winner or test_best.record.metrics[key] == winner.record.metrics[key]:
-        return None
-    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
-        outputs = [
-            _read_outputs(tr.download_run_artifact(tracking, row.record.run_id, TEST_OUTPUTS_ARTIFACT, Path(tmp) / row.record.run_id, artifact_uri=row.record.artifact_uri))
-            for row in (test_best, winner)
-        ]
-    line = (
-        f"the validation winner {winner.trial_id} is not the test winner: {test_best.trial_id} scores {key} "
-        f"{test_best.record.metrics[key]:.4g} against {winner.record.metrics[key]:.4g}"
-    )
-    if not all(outputs) or untestable_reason(study.task, ranking.metric):
-        return line + " (no paired test: test outputs missing)"
-    result = compare_outputs(study.task, ranking.metric, (test_best.trial_id, outputs[0]), [(winner.trial_id, winner.rank, outputs[1])], _settings(study))
-    pair = result.tests[0] if result.tests else None
-    if pair is None or pair.note:
-        return line + f" (no paired test: {pair.note if pair else result.note})"
-    verdict = "significant" if pair.significant else "not significant"
-    return line + f"; paired bootstrap on the test outputs: p = {pair.p_value:.4f}, {verdict}"
-
-
-def _read_outputs(path: Optional[Path]) -> Optional[list[dict]]:
-    if path is None or not path.is_file():
-        return None
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[str, Optional[int]], str]:
-    """Parameter counts of ``rows`` (by run id) and a note on where they came from.
-
-    A run's ``tfcli.parameters`` tag when it has one (study trials do not). Otherwise the count
-    follows from the architecture (:func:`tfcli.model.config.parameter_count`): the trial's
-    ``model.*`` params, plus the vocabulary size and label count, which depend only on the
-    data settings and are read from one ``checkpoint/config.json`` per distinct ``data.*``
-    setting. Trials of a data setting without any checkpoint stay blank.
-    """
-    from tfcli import tracking as tr
-    from tfcli.model.config import parameter_count
-
-    counts: dict[str, Optional[int]] = {}
-    sources = set()
-    pending: dict[tuple, list[Row]] = {}
-    for row in rows:
-        run_id = row.record.run_id
-        tag = tags.get(run_id, {}).get(tr.TAG_PARAMETERS)
-        try:
-            counts[run_id] = int(float(tag)) if tag not in (None, "") else None
-        except ValueError:
-            counts[run_id] = None
-        if counts[run_id] is not None:
-            sources.add("tag")
-            continue
-        key = tuple(sorted((k, str(v)) for k, v in row.record.params.items() if k.startswith("data.")))
-        pending.setdefault(key, []).append(row)
-    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
-        for group in pending.values():
-            base = None
-            for row in group:
-                if not row.record.has_checkpoint:
-                    continue
-                path = tr.download_run_artifact(
-                    tracking, row.record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/config.json", Path(tmp) / row.record.run_id,
-                    artifact_uri=row.record.artifact_uri,
-                )
-                try:
-                    base = json.loads(path.read_text(encoding="utf-8")).get("model") if path is not None else None
-                except ValueError:
-                    base = None
-                if base:
-                    break
-            if not base:
-                continue
-            for row in group:
-                model = {k[len("model."):]: v for k, v in row.record.params.items() if k.startswith("model.")}
-                counts[row.record.run_id] = parameter_count({**base, **model})
-                sources.add("architecture")
-    text = {
-        frozenset(): "",
-        frozenset({"tag"}): "parameters: the model size each run recorded",
-        frozenset({"architecture"}): "parameters: counted from each trial's model settings and the vocabulary size of its data settings",
-        frozenset({"tag", "architecture"}): "parameters: the model size a run recorded, else counted from its model settings and vocabulary size",
-    }[frozenset(sources)]
-    return counts, text
-
-
-def confirmed(tracking, study: StudyRecord, ranking: Ranking) -> Optional[ConfirmedBlock]:
-    """The confirmed block (:mod:`tfcli.report.confirmed`), with the two-level bootstrap over
-    the confirmation runs' validation outputs; None before ``tfcli study confirm``."""
-    from tfcli import tracking as tr
-
-    runs = tr.confirmation_records(tracking, study.name)
-    if not runs or ranking.best is None:
-        return None
-    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
-        return confirmed_block(
-            runs,
-            winner=ranking.best.trial_id,
-            metric=ranking.metric,
-            mode=ranking.mode,
-            task=study.task,
-            outputs_of=lambda c: _outputs(tracking, c.record, Path(tmp)),
-            settings=_settings(study),
-        )
-
-
-def _settings(study: StudyRecord):
-    """The metric settings of the study's ``eval`` section (defaults when it cannot be read)."""
-    from tfcli.metrics import MetricSettings
-
-    if study.spec_json:
-        try:
-            return MetricSettings.from_eval(json.loads(study.spec_json).get("eval"))
-        except (ValueError, AttributeError, TypeError):
-            pass
-    return MetricSettings()
-
-
-def _outputs(tracking, record: TrialRecord, tmp: Path) -> Optional[list[dict]]:
-    from tfcli import tracking as tr
-
-    if not record.has_checkpoint:
-        return None
-    path = tr.download_run_artifact(
-        tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{tr.VALID_OUTPUTS_FILE}", tmp / record.run_id, artifact_uri=record.artifact_uri
-    )
-    return _read_outputs(path)
-
-
-#: How the best baseline is named in the significance table.
-BASELINE_LABEL = "baseline "
-
-
-def significance(tracking, study: StudyRecord, ranking: Ranking, compare: int, baseline: Optional[str] = None) -> Significance:
-    """The top trial against the next ``compare`` ranked trials on their validation outputs,
-    and against the baseline ``baseline`` when its outputs were logged on the parent run."""
-    metric = ranking.metric
-    reason = untestable_reason(study.task, metric)
-    if reason:
-        return skipped(metric, reason)
-    if len(ranking.ranked) < (1 if baseline else 2):
-        return skipped(metric, f"a paired test needs two ranked trials, but there {'is' if len(ranking.ranked) == 1 else 'are'} {len(ranking.ranked)}")
-    settings = _settings(study)
-    top = ranking.ranked[0]
-    others = ranking.ranked[1 : 1 + max(0, compare)]
-    with tempfile.TemporaryDirectory(prefix="tfcli-report-") as tmp:
-        folder = Path(tmp)
-        top_outputs = _outputs(tracking, top.record, folder)
-        if not top_outputs:
-            return skipped(metric, f"the top trial {top.trial_id} has no saved validation outputs (its checkpoint was logged without them)", top.trial_id)
-        pairs = [(row.trial_id, row.rank, _outputs(tracking, row.record, folder)) for row in others]
-        if baseline:
-            outputs = baseline_outputs(tracking, study.run_id, baseline, folder / "baselines", artifact_uri=study.artifact_uri)
-            pairs.append((f"{BASELINE_LABEL}{baseline}", None, outputs))
-    return compare_outputs(study.task, metric, (top.trial_id, top_outputs), pairs, settings)
-
-
-def importance(study: StudyRecord, ranking: Ranking, parameters: Sequence[str]) -> Importance:
-    """fANOVA for the ranking metric over the finished ranked trials (their active parameters)."""
-    points = [(config, row.value) for row, config in _finished_configs(study, ranking.ranked, parameters)]
-    return fanova(points, list(parameters), search_space(study.spec_json), ranking.mode, ranking.metric)
-
-
-def _finished_configs(study: StudyRecord, rows: Sequence[Row], parameters: Sequence[str]) -> list[tuple[Row, dict]]:
-    spec = stored_spec(study.spec_json)
-    return [
-        (row, active_config(row.record.config, row.record.params, parameters, spec))
-        for row in rows
-        if row.record.status is TrialStatus.FINISHED and not row.record.error
-    ]
-
-
-def importances(
-    study: StudyRecord, ranking: Ranking, parameters: Sequence[str], pareto: Optional[ParetoFront] = None
-) -> list[Importance]:
-    """fANOVA and PED-ANOVA, each over the finished trials' active parameters: for the ranking
-    metric, or, with several objectives (``pareto``), for each objective at the trials' points."""
-    space = search_space(study.spec_json)
-    configs = _finished_configs(study, ranking.ranked, parameters)
-    out = []
-    if pareto is None or not pareto.objectives:
-        points = [(config, row.value) for row, config in configs]
-        out.append(fanova(points, list(parameters), space, ranking.mode, ranking.metric))
-        out.append(ped_anova(points, list(parameters), space, ranking.mode, ranking.metric))
-        return out
-    by_run = {p.run_id: p for p in pareto.points}
-    for k, objective in enumerate(pareto.objectives):
-        points = [(config, by_run[row.record.run_id].values[k]) for row, config in configs if row.record.run_id in by_run]
-        out.append(fanova(points, list(parameters), space, objective.mode, objective.metric))
-        out.append(ped_anova(points, list(parameters), space, objective.mode, objective.metric))
-    return out
-
-
-def value_at_step(points: Sequence[tuple[int, float]], step: Optional[int]) -> Optional[float]:
-    """The value logged at ``step`` (the last one logged there), or None."""
-    found = None
-    for s, v in points:
-        if step is not None and s == step:
-            found = v
-    return found
-
-
-def pareto(tracking, study: StudyRecord, rows: Sequence[Row], parameters: Sequence[str]) -> Optional[ParetoFront]:
-    """The Pareto front of a study with several objectives (None with one): each finished
-    trial's point is every objective's value at its best checkpoint's step (from MLflow's
-    metric history), else its last value; trials that failed or lack an objective are left out."""
-    from tfcli import tracking as tr
-
-    objectives = objectives_of(study.spec_json)
-    if len(objectives) < 2:
-        return None
-    finished = [row for row in rows if row.record.status is TrialStatus.FINISHED and not row.record.error]
-    kept = {id(row) for row in finished}
-    unfinished = [row for row in rows if id(row) not in kept]
-    histories = {o.metric: tr.metric_histories(tracking, [r.record.run_id for r in finished if o.metric in r.record.metrics], o.metric) for o in objectives[1:]}
-    spec = stored_spec(study.spec_json)
-    points, missing, fallback = [], [], 0
-    for row in finished:
-        record = row.record
-        first = value_of(record, objectives[0].metric, "best")
-        values = [first.value]
-        step = first.step if first.value is not None else record.objective_step
-        for objective in objectives[1:]:
-            value = value_at_step(histories[objective.metric].get(record.run_id) or (), step)
-            if value is None:
-                value = record.metrics.get(objective.metric)
-                fallback += value is not None
-            values.append(value)
-        if not all(is_finite(v) for v in values):
-            missing.append(record.label)
-            continue
-        config = active_config(record.config, record.params, parameters, spec)
-        points.append(ParetoPoint(record.number, record.trial_id, record.run_id, tuple(float(v) for v in values), step, 0, config))
-    notes = []
-    if unfinished:
-        notes.append(f"left out of the Pareto front, as not finished or failed: trial{'s' if len(unfinished) > 1 else ''} {', '.join(r.record.label for r in unfinished)}")
-    if missing:
-        names = " and ".join(o.metric for o in objectives)
-        notes.append(f"left out of the Pareto front, as missing a value of {names}: trial{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    if fallback:
-        notes.append(f"{fallback} value{'s' if fallback > 1 else ''} of the Pareto front {'are' if fallback > 1 else 'is'} the trial's last one, as none was logged at its best checkpoint's step")
-    return pareto_front(objectives, points, notes)
 
 
 def build_report(
@@ -396,8 +109,7 @@ def build_report(
     metric, mode = choose_metric(
         records, study=name, metric=metric, mode=mode, objective_metric=study.objective_metric, objective_mode=study.objective_mode
     )
-    records = with_best_values(tracking, snapshot, records, metric, at)
-    ranking = rank_trials(records, metric, mode, at=at, where=where)
+    records, ranking = rank_study(tracking, snapshot, records, metric, mode, at=at, where=where)
     parameters = searched_parameters(study.spec_json, records)
     chosen = list(columns) if columns else _default_columns(parameters, metric, records)
     check_columns(chosen, records, metric)
@@ -408,13 +120,10 @@ def build_report(
     comparison = compare_with_baselines(baselines, metric, mode, best.trial_id if best else None, best.value if best else None)
     if top:
         ranking = dataclasses.replace(ranking, ranked=ranking.ranked[:top])
-    parameter_source = ""
-    if with_parameters_count and "parameters" in chosen:
-        counts, parameter_source = _parameter_counts(tracking, ranking.ranked, snapshot.tags)
-        ranking = with_parameters(ranking, counts)
+    counts, parameter_source = _parameter_counts(tracking, ranking.ranked, snapshot.tags) if with_parameters_count and "parameters" in chosen else (None, "")
     report = Report(
         study=study,
-        ranking=ranking,
+        ranking=with_parameters(ranking, counts) if counts is not None else ranking,
         columns=chosen,
         parameters=parameters,
         trials=len(snapshot.trials),
@@ -428,25 +137,36 @@ def build_report(
         spec_json=study.spec_json,
     )
     report.pareto = pareto(tracking, study, every_row, parameters) if with_pareto else None
-    if report.pareto is not None:
-        report.notes = [*report.pareto.notes, *report.notes]
+    report.notes = [*(report.pareto.notes if report.pareto else []), *report.notes]
+    _add_analyses(tracking, report, compare, with_significance=with_significance, with_importance=with_importance)
+    if curves and report.ranking.ranked:
+        _add_curves(tracking, report)
+    return report
+
+
+def _add_analyses(tracking, report: Report, compare: int, *, with_significance: bool, with_importance: bool) -> None:
+    """Significance, the confirmed block, the test check and importance, as asked."""
+    study, ranking = report.study, report.ranking
+    full = dataclasses.replace(ranking, ranked=report.all_ranked)  # every ranked trial, before --top
     if with_significance:
+        comparison = report.baseline_comparison
         report.significance = significance(tracking, study, ranking, compare, comparison.baseline if comparison else None)
-    if with_significance:
-        full = dataclasses.replace(ranking, ranked=every_ranked)
         report.confirmed = confirmed(tracking, study, full)
         report.test_note = test_check(tracking, study, full)
     if with_importance:
-        full = dataclasses.replace(ranking, ranked=every_ranked)  # importance sees every ranked trial
-        report.importances = importances(study, full, parameters, report.pareto)
-        report.importance = next((i for i in report.importances if i.kind == "fANOVA" and i.metric == metric), report.importances[0])
-    if curves and ranking.ranked:
-        shown = [row.record.run_id for row in ranking.ranked[:CURVES]]
-        report.histories = tr.metric_histories(tracking, shown, metric)
-        for key in (TRAIN_LOSS, VALID_LOSS):
-            logged = [row.record.run_id for row in ranking.ranked[:CURVES] if key in row.record.metrics]
-            report.loss_histories[key] = tr.metric_histories(tracking, logged, key) if logged else {}
-    return report
+        report.importances = importances(study, full, report.parameters, report.pareto)
+        report.importance = next((i for i in report.importances if i.kind == "fANOVA" and i.metric == report.metric), report.importances[0])
+
+
+def _add_curves(tracking, report: Report) -> None:
+    """The learning curves (the ranking metric and both losses) of the top trials, for HTML."""
+    from tfcli import tracking as tr
+
+    shown = report.ranking.ranked[:CURVES]
+    report.histories = tr.metric_histories(tracking, [row.record.run_id for row in shown], report.metric)
+    for key in (TRAIN_LOSS, VALID_LOSS):
+        logged = [row.record.run_id for row in shown if key in row.record.metrics]
+        report.loss_histories[key] = tr.metric_histories(tracking, logged, key) if logged else {}
 
 
 def _value_notes(metric: str, at: str, objective: Optional[str], columns: Sequence[str]) -> list[str]:
@@ -489,8 +209,7 @@ def compare_studies(tracking, names: Sequence[str], *, metric: Optional[str] = N
         chosen, chosen_mode = choose_metric(
             records, study=name, metric=metric, mode=mode, objective_metric=study.objective_metric, objective_mode=study.objective_mode
         )
-        records = with_best_values(tracking, snapshot, records, chosen, at)
-        ranking = rank_trials(records, chosen, chosen_mode, at=at)
+        records, ranking = rank_study(tracking, snapshot, records, chosen, chosen_mode, at=at)
         result.append(
             StudyBest(
                 study=study,

@@ -18,6 +18,7 @@ from tfcli.metrics.seed_stats import ALPHA, TIE, SeedSummary, seed_summary, verd
 from tfcli.records import Confirmation, TrialStatus
 from tfcli.report.ranking import is_finite
 from tfcli.report.significance import by_index, reference_of, untestable_reason
+from tfcli.spec.objective import Objective
 
 #: What the block says each verdict means.
 VERDICT_TEXT = {
@@ -71,8 +72,8 @@ class ConfirmedBlock:
         """The configuration with the best mean across seeds."""
         if not self.configs:
             return None
-        sign = 1.0 if self.mode == "max" else -1.0
-        return max(self.configs, key=lambda c: sign * c.valid.mean)
+        objective = Objective(self.metric, self.mode)
+        return max(self.configs, key=lambda c: objective.score(c.valid.mean))
 
     def sentence(self) -> str:
         rivals = ", ".join(c.other for c in self.comparisons) or "no other configuration"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from tfcli.spec.conditions import active_parameters, is_conditional
+from tfcli.spec.objective import Objective
 from tfcli.spec.schema import StudySpec
 
 #: fANOVA needs at least this many finished trials with a value.
@@ -165,7 +166,7 @@ def fanova(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {p: distribution_for(p, space.get(p), [c[p] for c, _ in points]) for p in varying}
-    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
+    study = optuna.create_study(direction=Objective(metric, mode).direction)
     for config, value in points:
         params = {p: _hashable(config[p]) if p not in distributions or _categorical(distributions[p]) else config[p] for p in varying}
         study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=value))
@@ -218,7 +219,7 @@ def ped_anova(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = {p: distribution_for(p, space.get(p), [c[p] for c, _ in points if p in c]) for p in varying}
-    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
+    study = optuna.create_study(direction=Objective(metric, mode).direction)
     for config, value in points:
         active = [p for p in varying if p in config]
         params = {p: _hashable(config[p]) if _categorical(distributions[p]) else config[p] for p in active}

@@ -25,19 +25,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
-from tfcli.spec.objective import metric_mode
+from tfcli.spec.objective import MODES, Objective, metric_mode
 
 #: How far beyond the worst value the reference point lies, as a share of the range.
 REFERENCE_MARGIN = 0.1
-
-
-@dataclass(frozen=True)
-class Objective:
-    metric: str
-    mode: str  # max or min
-
-    def to_dict(self) -> dict:
-        return {"metric": self.metric, "mode": self.mode}
 
 
 def objectives_of(spec_json: Optional[str]) -> list[Objective]:
@@ -53,7 +44,7 @@ def objectives_of(spec_json: Optional[str]) -> list[Objective]:
     for entry in entries:
         if isinstance(entry, Mapping) and entry.get("metric"):
             mode = entry.get("mode")
-            if mode not in ("max", "min"):
+            if mode not in MODES:
                 mode = metric_mode(entry["metric"])
             out.append(Objective(str(entry["metric"]), mode))
     return out
@@ -61,7 +52,7 @@ def objectives_of(spec_json: Optional[str]) -> list[Objective]:
 
 def _losses(values: Sequence[float], modes: Sequence[str]) -> tuple[float, ...]:
     """The point with every objective turned into one to minimise."""
-    return tuple(-v if m == "max" else v for v, m in zip(values, modes))
+    return tuple(-Objective("", m).score(v) for v, m in zip(values, modes))
 
 
 def dominates(a: Sequence[float], b: Sequence[float], modes: Sequence[str]) -> bool:
@@ -89,11 +80,12 @@ def reference_point(points: Sequence[Sequence[float]], modes: Sequence[str], mar
     in the worse direction (see the module docstring)."""
     ref = []
     for k, mode in enumerate(modes):
+        objective = Objective("", mode)
         column = [p[k] for p in points]
-        worst = min(column) if mode == "max" else max(column)
+        worst = min(column, key=objective.score)
         span = max(column) - min(column)
         step = margin * span if span > 0 else margin * (abs(worst) or 1.0)
-        ref.append(worst - step if mode == "max" else worst + step)
+        ref.append(worst - objective.sign * step)
     return ref
 
 

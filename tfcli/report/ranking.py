@@ -4,16 +4,13 @@ Nothing here reads MLflow; :mod:`tfcli.report.build` fetches the records (and, w
 needs it, the metric history) and hands them over, so every rule below is unit-testable
 with hand-made records.
 
-Which value ranks a trial (``value_of``):
-
-* the study's objective, ``at="best"``: the objective's best value, the one its logged
-  checkpoint was scored with (tag ``tfcli.objective_value``) at ``tfcli.objective_step``;
-* any other metric, ``at="best"``: its best value over the trial's history (``record.best``,
-  filled by the caller from MLflow's metric history) and that step;
-* ``at="last"``: the value MLflow shows in its runs table (the last logged), at the last step.
+Which value ranks a trial is :func:`tfcli.spec.objective.value_of`; the order is
+:func:`tfcli.spec.objective.rank_records`, the one ranking of every best: on a tie in the
+value, the lower validation loss at that value's step (``losses``, by run id, which the caller
+reads from the history for the tied trials), then the earlier step.
 
 Ranked are the trials that are FINISHED or still RUNNING and have a finite value; FAILED and
-KILLED trials, and trials without a value, are listed apart. Ties keep the trials' start order.
+KILLED trials, and trials without a value, are listed apart.
 """
 
 from __future__ import annotations
@@ -23,13 +20,11 @@ import operator
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from tfcli.errors import UserError
 from tfcli.records import TrialRecord, TrialStatus
-from tfcli.spec.objective import MODES
-
-AT_CHOICES = ("best", "last")
+from tfcli.spec.objective import AT_CHOICES, Objective, Value, rank_records, value_of  # noqa: F401 - AT_CHOICES, Value: re-exported
 
 #: Columns every report can show besides parameters and metrics.
 BUILTIN_COLUMNS = ("rank", "trial", "value", "step", "time", "parameters", "status", "run_id", "error")
@@ -39,26 +34,7 @@ class ReportError(UserError):
     """A report option that names something the study does not have."""
 
 
-# --- values -----------------------------------------------------------------------------------
-
-
-class Value(NamedTuple):
-    value: Optional[float]
-    step: Optional[int]
-
-
-def value_of(record: TrialRecord, metric: str, at: str = "best") -> Value:
-    """The value that ranks ``record`` by ``metric`` (see the module docstring)."""
-    if at not in AT_CHOICES:
-        raise ValueError(f"at must be one of {', '.join(AT_CHOICES)}, but got {at!r}")
-    if at == "best":
-        if metric == record.objective_metric and record.objective_value is not None:
-            return Value(record.objective_value, record.objective_step)
-        best = record.best.get(metric)
-        if best is not None:
-            return Value(best.value, best.step)
-    value = record.metrics.get(metric)
-    return Value(value, record.last_step if value is not None else None)
+# --- values ---------------------------------------------------------------------------------
 
 
 def is_finite(value: Optional[float]) -> bool:
@@ -241,10 +217,10 @@ def rank_trials(
     *,
     at: str = "best",
     where: Sequence[Condition] = (),
+    losses: Optional[Mapping[str, float]] = None,
 ) -> Ranking:
     """Rank ``records`` by ``metric`` under ``mode`` (``max``/``min``); see the module docstring."""
-    if mode not in MODES:
-        raise ReportError(f"--mode must be max or min, but got {mode!r}")
+    objective = Objective(metric, mode)
     records = list(records)
     kinds = [condition_key_kind(c.key, records, metric) for c in where]
     rows, dropped = [], 0
@@ -264,9 +240,9 @@ def rank_trials(
     ]
     keep = {id(row) for row in rankable}
     apart = [row for row in rows if id(row) not in keep]
-    sign = -1.0 if mode == "max" else 1.0
-    order = sorted(range(len(rankable)), key=lambda i: (sign * float(rankable[i].value), i))
-    ranked = [Row(rankable[i].record, rankable[i].value, rankable[i].step, rank=n + 1) for n, i in enumerate(order)]
+    by_record = {id(row.record): row for row in rankable}
+    order = [by_record[id(r)] for r in rank_records([row.record for row in rankable], objective, at, losses)]
+    ranked = [Row(row.record, row.value, row.step, rank=n + 1) for n, row in enumerate(order)]
     return Ranking(metric=metric, mode=mode, at=at, ranked=ranked, apart=apart, filtered_out=dropped)
 
 

@@ -14,60 +14,35 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
-from tfcli.report.build import Report, StudyBest
+from tfcli.report.build import Report
+from tfcli.report.cells import _json_value, _md_table, fmt_count, fmt_duration, fmt_number
+from tfcli.report.compare import compare_to_csv, compare_to_json, compare_to_markdown, print_compare  # noqa: F401 - the CLI's formats
 from tfcli.report.importance import active_config, stored_spec
 from tfcli.report.ranking import Row, cell
+from tfcli.report.sections import (
+    BASELINE_TITLE,
+    CONFIRMED_HEADERS,
+    SIGNIFICANCE_HEADERS,
+    baseline_headers,
+    baseline_rows,
+    confirmed_rows,
+    confirmed_title,
+    hypervolume_line,
+    importance_notes,
+    importance_title,
+    pareto_headers,
+    pareto_rows,
+    pareto_title,
+    significance_rows,
+)
 from tfcli.report.significance import SCOPE
 
 FORMATS = ("table", "csv", "json", "markdown", "html")
 
 
 # --- cells --------------------------------------------------------------------------------------
-
-
-def fmt_number(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
-            return f"{value:.3e}"
-        if abs(value) < 1:
-            return f"{value:.4g}"
-        if abs(value) < 100:
-            return f"{value:.4f}".rstrip("0").rstrip(".")
-        return f"{value:.2f}"
-    return str(value)
-
-
-def fmt_duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def fmt_count(count: Optional[int]) -> str:
-    if count is None:
-        return ""
-    if count >= 1_000_000:
-        return f"{count / 1e6:.2f}M"
-    if count >= 10_000:
-        return f"{count / 1e3:.1f}k"
-    return str(count)
 
 
 def display(row: Row, column: str, metric: str, inactive: bool = False) -> str:
@@ -92,12 +67,6 @@ def _apart_columns(report: Report) -> list[str]:
 
 
 # --- json ---------------------------------------------------------------------------------------
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def active_configs(report: Report, rows: Sequence[Row]) -> dict[str, dict]:
@@ -165,48 +134,6 @@ def to_json(report: Report) -> str:
     return json.dumps(payload, indent=2, default=str)
 
 
-# --- pareto and importance (every format) -------------------------------------------------------
-
-
-def pareto_title(report: Report) -> str:
-    p = report.pareto
-    names = ", ".join(f"{o.metric} ({o.mode})" for o in p.objectives)
-    return f"Pareto front: {names}; {len(p.front)} non-dominated of {len(p.points)} trials"
-
-
-def pareto_headers(report: Report) -> list[str]:
-    return ["front", "trial", *[o.metric for o in report.pareto.objectives], "step", "trial_id"]
-
-
-def pareto_rows(report: Report) -> list[list[str]]:
-    """Every point, the non-dominated ones (front 1) first."""
-    return [
-        [str(p.rank), str(p.number) if p.number is not None else p.trial_id, *[fmt_number(v) for v in p.values], fmt_number(p.step), p.trial_id]
-        for p in report.pareto.points
-    ]
-
-
-def hypervolume_line(report: Report) -> str:
-    p = report.pareto
-    if p.hypervolume is None:
-        return "Hypervolume: none (no trial has a value of every objective)"
-    return f"Hypervolume of the first front: {p.hypervolume:.6g}, against the {p.reference_text()}"
-
-
-def importance_title(imp) -> str:
-    return f"Hyperparameter importance ({imp.label}) over {imp.trials} finished trials"
-
-
-def importance_notes(imp) -> list[str]:
-    """What goes under an importance table: the caveat, and what was left out."""
-    notes = []
-    if imp.caveat:
-        notes.append(f"Caveat: {imp.caveat}.")
-    if imp.inactive:
-        notes.append(f"Left out of {imp.kind}, as inactive in some trials (the conditional search did not set them): {', '.join(imp.inactive)}.")
-    return notes
-
-
 # --- csv ----------------------------------------------------------------------------------------
 
 
@@ -228,92 +155,6 @@ def to_csv(report: Report) -> str:
 
 
 # --- markdown -----------------------------------------------------------------------------------
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(_md_escape(h) for h in headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
-    return lines
-
-
-def _pair_label(top: str, other: str, rank) -> str:
-    """``top vs other (#rank)``; a baseline has no rank."""
-    return f"{top} vs {other}" + (f" (#{rank})" if rank is not None else "")
-
-
-def significance_rows(report: Report) -> list[list[str]]:
-    s = report.significance
-    rows = []
-    for t in s.tests if s else []:
-        if t.note:
-            rows.append([_pair_label(s.top_trial, t.other_trial, t.other_rank), "", "", "", "", t.note])
-            continue
-        rows.append(
-            [
-                _pair_label(s.top_trial, t.other_trial, t.other_rank),
-                f"{fmt_number(t.score_top)} vs {fmt_number(t.score_other)}",
-                fmt_number(t.diff),
-                f"[{fmt_number(t.ci_low)}, {fmt_number(t.ci_high)}]",
-                f"{t.p_value:.4f}",
-                "yes" if t.significant else "no",
-            ]
-        )
-    return rows
-
-
-CONFIRMED_HEADERS = ("configuration of", "seeds", "valid mean ± sd", "valid 95% CI", "test mean ± sd", "winner vs it: Welch p", "two-level bootstrap p")
-
-
-def confirmed_title(report: Report) -> str:
-    return f"Confirmed across seeds: {report.confirmed.metric} ({report.confirmed.mode}), winner {report.confirmed.winner}"
-
-
-def _mean_sd(summary) -> str:
-    return f"{fmt_number(summary.mean)} ± {fmt_number(summary.std)}" if summary is not None else ""
-
-
-def confirmed_rows(report: Report) -> list[list[str]]:
-    block = report.confirmed
-    tests = {c.other: c for c in block.comparisons}
-    rows = []
-    for config in block.configs:
-        test = tests.get(config.trial_id)
-        welch = f"{test.welch['p_value']:.4f}" if test else ("(the winner)" if config.trial_id == block.winner else "")
-        boot = f"{test.bootstrap['p_value']:.4f}" if test and test.bootstrap else (test.note if test and test.note else "")
-        rows.append([
-            config.trial_id, str(len(config.seeds)), _mean_sd(config.valid),
-            f"[{fmt_number(config.valid.ci_low)}, {fmt_number(config.valid.ci_high)}]", _mean_sd(config.test), welch, boot,
-        ])
-    return rows
-
-
-SIGNIFICANCE_HEADERS = ("top vs other", "scores", "difference", "95% CI", "p-value", "significant (p < 0.05)")
-
-BASELINE_TITLE = "Baselines (not ranked; the same splits and metric code as the trials)"
-
-
-def baseline_headers(report: Report) -> list[str]:
-    return ["baseline", f"{report.metric} (valid)", f"{report.metric} (test)", "best trial's margin (+: better)"]
-
-
-def baseline_rows(report: Report) -> list[list[str]]:
-    """One row per baseline: its value of the ranking metric on valid and test, and how far the
-    best trial is above it (in the direction of the mode: positive is better)."""
-    rows = []
-    best = report.ranking.best
-    for name in dict.fromkeys(b.name for b in report.baselines):
-        scores = {b.split: b.metrics.get(report.metric) for b in report.baselines if b.name == name}
-        valid = scores.get("valid")
-        margin = ""
-        if best is not None and valid is not None and best.value is not None:
-            diff = best.value - valid
-            margin = fmt_number(diff if report.mode == "max" else -diff)
-        rows.append([name, fmt_number(valid), fmt_number(scores.get("test")), margin])
-    return rows
 
 
 def to_markdown(report: Report) -> str:
@@ -376,8 +217,30 @@ def _md_baselines(report: Report) -> list[str]:
 
 
 def print_table(report: Report, console) -> None:
+    """The report on the terminal: the ranking, then each section that has something to say."""
+    _print_ranking(report, console)
+    _print_baselines(report, console)
+    for warning in report.warnings:
+        console.print(f"Warning: {warning}.", markup=False)
+    _print_significance(report, console)
+    _print_confirmed(report, console)
+    _print_importances(report, console)
+    for note in report.notes + ([report.parameter_source] if report.parameter_source else []):
+        console.print(f"Note: {note}")
+
+
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[str] = (), **options):
     from rich.table import Table
 
+    table = Table(title=title, **options)
+    for column in headers:
+        table.add_column(column, justify="left" if column in left else "right")
+    for values in rows:
+        table.add_row(*values)
+    return table
+
+
+def _print_ranking(report: Report, console) -> None:
     study = report.study
     title = f"{study.name}: trials ranked by {report.metric} ({report.mode})"
     subtitle = f"{report.trials} trials, task {study.task}, objective {study.objective_metric} ({study.objective_mode})"
@@ -385,161 +248,59 @@ def print_table(report: Report, console) -> None:
         subtitle += f"; where {' and '.join(report.where)} ({report.ranking.filtered_out} filtered out)"
     if report.pareto is not None:
         _print_pareto(report, console)
-    table = Table(title=title, caption=subtitle, show_lines=False)
-    for column in report.columns:
-        table.add_column(header(column, report), justify="right" if column not in ("trial", "status", "run_id", "error") else "left")
     active = active_configs(report, [*report.ranking.ranked, *report.ranking.apart])
-    for row in report.ranking.ranked:
-        table.add_row(*(display(row, c, report.metric, is_inactive(report, row, c, active)) for c in report.columns))
+
+    def rows(columns, rows_):
+        return [[display(row, c, report.metric, is_inactive(report, row, c, active)) for c in columns] for row in rows_]
+
     if report.ranking.ranked:
-        console.print(table)
+        headers = [header(column, report) for column in report.columns]
+        console.print(_table(title, headers, rows(report.columns, report.ranking.ranked), left=("trial", "status", "run_id", "error"), caption=subtitle, show_lines=False))
     else:
         console.print(f"{title}: no trial has a finite value yet ({subtitle}).")
     if report.ranking.apart:
         columns = _apart_columns(report)
-        apart = Table(title="Failed, killed and without a value")
-        for column in columns:
-            apart.add_column(column)
-        for row in report.ranking.apart:
-            apart.add_row(*(display(row, c, report.metric, is_inactive(report, row, c, active)) for c in columns))
-        console.print(apart)
+        console.print(_table("Failed, killed and without a value", columns, rows(columns, report.ranking.apart), left=columns))
+
+
+def _print_baselines(report: Report, console) -> None:
     if report.baselines:
-        baselines = Table(title=BASELINE_TITLE)
-        for column in baseline_headers(report):
-            baselines.add_column(column, justify="left" if column == "baseline" else "right")
-        for values in baseline_rows(report):
-            baselines.add_row(*values)
-        console.print(baselines)
-    for warning in report.warnings:
-        console.print(f"Warning: {warning}.", markup=False)
+        console.print(_table(BASELINE_TITLE, baseline_headers(report), baseline_rows(report), left=("baseline",)))
+
+
+def _print_significance(report: Report, console) -> None:
     s = report.significance
-    if s is not None:
-        if s.note:
-            console.print(f"Significance: skipped: {s.note}.")
-        else:
-            sig = Table(title=f"Significance: paired bootstrap on {s.metric}, {s.examples} examples, {s.resamples} resamples")
-            for column in SIGNIFICANCE_HEADERS:
-                sig.add_column(column)
-            for values in significance_rows(report):
-                sig.add_row(*values)
-            console.print(sig)
-            console.print(f"The paired bootstrap {SCOPE}.", markup=False)
+    if s is None:
+        return
+    if s.note:
+        console.print(f"Significance: skipped: {s.note}.")
+        return
+    title = f"Significance: paired bootstrap on {s.metric}, {s.examples} examples, {s.resamples} resamples"
+    console.print(_table(title, SIGNIFICANCE_HEADERS, significance_rows(report), left=SIGNIFICANCE_HEADERS))
+    console.print(f"The paired bootstrap {SCOPE}.", markup=False)
+
+
+def _print_confirmed(report: Report, console) -> None:
     if report.confirmed is not None:
-        table = Table(title=confirmed_title(report))
-        for column in CONFIRMED_HEADERS:
-            table.add_column(column, justify="left" if column == "configuration of" else "right")
-        for values in confirmed_rows(report):
-            table.add_row(*values)
-        console.print(table)
+        console.print(_table(confirmed_title(report), CONFIRMED_HEADERS, confirmed_rows(report), left=("configuration of",)))
         console.print(f"Verdict: {report.confirmed.sentence()}.", markup=False)
+
+
+def _print_importances(report: Report, console) -> None:
     for imp in report.importances or ([report.importance] if report.importance else []):
         if imp.note:
             console.print(f"Importance ({imp.label}): skipped: {imp.note}.", markup=False)
-        else:
-            table = Table(title=importance_title(imp))
-            table.add_column("parameter")
-            table.add_column("importance", justify="right")
-            for name, value in imp.importances.items():
-                table.add_row(name, f"{value:.3f}")
-            console.print(table)
-            for note in importance_notes(imp):
-                console.print(note, markup=False)
-    for note in report.notes + ([report.parameter_source] if report.parameter_source else []):
-        console.print(f"Note: {note}")
+            continue
+        rows = [[name, f"{value:.3f}"] for name, value in imp.importances.items()]
+        console.print(_table(importance_title(imp), ["parameter", "importance"], rows, left=("parameter",)))
+        for note in importance_notes(imp):
+            console.print(note, markup=False)
 
 
 def _print_pareto(report: Report, console) -> None:
-    from rich.table import Table
-
     if not report.pareto.points:
         console.print(f"{pareto_title(report)}: no trial has a value of every objective.", markup=False)
         return
-    table = Table(title=pareto_title(report), caption="front 1: no other trial is at least as good in every objective and better in one")
-    for column in pareto_headers(report):
-        table.add_column(column, justify="left" if column == "trial_id" else "right")
-    for values in pareto_rows(report):
-        table.add_row(*values)
-    console.print(table)
+    caption = "front 1: no other trial is at least as good in every objective and better in one"
+    console.print(_table(pareto_title(report), pareto_headers(report), pareto_rows(report), left=("trial_id",), caption=caption))
     console.print(hypervolume_line(report) + ".", markup=False)
-
-
-# --- several studies ----------------------------------------------------------------------------
-
-
-def compare_columns(bests: Sequence[StudyBest]) -> list[str]:
-    params: list[str] = []
-    for b in bests:
-        params += [p for p in b.parameters if p not in params]
-    return ["study", "task", "metric", "mode", "best", "trial", "step", "finished", *params]
-
-
-def compare_cells(best: StudyBest, columns: Sequence[str]) -> dict[str, Any]:
-    row = best.best
-    values: dict[str, Any] = {
-        "study": best.study.name,
-        "task": best.study.task,
-        "metric": best.metric,
-        "mode": best.mode,
-        "best": _json_value(row.value) if row else None,
-        "trial": row.trial_id if row else None,
-        "step": row.step if row else None,
-        "finished": f"{best.finished}/{best.trials}",
-    }
-    for column in columns[8:]:
-        values[column] = (row.record.config.get(column, row.record.params.get(column)) if row else None)
-    return values
-
-
-def compare_to_json(bests: Sequence[StudyBest]) -> str:
-    payload = {
-        "studies": [
-            {
-                "study": b.study.to_dict(),
-                "metric": b.metric,
-                "mode": b.mode,
-                "finished": b.finished,
-                "trials": b.trials,
-                "best": None
-                if b.best is None
-                else {
-                    "trial_id": b.best.trial_id,
-                    "run_id": b.best.record.run_id,
-                    "value": _json_value(b.best.value),
-                    "step": b.best.step,
-                    "config": {p: b.best.record.config.get(p, b.best.record.params.get(p)) for p in b.parameters},
-                },
-            }
-            for b in bests
-        ]
-    }
-    return json.dumps(payload, indent=2, default=str)
-
-
-def compare_to_csv(bests: Sequence[StudyBest]) -> str:
-    columns = compare_columns(bests)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for b in bests:
-        values = compare_cells(b, columns)
-        writer.writerow(["" if values[c] is None else values[c] for c in columns])
-    return buffer.getvalue()
-
-
-def compare_to_markdown(bests: Sequence[StudyBest]) -> str:
-    columns = compare_columns(bests)
-    rows = [[fmt_number(compare_cells(b, columns)[c]) for c in columns] for b in bests]
-    return "\n".join([f"## Studies compared: {', '.join(b.study.name for b in bests)}", "", *_md_table(columns, rows)]) + "\n"
-
-
-def print_compare(bests: Sequence[StudyBest], console) -> None:
-    from rich.table import Table
-
-    columns = compare_columns(bests)
-    table = Table(title="Best trial of each study")
-    for column in columns:
-        table.add_column(column)
-    for b in bests:
-        values = compare_cells(b, columns)
-        table.add_row(*(fmt_number(values[c]) for c in columns))
-    console.print(table)

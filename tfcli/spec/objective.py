@@ -1,20 +1,40 @@
-"""What "better" means for a metric: its direction, the mode a report or export uses, the
-comparison of two values, and the best point of a history.
+"""What "better" means for a metric, and which trial or result is the best.
 
-The one home of these rules: the training loop (which checkpoint is best), the study callback,
-the tracking reads, the report and the export all import them from here.
+:class:`Objective` (a metric and its direction) is the one home of a direction: the worst
+value, "a is better than b", Optuna's direction word, and :meth:`Objective.outranks`, the one
+tie rule (better value, then lower validation loss, then earlier step). :meth:`Objective.ranked`
+is the one ranking built on it: a trial's best checkpoint (``train/loop.py``), the best trial
+live (``cli/study_live.py``), at the end of a study (``study/outcome.py``), on the parent run
+(``tracking/callback.py``), the report's rank 1, ``study best`` and ``export``
+(:func:`rank_records`) all order by it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Iterable, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence, TypeVar
 
 from tfcli.errors import MetricError
 from tfcli.records import MetricBest, TrialRecord
 from tfcli.spec.tasks import LOWER_IS_BETTER
 
+T = TypeVar("T")
+
 MODES = ("max", "min")
+#: Optuna's word for each mode (``optuna.create_study(direction=...)``).
+DIRECTIONS = {"max": "maximize", "min": "minimize"}
+
+#: The metric that breaks a tie in the objective (lower wins), before the earlier step does.
+TIE_BREAK_METRIC = "loss"
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is ``max`` or ``min``; MetricError otherwise (the one check of a mode)."""
+    if mode not in MODES:
+        raise MetricError(f"--mode must be max or min, but got {mode!r}")
+    return mode
 
 
 def metric_mode(metric: str) -> str:
@@ -30,53 +50,218 @@ def mode_for(metric: str, objective_metric: Optional[str], objective_mode: Optio
     return metric_mode(metric)
 
 
-def better(a: Optional[float], b: Optional[float], mode: str) -> bool:
-    """Whether ``a`` is strictly better than ``b`` under ``mode``.
+def _finite(value: Optional[float]) -> bool:
+    return value is not None and math.isfinite(value)
 
-    Only finite values are scores: NaN and the ±inf that a failed trial reports are never
-    better than anything, and any finite value beats None or a non-finite ``b``.
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric and its direction: what "better" means for it.
+
+    The one home of a direction: everything that compares values of a metric, orders trials,
+    turns a value into a score where larger is better, or names the worst value asks this.
+    Built once from the study file (:func:`objectives`, :func:`primary_objective`) or, for a
+    report's or export's chosen metric, from a metric and mode.
     """
-    if a is None or not math.isfinite(a):
-        return False
-    if b is None or not math.isfinite(b):
-        return True
-    return a > b if mode == "max" else a < b
+
+    metric: str
+    mode: str
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+
+    def to_dict(self) -> dict:
+        return {"metric": self.metric, "mode": self.mode}
+
+    @classmethod
+    def natural(cls, metric: str) -> "Objective":
+        """``metric`` in its natural direction (:func:`metric_mode`)."""
+        return cls(metric, metric_mode(metric))
+
+    @property
+    def maximize(self) -> bool:
+        return self.mode == "max"
+
+    @property
+    def direction(self) -> str:
+        """Optuna's word for the mode: ``maximize`` or ``minimize``."""
+        return DIRECTIONS[self.mode]
+
+    @property
+    def sign(self) -> float:
+        """+1 when larger values are better, -1 when smaller are: ``sign * value`` is a score."""
+        return 1.0 if self.maximize else -1.0
+
+    @property
+    def worst(self) -> float:
+        """The value that no result can be worse than (what a failed trial reports)."""
+        return -math.inf if self.maximize else math.inf
+
+    def score(self, value: float) -> float:
+        """``value`` as a score where larger is better."""
+        return self.sign * value
+
+    def margin(self, value: float, reference: float) -> float:
+        """How far ``value`` is better than ``reference`` (negative when worse)."""
+        return self.sign * (value - reference)
+
+    def better(self, a: Optional[float], b: Optional[float]) -> bool:
+        """Whether ``a`` is strictly better than ``b``.
+
+        Only finite values are scores: NaN and the ±inf that a failed trial reports are never
+        better than anything, and any finite value beats None or a non-finite ``b``.
+        """
+        if not _finite(a):
+            return False
+        if not _finite(b):
+            return True
+        return self.score(a) > self.score(b)
+
+    def outranks(self, a: tuple, b: Optional[tuple]) -> bool:
+        """Whether result ``a`` beats result ``b``, each ``(objective value, validation loss, step)``.
+
+        The one tie rule of every place that picks a best result (a trial's best checkpoint in
+        ``tfcli train`` and in a study, the best trial live, in the summary, in MLflow and in the
+        report): the better objective value; on a tie, the lower validation loss; then the
+        earlier step. A missing (or non-finite) loss or step never wins a tie.
+        """
+        value, loss, step = a
+        if b is None:
+            return self.better(value, None)
+        other, other_loss, other_step = b
+        if self.better(value, other):
+            return True
+        if not (_finite(value) and _finite(other) and value == other):
+            return False
+        if _LOSS.better(loss, other_loss):
+            return True
+        if _LOSS.better(other_loss, loss):
+            return False
+        return _STEP.better(step, other_step)
+
+    def ranked(self, items: Iterable[T], key: Callable[[T], tuple]) -> list[T]:
+        """``items`` best first by :meth:`outranks` on ``key(item)``; items that tie on the
+        whole key keep their order. The one ranking of every best (see the module docstring)."""
+        keyed = [(key(item), item) for item in items]
+
+        def compare(x: tuple, y: tuple) -> int:
+            return -1 if self.outranks(x[0], y[0]) else 1 if self.outranks(y[0], x[0]) else 0
+
+        return [item for _, item in sorted(keyed, key=functools.cmp_to_key(compare))]
+
+    def best(self, items: Iterable[T], key: Callable[[T], tuple]) -> Optional[T]:
+        """The first of :meth:`ranked`; None when no item has a finite value."""
+        ranked = self.ranked(items, key)
+        return ranked[0] if ranked and self.outranks(key(ranked[0]), None) else None
+
+    def best_point(self, points: Iterable[tuple[int, float]]) -> Optional[MetricBest]:
+        """The best ``(step, value)`` of a metric's history; the earliest step wins a tie."""
+        top: Optional[MetricBest] = None
+        for step, value in points:
+            if self.better(value, top.value if top is not None else None):
+                top = MetricBest(value=value, step=step)
+        return top
 
 
-#: The metric that breaks a tie in the objective (lower wins), before the earlier step does.
-TIE_BREAK_METRIC = "loss"
+_LOSS = Objective(TIE_BREAK_METRIC, "min")
+_STEP = Objective("step", "min")
+
+
+def objectives(spec: Any) -> list[Objective]:
+    """Every objective of a :class:`~tfcli.spec.schema.StudySpec`, in the study file's order."""
+    return [Objective(o.metric, o.mode or metric_mode(o.metric)) for o in spec.objectives]
+
+
+def primary_objective(spec: Any) -> Objective:
+    """The first objective of a study spec: it ranks trials and picks each trial's best checkpoint."""
+    return objectives(spec)[0]
+
+
+def scheduler_objective(spec: Any) -> Objective:
+    """What a study's scheduler acts on (``StudySpec.scheduler_objective``)."""
+    chosen = spec.scheduler_objective
+    return Objective(chosen.metric, chosen.mode or metric_mode(chosen.metric))
+
+
+def better(a: Optional[float], b: Optional[float], mode: str) -> bool:
+    """:meth:`Objective.better` under ``mode``."""
+    return Objective("", mode).better(a, b)
 
 
 def outranks(a: tuple, b: Optional[tuple], mode: str) -> bool:
-    """Whether result ``a`` beats result ``b``, each ``(objective value, validation loss, step)``.
-
-    The one tie rule of every place that picks a best result (a trial's best checkpoint in
-    ``tfcli train`` and in a study, the best trial live, in the summary, in MLflow and in the
-    report): the better objective value; on a tie, the lower validation loss; then the earlier
-    step. A missing loss or step never wins a tie.
-    """
-    value, loss, step = a
-    if b is None:
-        return better(value, None, mode)
-    other, other_loss, other_step = b
-    if better(value, other, mode):
-        return True
-    if value is None or other is None or value != other:
-        return False
-    if loss is not None and math.isfinite(loss) and (other_loss is None or not math.isfinite(other_loss) or loss < other_loss):
-        return True
-    if other_loss is not None and (loss is None or loss != other_loss):
-        return False
-    return step is not None and (other_step is None or step < other_step)
+    """:meth:`Objective.outranks` under ``mode``."""
+    return Objective("", mode).outranks(a, b)
 
 
 def best_point(points: Iterable[tuple[int, float]], mode: str) -> Optional[MetricBest]:
-    """The best ``(step, value)`` of a metric's history; the earliest step wins a tie."""
-    top: Optional[MetricBest] = None
-    for step, value in points:
-        if better(value, top.value if top is not None else None, mode):
-            top = MetricBest(value=value, step=step)
-    return top
+    """:meth:`Objective.best_point` under ``mode``."""
+    return Objective("", mode).best_point(points)
+
+
+# --- a trial's place --------------------------------------------------------------------------
+
+AT_CHOICES = ("best", "last")
+
+
+class Value(NamedTuple):
+    value: Optional[float]
+    step: Optional[int]
+
+
+def value_of(record: TrialRecord, metric: str, at: str = "best") -> Value:
+    """The value that ranks ``record`` by ``metric``, and its step.
+
+    * the study's objective, ``at="best"``: the objective's best value, the one its logged
+      checkpoint was scored with (tag ``tfcli.objective_value``) at ``tfcli.objective_step``;
+    * any other metric, ``at="best"``: its best value over the trial's history (``record.best``,
+      filled by the caller from MLflow's metric history) and that step;
+    * ``at="last"``: the value MLflow shows in its runs table (the last logged), at the last step.
+    """
+    if at not in AT_CHOICES:
+        raise ValueError(f"at must be one of {', '.join(AT_CHOICES)}, but got {at!r}")
+    if at == "best":
+        if metric == record.objective_metric and record.objective_value is not None:
+            return Value(record.objective_value, record.objective_step)
+        best = record.best.get(metric)
+        if best is not None:
+            return Value(best.value, best.step)
+    value = record.metrics.get(metric)
+    return Value(value, record.last_step if value is not None else None)
+
+
+def record_key(record: TrialRecord, metric: str, at: str = "best", losses: Optional[Mapping[str, float]] = None) -> tuple:
+    """``(value, validation loss, step)`` of ``record`` for :meth:`Objective.outranks`.
+
+    The loss is the one at the value's step: at ``last``, the trial's last logged loss; at
+    ``best``, ``losses[record.run_id]``, which the caller reads from the loss history at that
+    step (:func:`tied_records` says for which trials it matters); missing otherwise.
+    """
+    value, step = value_of(record, metric, at)
+    if at == "last":
+        loss = record.metrics.get(TIE_BREAK_METRIC)
+    else:
+        loss = (losses or {}).get(record.run_id)
+    return (value, loss, step)
+
+
+def tied_records(records: Iterable[TrialRecord], metric: str, at: str = "best") -> list[TrialRecord]:
+    """The records whose ranking value another record has too: only their order needs the
+    validation loss at that value's step."""
+    records = list(records)
+    counts: dict[float, int] = {}
+    for record in records:
+        value = value_of(record, metric, at).value
+        if _finite(value):
+            counts[value] = counts.get(value, 0) + 1
+    return [r for r in records if counts.get(value_of(r, metric, at).value, 0) > 1]
+
+
+def rank_records(
+    records: Iterable[TrialRecord], objective: Objective, at: str = "best", losses: Optional[Mapping[str, float]] = None
+) -> list[TrialRecord]:
+    """``records`` best first by ``objective`` (see :func:`record_key`): the order of report
+    ranks, ``study best``, ``export`` and every other best over recorded trials."""
+    return objective.ranked(records, key=lambda r: record_key(r, objective.metric, at, losses))
 
 
 #: Metrics that PBT logs to show a searched value's schedule (``hp/train.lr``): not results.
@@ -103,8 +288,8 @@ def choose_metric(
     it; any other metric must have been logged by a trial. ``mode`` defaults to
     :func:`mode_for`.
     """
-    if mode is not None and mode not in MODES:
-        raise MetricError(f"--mode must be max or min, but got {mode!r}")
+    if mode is not None:
+        check_mode(mode)
     known = logged_metrics(records)
     chosen = metric or objective_metric
     if chosen is None:

@@ -212,8 +212,8 @@ def _bound_value_problems(name: str, param: ParamSpec, kind: str, where: tuple) 
     """Bounds the field itself refuses (min is skipped when a log distribution already refused it)."""
     lo, hi = param.min, param.max
     log_min_reported = param.distribution in ("log_uniform", "q_log_uniform") and lo <= 0
-    for bound_name, bound in (("min", lo), ("max", hi)):
-        if bound_name == "min" and log_min_reported:
+    for bound_name, bound, reported in (("min", lo, log_min_reported), ("max", hi, False)):
+        if reported:
             continue
         value = int(bound) if kind == "int" and _is_integral(bound) else bound
         problem = value_problem(name, value)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tfcli.records import TrialStatus
-from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
+from tfcli.spec.objective import TIE_BREAK_METRIC, Objective
 from tfcli.spec.results import reached_end
 from tfcli.spec.schema import StudySpec
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
@@ -74,14 +74,7 @@ class StudyOutcome:
     @property
     def best_trial(self) -> TrialSummary | None:
         healthy = [t for t in self.trials if not t.status.is_failure]
-        candidates = [t for t in healthy if t.best is not None]
-        if not candidates:
-            return None
-        top = None
-        for trial in candidates:
-            if top is None or outranks(trial.best_key or (trial.best, None, None), top.best_key or (top.best, None, None), self.mode):
-                top = trial
-        return top
+        return Objective(self.metric, self.mode).best(healthy, key=lambda t: t.best_key or (t.best, None, None))
 
     @property
     def best_config(self) -> dict[str, Any] | None:
@@ -162,14 +155,12 @@ def _best_key(frame, metric: str, mode: str) -> tuple | None:
     :func:`outranks`; None when the progress holds no objective value."""
     if frame is None or metric not in getattr(frame, "columns", ()):
         return None
-    top = None
-    for row in frame.to_dict("records"):
-        if FAILURE_KEY in row and row[FAILURE_KEY] == row[FAILURE_KEY] and row[FAILURE_KEY]:
-            continue
-        key = (_finite(row.get(metric)), _finite(row.get(TIE_BREAK_METRIC)), _finite(row.get("step")))
-        if key[0] is not None and outranks(key, top, mode):
-            top = key
-    return top
+    keys = [
+        (_finite(row.get(metric)), _finite(row.get(TIE_BREAK_METRIC)), _finite(row.get("step")))
+        for row in frame.to_dict("records")
+        if not (FAILURE_KEY in row and row[FAILURE_KEY] == row[FAILURE_KEY] and row[FAILURE_KEY])
+    ]
+    return Objective(metric, mode).best(keys, key=lambda key: key)
 
 
 def _finite(value) -> float | None:

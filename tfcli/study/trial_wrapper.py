@@ -7,10 +7,11 @@ module on every worker, so it imports Ray only inside functions.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 from tfcli.errors import DivergedError
+from tfcli.spec.objective import objectives, scheduler_objective
+from tfcli.spec.trial import spec_from_payload
 from tfcli.study.ray_internals import trial_session
 
 #: Result key of a trial's last report when it failed in a way that must not be retried.
@@ -69,14 +70,14 @@ def trial(config: dict[str, Any], target: Callable, study: dict[str, Any]) -> No
         kind = _failure_kind(err)
         if kind is None:
             raise
-        objective = study["spec"]["objective"]
-        worst = -math.inf if objective["mode"] == "max" else math.inf
-        message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
-        tune.report(
-            {
-                "step": seen.get("step", 0),
-                objective["metric"]: worst,
-                FAILURE_KEY: kind,
-                FAILURE_MESSAGE_KEY: message,
-            }
-        )
+        tune.report(failure_result(study, kind, err, seen.get("step", 0)))
+
+
+def failure_result(study: dict[str, Any], kind: str, err: BaseException, step: int) -> dict[str, Any]:
+    """The last report of a trial that failed for good: the worst value of every objective and
+    of the scheduler's metric (so a searcher and a scheduler rank it last), the failure's kind
+    and its one-line message."""
+    spec = spec_from_payload(study)
+    worst = {objective.metric: objective.worst for objective in [*objectives(spec), scheduler_objective(spec)]}
+    message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+    return {"step": step, **worst, FAILURE_KEY: kind, FAILURE_MESSAGE_KEY: message}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from tfcli.records import TrialState, TrialStatus, trial_state
 from tfcli.spec.conditions import active_parameters
-from tfcli.spec.objective import outranks
+from tfcli.spec.objective import primary_objective
 from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.artifacts import read_text_artifact
@@ -329,11 +329,8 @@ class StudyTracker:
         metrics: dict[str, float] = {f"trials_{state.value}": float(n) for state, n in counts.items()}
         tags: dict[str, str] = {}
         objective = self.spec.primary_objective
-        best = None
-        for child in trials:
-            key = child.objective_key or (child.objective_value, None, None)
-            if child.status == "FINISHED" and outranks(key, (best.objective_key or (best.objective_value, None, None)) if best else None, objective.mode):
-                best = child
+        finished = [c for c in trials if c.status == "FINISHED"]
+        best = primary_objective(self.spec).best(finished, key=lambda c: c.objective_key or (c.objective_value, None, None))
         if best is not None:
             metrics[f"best_{metric_name(objective.metric)}"] = float(best.objective_value)
             tags[TAG_BEST_TRIAL] = best.trial_id

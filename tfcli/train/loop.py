@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tfcli.errors import DivergedError
-from tfcli.spec.objective import TIE_BREAK_METRIC, outranks
+from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
 from tfcli.spec.results import MAX_TIME_KEY
 from tfcli.spec.schema import StudySpec, parse_duration
 from tfcli.train.costs import peak_memory_mb
@@ -269,12 +269,11 @@ class Trainer:
             "peak_memory_mb": peak_memory_mb(self.placement.device),
         }
         metrics = {**metrics, **extra, **costs, "step": self.step, "elapsed_s": elapsed}
-        objective = self.spec.primary_objective
+        objective = primary_objective(self.spec)
         value = metrics.get(objective.metric)
-        is_best = self.best is None or outranks(
+        is_best = self.best is None or objective.outranks(
             (value, metrics.get(TIE_BREAK_METRIC), self.step),
             (self.best.metrics.get(objective.metric), self.best.metrics.get(TIE_BREAK_METRIC), self.best.step),
-            objective.mode,
         )
         path = self.workdir / f"checkpoint-{self.step:07d}"
         self.save(path, metrics, outputs)
