@@ -9,6 +9,7 @@ import typer
 
 from tfcli.cli.output import OutputFormat, console, print_json
 from tfcli.records import TrialState
+from tfcli.cluster.signals import EXIT_TERMINATED, terminated
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -144,7 +145,7 @@ def study_summary(outcome, name: str, search_seed: int | None = None) -> dict:
 
 def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.table, search_seed: int | None = None) -> None:
     """Say how the study went (lines, or one JSON object on stdout) and exit 0 (all finished),
-    1 (some failed or a result was not recorded) or 130 (interrupted)."""
+    1 (some failed or a result was not recorded), 130 (interrupted) or 143 (stopped by SIGTERM)."""
     summary = study_summary(outcome, name, search_seed)
     if output is OutputFormat.json:
         print_json(summary)
@@ -166,7 +167,7 @@ def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.tabl
             screen.print(f"Note: {note}", markup=False)
         screen.print(("Interrupted; continue with: " if summary["interrupted"] else "Report: ") + summary["next"])
     if summary["interrupted"]:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_TERMINATED if terminated() else EXIT_INTERRUPTED)
     if summary["failures"] or summary["not_recorded"]:
         raise typer.Exit(EXIT_TRIALS_FAILED)
 

@@ -5,6 +5,8 @@
 - :mod:`tfcli.cluster.jobs`: submit a study as a Ray job and follow, inspect or stop it.
 - :mod:`tfcli.cluster.slurm`: an sbatch script that starts a Ray cluster inside a SLURM
   allocation and runs a study on it.
+- :mod:`tfcli.cluster.signals`: SIGTERM stops a study as Ctrl-C does, also when it reaches
+  the embedded Ray's processes.
 
 Ray is imported inside functions, so importing this package stays cheap.
 """

@@ -6,6 +6,10 @@ node (one ``srun`` step each, ``ray start --block``), waits until every node has
 host (the first node), and stops Ray on every node when the script exits for any reason
 (``trap ... EXIT``). Each job makes a fresh Ray token (``RAY_AUTH_MODE=token``), so only its
 own processes can join its cluster.
+
+Near the time limit SLURM signals the script (:data:`REQUEUE_DIRECTIVES`); it passes SIGTERM
+on to the study, which stops as at Ctrl-C and exits 143, and then requeues the job, whose
+next run (``SLURM_RESTART_COUNT`` > 0) resumes the study (:func:`study_lines`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfcli.errors import ClusterError
+from tfcli.cluster.signals import EXIT_TERMINATED
 
 TIME_PATTERN = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
 WAIT_TIMEOUT_S = 600
+
+#: SIGTERM to the batch script alone, this many seconds before the time limit: the study
+#: stops within SLURM's 30 s grace, and Ray and the requeue get the rest.
+SIGNAL_LEAD_S = 120
+REQUEUE_DIRECTIVES = ("--requeue", f"--signal=B:TERM@{SIGNAL_LEAD_S}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ def sbatch_script(study_file: Path, spec, options: SlurmOptions) -> str:
     if options.exclusive:
         directives.append("--exclusive")  # Ray's fixed ports must not meet another job's
     directives.append("--output=tfcli-%x-%j.out")
+    directives.extend(REQUEUE_DIRECTIVES)
 
     study = ["tfcli", "study", "start", '"$STUDY_FILE"', "--address", '"$RAY_ADDRESS_HEAD"']
     if options.storage:
@@ -146,7 +157,39 @@ def sbatch_script(study_file: Path, spec, options: SlurmOptions) -> str:
         "done",
         f"tfcli cluster wait --address \"$RAY_ADDRESS_HEAD\" --nodes \"${{#NODES[@]}}\" --timeout {WAIT_TIMEOUT_S}",
         "",
-        " ".join(study),
+        *study_lines(" ".join(study), spec.name, options),
         "",
     ]
     return "\n".join(lines)
+
+
+def study_lines(start: str, name: str, options: SlurmOptions) -> list[str]:
+    """Run the study (the command ``start``, or ``tfcli study resume`` in a requeued run) in
+    the background, pass SIGTERM on to it, and requeue the job when it stopped for that
+    (exit 143; :data:`tfcli.cluster.signals.EXIT_TERMINATED`). Bash runs a trap only between
+    commands, hence the background study and ``wait``, again after the trap."""
+    resume = ["tfcli", "study", "resume", shlex.quote(name), "--address", '"$RAY_ADDRESS_HEAD"']
+    if options.storage:
+        resume += ["--storage", shlex.quote(options.storage)]
+    if options.tracking_uri:
+        resume += ["--tracking-uri", shlex.quote(options.tracking_uri)]
+    return [
+        "# Near the time limit SLURM sends SIGTERM to this script: stop the study (it saves its",
+        "# state and exits 143), then requeue the job; the requeued run resumes the study.",
+        "STUDY_PID=\"\"",
+        "stop_study() { echo \"Time limit near: stopping the study\"; [ -z \"$STUDY_PID\" ] || kill -TERM \"$STUDY_PID\" 2>/dev/null || true; }",
+        "trap stop_study TERM",
+        "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ]; then",
+        f"  {' '.join(resume)} &",
+        "else",
+        f"  {start} &",
+        "fi",
+        "STUDY_PID=$!",
+        "STUDY_STATUS=0",
+        "while kill -0 \"$STUDY_PID\" 2>/dev/null; do STUDY_STATUS=0; wait \"$STUDY_PID\" || STUDY_STATUS=$?; done",
+        f"if [ \"$STUDY_STATUS\" -eq {EXIT_TERMINATED} ]; then",
+        "  echo \"Requeueing job $SLURM_JOB_ID; its next run resumes the study\"",
+        "  scontrol requeue \"$SLURM_JOB_ID\"",
+        "fi",
+        "exit \"$STUDY_STATUS\"",
+    ]

@@ -57,6 +57,7 @@ from tfcli import crash_points
 from tfcli.errors import StudyError
 from tfcli.study.outcome import StudyOutcome, _summaries
 from tfcli.study.ray_internals import set_tuner_callbacks
+from tfcli.cluster.signals import connect_shielded, sigterm_as_interrupt
 from tfcli.cluster.connect import connect, disconnect
 from tfcli.spec.schema import StudySpec
 from tfcli.study.storage import experiment_path, resolve_storage
@@ -396,7 +397,7 @@ def run_study(
     path = experiment_path(exp_name, storage_path)
     _check_saved_state(exp_name, path, resume)
     guard = _InterruptGuard()
-    with guard:
+    with guard, sigterm_as_interrupt():
         return _connected_run(
             spec, trainable, guard, address=address, storage_path=storage_path, path=path, exp_name=exp_name,
             study_id=study_id, resume=resume, retry_failed=retry_failed, callbacks=callbacks, progress=progress,
@@ -410,7 +411,7 @@ def _connected_run(
     retry_failed, callbacks, progress, after_fit, **search,
 ) -> StudyOutcome:
     """:func:`run_study` once the experiment is located: on Ray, from connecting to shutting down."""
-    started = connect(address)
+    started = connect_shielded(lambda: connect(address))
     try:
         _preflight(address, storage_path)
         payload = study_payload(spec, study_id=study_id, experiment=exp_name)
