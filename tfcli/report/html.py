@@ -400,8 +400,8 @@ th { background: #f3f3f3; }
 
 
 def _status(row: Row) -> str:
-    """The word for a trial's state: ``stopped`` for one the scheduler stopped early."""
-    return STOPPED if row.record.stopped_early else row.record.status.value
+    """The word for a trial's state (``stopped`` for one the scheduler stopped early)."""
+    return row.record.state.value
 
 
 def _cells(row: Row, report: Report, active: dict) -> list[str]:
@@ -507,7 +507,7 @@ def render_html(report: Report, *, title: Optional[str] = None) -> str:
     if report.ranking.apart:
         parts += [
             "<h2>Failed, killed and without a value</h2>",
-            _table(["trial", "status", "error"], [[r.trial_id, r.record.status.value, r.record.error or ""] for r in report.ranking.apart]),
+            _table(["trial", "status", "error"], [[r.trial_id, r.record.state.value, r.record.error or ""] for r in report.ranking.apart]),
         ]
     s = report.significance
     if s is not None:
