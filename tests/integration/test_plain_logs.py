@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tfcli.records import TrialStatus
+from tfcli.records import TrialState, TrialStatus
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,14 +36,14 @@ def plain_study(total=3, every_s=3600.0):
 def test_each_trial_event_is_one_plain_line():
     screen, live = plain_study()
     with live:
-        live.on_trial_state("t1", TrialStatus.RUNNING)
+        live.on_trial_state("t1", TrialState.RUNNING)
         live.on_result("t1", {"step": 10, "bleu": 2.5, "config": {"train.lr": 0.001}})
         live.on_result("t1", {"step": 20, "bleu": 1.5})
-        live.on_trial_state("t1", TrialStatus.STOPPED)
-        live.on_trial_state("t2", TrialStatus.RUNNING)
+        live.on_trial_state("t1", TrialState.STOPPED)
+        live.on_trial_state("t2", TrialState.RUNNING)
         live.on_result("t2", {"step": 3, "bleu": float("-inf"), "tfcli_failure": "diverged",
                               "tfcli_failure_message": "DivergedError: training diverged at step 3"})
-        live.on_trial_state("t2", TrialStatus.FAILED)
+        live.on_trial_state("t2", TrialState.FAILED)
         status = live.lines.status()
     lines = [line for line in screen.export_text().splitlines() if re.match(STAMP, line)]
     texts = [line[20:] for line in lines]
@@ -64,7 +64,7 @@ def test_each_trial_event_is_one_plain_line():
 def test_the_status_line_comes_every_interval_while_nothing_happens():
     screen, live = plain_study(every_s=0.1)
     with live:
-        live.on_trial_state("t1", TrialStatus.RUNNING)
+        live.on_trial_state("t1", TrialState.RUNNING)
         time.sleep(0.5)
     status = [line for line in screen.export_text().splitlines() if line[20:].startswith("status: 1 running, 2 not started")]
     assert len(status) >= 2
@@ -77,7 +77,7 @@ def test_a_resumed_trial_starts_again_with_its_configuration():
     live.show_records([TrialRecord(study="tiny", study_id="s", trial_id="t3", run_id="r", status=TrialStatus.KILLED,
                                    config={"train.lr": 0.003}, objective_value=None, last_step=40)])
     with live:
-        live.on_trial_state("t3", TrialStatus.RUNNING)
+        live.on_trial_state("t3", TrialState.RUNNING)
     assert "trial t3 started again at step 40: train.lr=0.003" in screen.export_text()
 
 

@@ -68,13 +68,13 @@ class StudyOutcome:
 
     @property
     def failed(self) -> int:
-        """Failed for any reason: a reported failure, an error after its retries, a checkpoint lost."""
-        return self.count(TrialState.FAILED)
+        """Failed without raising: a reported failure (diverged, out of memory), a checkpoint lost."""
+        return self.count(TrialState.FAILED) - self.errored
 
     @property
     def errored(self) -> int:
-        """The failed trials that raised and used up their retries."""
-        return sum(t.raised for t in self.trials)
+        """Failed by raising, with its retries used up (both kinds print as ``failed``)."""
+        return sum(t.raised and t.status is TrialState.FAILED for t in self.trials)
 
     @property
     def unfinished(self) -> int:
