@@ -507,7 +507,7 @@ def render_html(report: Report, *, title: Optional[str] = None) -> str:
     if report.ranking.apart:
         parts += [
             "<h2>Failed, killed and without a value</h2>",
-            _table(["trial", "status", "error"], [[r.trial_id, r.record.state.value, r.record.error or ""] for r in report.ranking.apart]),
+            _table(["trial", "status", "error"], [[r.record.label, r.record.state.value, r.record.error or ""] for r in report.ranking.apart]),
         ]
     s = report.significance
     if s is not None:
