@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -142,6 +143,19 @@ def test_study_start_through_a_pipe_prints_its_events_as_they_happen(project):
         assert any(re.match(rf"trial {trial} started: train\.lr=", e) for e in events), lines
     assert any(e.startswith("status: ") for e in events), lines
     assert any(line.startswith("piped: 2 finished") for line in lines)
+
+    # Issue 24: every event line names its trial by the number the report shows, and the
+    # start line gives Ray's id beside it (where Ray's logs are found).
+    report = subprocess.run([sys.executable, "-m", "tfcli", "report", "piped", "--format", "json", "--no-significance",
+                             "--no-importance"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    rows = json.loads(report.stdout)["ranked"]
+    ray_ids = {str(row["number"]): row["trial_id"] for row in rows}
+    assert started == set(ray_ids), (started, ray_ids)
+    trial_events = [e for e in events if e.startswith("trial ")]
+    assert trial_events and all(re.match(r"trial (\S+) ", e).group(1) in ray_ids for e in trial_events), trial_events
+    for number, ray_id in ray_ids.items():
+        assert any(re.match(rf"trial {number} started: train\.lr=.* \(Ray trial {ray_id}\)$", e) for e in events), [e for e in events if " started" in e]
 
 
 def test_train_through_a_pipe_prints_its_step_lines(tmp_path):
