@@ -198,28 +198,7 @@ def test_every_view_prints_the_same_state_word_in_each_situation(store, tmp_path
     table = tfcli("study", "status", "views").stdout
     assert _table_rows(table) == by_label, table
 
-    # the report: CSV, JSON, table, Markdown, HTML
-    report_csv = tfcli("report", "views", "--format", "csv", "--no-significance", "--no-importance")
-    assert report_csv.exit_code == 0, report_csv.output
-    assert {row["trial"]: row["status"] for row in csv.DictReader(io.StringIO(report_csv.stdout))} == by_label
-    report_json = json.loads(tfcli("report", "views", "--format", "json", "--no-significance", "--no-importance").stdout)
-    rows = report_json["ranked"] + report_json["apart"]
-    assert {r["trial_id"]: r["state"] for r in rows} == EXPECTED
-    for fmt in ("table", "markdown"):
-        text = tfcli("report", "views", "--format", fmt, "--no-significance", "--no-importance").stdout
-        assert _table_rows(text) == by_label, text
-    html_path = tmp_path / "r.html"
-    assert tfcli("report", "views", "--format", "html", "--out", str(html_path), "--no-significance", "--no-importance").exit_code == 0
-    html = html_path.read_text()
-    html_states = {}
-    for table in re.findall(r"<table.*?</table>", html, re.S):
-        headers = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", table)
-        if "trial" in headers and "status" in headers:
-            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S):
-                cells = re.findall(r"<td(?:\s[^>]*)?>(.*?)</td>", row)
-                if len(cells) == len(headers):
-                    html_states[cells[headers.index("trial")]] = cells[headers.index("status")]
-    assert html_states == by_label, html_states
+    _check_the_report(tfcli, tmp_path, by_label)
 
     # the live display and its plain log lines, under the trial's number
     assert {name: trial["state"].value for name, trial in live.trials.items()} == by_label
@@ -239,6 +218,30 @@ def test_every_view_prints_the_same_state_word_in_each_situation(store, tmp_path
     assert {k: int(v) for k, v in parent.data.metrics.items() if k.startswith("trials_")} == {
         f"trials_{s.value}": counts.get(s.value, 0) for s in TrialState
     }
+
+
+def _check_the_report(tfcli, tmp_path, by_label: dict) -> None:
+    """The report's status column in CSV, JSON, table, Markdown and HTML: the state word."""
+    options = ("--no-significance", "--no-importance")
+    report_csv = tfcli("report", "views", "--format", "csv", *options)
+    assert report_csv.exit_code == 0, report_csv.output
+    assert {row["trial"]: row["status"] for row in csv.DictReader(io.StringIO(report_csv.stdout))} == by_label
+    report_json = json.loads(tfcli("report", "views", "--format", "json", *options).stdout)
+    assert {str(r["number"]): r["state"] for r in report_json["ranked"] + report_json["apart"]} == by_label
+    for fmt in ("table", "markdown"):
+        text = tfcli("report", "views", "--format", fmt, *options).stdout
+        assert _table_rows(text) == by_label, text
+    html_path = tmp_path / "r.html"
+    assert tfcli("report", "views", "--format", "html", "--out", str(html_path), *options).exit_code == 0
+    html_states = {}
+    for table in re.findall(r"<table.*?</table>", html_path.read_text(), re.S):
+        headers = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", table)
+        if "trial" in headers and "status" in headers:
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S):
+                cells = re.findall(r"<td(?:\s[^>]*)?>(.*?)</td>", row)
+                if len(cells) == len(headers):
+                    html_states[cells[headers.index("trial")]] = cells[headers.index("status")]
+    assert html_states == by_label, html_states
 
 
 def _table_rows(text: str) -> dict[str, str]:
