@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from tfcli.records import TrialStatus
+from tfcli.records import TrialState, TrialStatus
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,14 +37,14 @@ def plain_study(total=3, every_s=3600.0):
 def test_each_trial_event_is_one_plain_line():
     screen, live = plain_study()
     with live:
-        live.on_trial_state("t1", TrialStatus.RUNNING)
+        live.on_trial_state("t1", TrialState.RUNNING)
         live.on_result("t1", {"step": 10, "bleu": 2.5, "config": {"train.lr": 0.001}})
         live.on_result("t1", {"step": 20, "bleu": 1.5})
-        live.on_trial_state("t1", TrialStatus.STOPPED)
-        live.on_trial_state("t2", TrialStatus.RUNNING)
+        live.on_trial_state("t1", TrialState.STOPPED)
+        live.on_trial_state("t2", TrialState.RUNNING)
         live.on_result("t2", {"step": 3, "bleu": float("-inf"), "tfcli_failure": "diverged",
                               "tfcli_failure_message": "DivergedError: training diverged at step 3"})
-        live.on_trial_state("t2", TrialStatus.FAILED)
+        live.on_trial_state("t2", TrialState.FAILED)
         status = live.lines.status()
     lines = [line for line in screen.export_text().splitlines() if re.match(STAMP, line)]
     texts = [line[20:] for line in lines]
@@ -64,7 +65,7 @@ def test_each_trial_event_is_one_plain_line():
 def test_the_status_line_comes_every_interval_while_nothing_happens():
     screen, live = plain_study(every_s=0.1)
     with live:
-        live.on_trial_state("t1", TrialStatus.RUNNING)
+        live.on_trial_state("t1", TrialState.RUNNING)
         time.sleep(0.5)
     status = [line for line in screen.export_text().splitlines() if line[20:].startswith("status: 1 running, 2 not started")]
     assert len(status) >= 2
@@ -77,7 +78,7 @@ def test_a_resumed_trial_starts_again_with_its_configuration():
     live.show_records([TrialRecord(study="tiny", study_id="s", trial_id="t3", run_id="r", status=TrialStatus.KILLED,
                                    config={"train.lr": 0.003}, objective_value=None, last_step=40)])
     with live:
-        live.on_trial_state("t3", TrialStatus.RUNNING)
+        live.on_trial_state("t3", TrialState.RUNNING)
     assert "trial t3 started again at step 40: train.lr=0.003" in screen.export_text()
 
 
@@ -142,6 +143,19 @@ def test_study_start_through_a_pipe_prints_its_events_as_they_happen(project):
         assert any(re.match(rf"trial {trial} started: train\.lr=", e) for e in events), lines
     assert any(e.startswith("status: ") for e in events), lines
     assert any(line.startswith("piped: 2 finished") for line in lines)
+
+    # Issue 24: every event line names its trial by the number the report shows, and the
+    # start line gives Ray's id beside it (where Ray's logs are found).
+    report = subprocess.run([sys.executable, "-m", "tfcli", "report", "piped", "--format", "json", "--no-significance",
+                             "--no-importance"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    rows = json.loads(report.stdout)["ranked"]
+    ray_ids = {str(row["number"]): row["trial_id"] for row in rows}
+    assert started == set(ray_ids), (started, ray_ids)
+    trial_events = [e for e in events if e.startswith("trial ")]
+    assert trial_events and all(re.match(r"trial (\S+) ", e).group(1) in ray_ids for e in trial_events), trial_events
+    for number, ray_id in ray_ids.items():
+        assert any(re.match(rf"trial {number} started: train\.lr=.* \(Ray trial {ray_id}\)$", e) for e in events), [e for e in events if " started" in e]
 
 
 def test_train_through_a_pipe_prints_its_step_lines(tmp_path):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 
 import pytest
 
@@ -125,6 +128,17 @@ def test_a_stopped_trial_is_stopped_in_every_view(project, ray_session, cli):
     html = cli("report", "stop-one", "--format", "html", "--out", str(project / "r.html"))
     assert html.exit_code == 0, html.output + html.stderr
     assert "stopped" in (project / "r.html").read_text()
+
+    # Issue 24: the report's status column (table and CSV) prints the state word, not MLflow's
+    # FINISHED, and the tag, `status`, the report and the log lines agree on every trial.
+    report_csv = cli("report", "stop-one", "--format", "csv")
+    assert report_csv.exit_code == 0, report_csv.output + report_csv.stderr
+    csv_states = {row["trial"]: row["status"] for row in csv.DictReader(io.StringIO(report_csv.stdout))}
+    assert csv_states[number] == "stopped", report_csv.stdout
+    tags = {c.data.tags["tfcli.trial_number"]: c.data.tags["tfcli.state"] for c in children}
+    assert {str(t["number"]): t["state"] for t in status["trials"]} == tags == csv_states
+    logged = {m.group(1): m.group(2) for m in re.finditer(r"trial (\S+) (finished|stopped) at step", result.stderr)}
+    assert logged == tags, result.stderr
 
 
 def test_tpe_study(project, ray_session, cli):

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from tests.study.conftest import make_spec
 from tfcli.cli.study_live import StudyLive
-from tfcli.records import TrialStatus
+from tfcli.records import TrialState
 from tfcli.spec.objective import outranks
 from tfcli.study.outcome import StudyOutcome, TrialSummary
 from tfcli.tracking.ray_trial import best_checkpoint
@@ -44,7 +44,7 @@ def test_the_live_display_and_the_summary_name_the_same_best_trial():
     assert live.best() == ("a", 100.0)
 
     def summary(trial_id, key):
-        return TrialSummary(trial_id, TrialStatus.FINISHED, {}, key[0], 20, 0, None, None, best_key=key)
+        return TrialSummary(trial_id, TrialState.FINISHED, {}, key[0], 20, 0, None, None, best_key=key)
 
     outcome = StudyOutcome("s", "/x", "bleu", "max", trials=[summary("b", (100.0, 0.2, 10)), summary("a", (100.0, 0.1, 20))])
     assert outcome.best_trial.trial_id == "a"

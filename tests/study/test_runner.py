@@ -21,7 +21,7 @@ import pytest
 from tests.study import fakes
 from tests.study.conftest import make_spec
 from tfcli.errors import ClusterError, StudyError
-from tfcli.records import TrialStatus
+from tfcli.records import TrialState
 from tfcli.cluster import connect as ray_connect
 from tfcli.spec.trial import spec_from_payload, study_payload
 from tfcli.study import space, trial_wrapper
@@ -38,6 +38,7 @@ class Recorder:
     def __init__(self, fail_once: bool = False):
         self.results: list[tuple[str, dict]] = []
         self.states: list[tuple[str, str]] = []
+        self.errors: list[tuple[str, str, str | None]] = []
         self.fail_once = fail_once
 
     def on_result(self, trial_id, result):
@@ -48,6 +49,7 @@ class Recorder:
 
     def on_trial_state(self, trial_id, state, config=None, error=None):
         self.states.append((trial_id, state))
+        self.errors.append((trial_id, state, error))
 
     def final_states(self) -> dict[str, str]:
         return dict(self.states)
@@ -102,13 +104,13 @@ def test_random_search_with_asha_runs_every_trial(ray_session, tmp_path):
     assert outcome.best_metric == best.best and outcome.best_config == best.config
     assert outcome.best_metric == pytest.approx(fakes.score(best.config, 40, 40))
     for t in outcome.trials:
-        assert (t.status == TrialStatus.FINISHED) == (t.last_step == 40)
+        assert (t.status == TrialState.FINISHED) == (t.last_step == 40)
         assert os.path.isdir(t.path)
     # The display saw every trial start, report and end.
     ids = {t.trial_id for t in outcome.trials}
     assert {tid for tid, _ in progress.results} == ids
     assert all("step" in r and "bleu" in r for _, r in progress.results)
-    assert {tid for tid, s in progress.states if s == TrialStatus.RUNNING} == ids
+    assert {tid for tid, s in progress.states if s == TrialState.RUNNING} == ids
     assert progress.final_states() == {t.trial_id: t.status for t in outcome.trials}
 
     # extend: a new experiment continues the seeded random stream instead of repeating it.
@@ -200,22 +202,22 @@ def test_failures_are_retried_from_checkpoints_but_divergence_is_not(ray_session
     def started(seed):
         return [m["resumed_from"] for m in starts if m["seed"] == seed]
 
-    assert trials[1].status == TrialStatus.FINISHED and started(1) == [0]
+    assert trials[1].status == TrialState.FINISHED and started(1) == [0]
 
     # Raises every time: tried once, retried once (max_failures), then errored.
     raises = trials[fakes.RAISES]
-    assert raises.status == TrialStatus.ERRORED and raises.failures == 2
+    assert raises.status == TrialState.FAILED and raises.raised and raises.failures == 2
     assert raises.error == "RuntimeError: this configuration always fails"
     assert started(fakes.RAISES) == [0, 0]
 
     # Flaky: retried from its last checkpoint (step 20), then finished.
     flaky = trials[fakes.FLAKY]
-    assert flaky.status == TrialStatus.FINISHED and flaky.failures == 1
+    assert flaky.status == TrialState.FINISHED and flaky.failures == 1
     assert sorted(started(fakes.FLAKY)) == [0, 20]
 
     # Diverged: not retried, ended with a failure report and the worst objective.
     diverged = trials[fakes.DIVERGES]
-    assert diverged.status == TrialStatus.FAILED and diverged.failures == 0
+    assert diverged.status == TrialState.FAILED and not diverged.raised and diverged.failures == 0
     assert diverged.error == "DivergedError: loss is nan at step 30"
     assert started(fakes.DIVERGES) == [0]
     assert diverged.best == pytest.approx(fakes.score({}, 20, 40))  # best real evaluation
@@ -225,8 +227,9 @@ def test_failures_are_retried_from_checkpoints_but_divergence_is_not(ray_session
     assert (outcome.finished, outcome.failed, outcome.errored) == (2, 1, 1)
     assert outcome.best_trial.trial_id in {trials[1].trial_id, flaky.trial_id}
     states = progress.final_states()
-    assert states[raises.trial_id] == TrialStatus.ERRORED and states[diverged.trial_id] == TrialStatus.FAILED
-    assert (raises.trial_id, TrialStatus.RETRYING) in progress.states
+    assert states[raises.trial_id] == TrialState.FAILED and states[diverged.trial_id] == TrialState.FAILED
+    # its retry: told running again, with the error it raised
+    assert (raises.trial_id, TrialState.RUNNING, "RuntimeError: this configuration always fails") in progress.errors
 
 
 @pytest.mark.timeout(30)
@@ -445,4 +448,4 @@ def test_the_time_budget_stops_running_trials(ray_session, tmp_path):
     assert all(0 < t.last_step < 500 for t in outcome.trials if t.last_step is not None)
     # Tune has no hook for trials its time budget stops; the display still hears of them.
     told = progress.final_states()
-    assert told and told == {t.trial_id: TrialStatus.STOPPED for t in outcome.trials if t.trial_id in told}
+    assert told and told == {t.trial_id: TrialState.STOPPED for t in outcome.trials if t.trial_id in told}

@@ -1,8 +1,8 @@
-"""The one trial-status vocabulary: MLflow's statuses plus the runner's own, with a mapping."""
+"""The one trial-state vocabulary: five words every view prints, MLflow's statuses beside them."""
 
 from __future__ import annotations
 
-from tfcli.records import TrialRecord, TrialState, TrialStatus, trial_state
+from tfcli.records import TrialRecord, TrialState, TrialStatus, recorded_state
 
 
 def test_the_mlflow_side_reads_as_before():
@@ -13,46 +13,37 @@ def test_the_mlflow_side_reads_as_before():
     assert not TrialStatus.RUNNING.is_done and TrialStatus.KILLED.is_done
 
 
-def test_every_runner_state_maps_to_an_mlflow_status():
+def test_every_state_maps_to_an_mlflow_status():
     expected = {
-        TrialStatus.RUNNING: TrialStatus.RUNNING,
-        TrialStatus.RETRYING: TrialStatus.RUNNING,
-        TrialStatus.FINISHED: TrialStatus.FINISHED,
-        TrialStatus.STOPPED: TrialStatus.FINISHED,
-        TrialStatus.FAILED: TrialStatus.FAILED,
-        TrialStatus.ERRORED: TrialStatus.FAILED,
-        TrialStatus.KILLED: TrialStatus.KILLED,
-        TrialStatus.UNFINISHED: TrialStatus.KILLED,
+        TrialState.RUNNING: TrialStatus.RUNNING,
+        TrialState.FINISHED: TrialStatus.FINISHED,
+        TrialState.STOPPED: TrialStatus.FINISHED,
+        TrialState.FAILED: TrialStatus.FAILED,
+        TrialState.KILLED: TrialStatus.KILLED,
     }
-    assert {s: s.mlflow for s in TrialStatus} == expected
-    assert all(s.mlflow in TrialStatus.mlflow_statuses() for s in TrialStatus)
+    assert {s: s.mlflow for s in TrialState} == expected
+    assert all(s.mlflow in TrialStatus.mlflow_statuses() for s in TrialState)
 
 
 def test_done_failure_and_the_printed_words():
-    done = {s for s in TrialStatus if s.is_done}
-    assert done == {TrialStatus.FINISHED, TrialStatus.STOPPED, TrialStatus.FAILED, TrialStatus.ERRORED, TrialStatus.KILLED}
-    assert {s for s in TrialStatus if s.is_failure} == {TrialStatus.FAILED, TrialStatus.ERRORED}
-    assert [s.label for s in TrialStatus if s not in TrialStatus.mlflow_statuses()] == [
-        "running", "stopped", "failed", "killed"
-    ]
+    done = {s for s in TrialState if s.is_done}
+    assert done == {TrialState.FINISHED, TrialState.STOPPED, TrialState.FAILED, TrialState.KILLED}
+    assert {s for s in TrialState if s.is_failure} == {TrialState.FAILED}
+    assert {s for s in TrialState if s.is_final} == {TrialState.FINISHED, TrialState.STOPPED, TrialState.FAILED}
+    assert [s.label for s in TrialState] == ["running", "finished", "stopped", "failed", "killed"]
 
 
 def test_one_set_of_state_words_for_every_view():
-    """running, finished, stopped, failed, killed: the runner's finer states fold into them, and
-    a FINISHED run with the stopped-early tag is stopped."""
+    """running, finished, stopped, failed, killed; a FINISHED run with the stopped-early tag is stopped."""
     assert [s.value for s in TrialState] == ["running", "finished", "stopped", "failed", "killed"]
-    assert {s: s.state for s in TrialStatus} == {
+    assert {s: recorded_state(s.value) for s in TrialStatus} == {
         TrialStatus.RUNNING: TrialState.RUNNING,
-        TrialStatus.RETRYING: TrialState.RUNNING,
         TrialStatus.FINISHED: TrialState.FINISHED,
-        TrialStatus.STOPPED: TrialState.STOPPED,
         TrialStatus.FAILED: TrialState.FAILED,
-        TrialStatus.ERRORED: TrialState.FAILED,
         TrialStatus.KILLED: TrialState.KILLED,
-        TrialStatus.UNFINISHED: TrialState.KILLED,
     }
-    assert trial_state(TrialStatus.FINISHED, stopped_early=True) is TrialState.STOPPED
-    assert trial_state(TrialStatus.KILLED, stopped_early=True) is TrialState.KILLED
+    assert recorded_state("FINISHED", stopped_early=True) is TrialState.STOPPED
+    assert recorded_state("KILLED", stopped_early=True) is TrialState.KILLED
     record = TrialRecord(study="s", study_id="i", trial_id="t", run_id="r", status=TrialStatus.FINISHED, stopped_early=True)
     assert record.state is TrialState.STOPPED and record.to_dict()["state"] == "stopped"
 
@@ -66,9 +57,9 @@ def test_the_live_display_prints_the_state_words():
     screen = Console(width=200, record=True)
     live = StudyLive(screen, make_spec(), total=3)
     live.on_result("t1", {"step": 10, "bleu": 5.0})
-    live.on_trial_state("t1", TrialStatus.STOPPED)
-    live.on_trial_state("t2", TrialStatus.ERRORED)
-    live.on_trial_state("t3", TrialStatus.RETRYING)
+    live.on_trial_state("t1", TrialState.STOPPED)
+    live.on_trial_state("t2", TrialState.FAILED, None, "RuntimeError: boom")
+    live.on_trial_state("t3", TrialState.RUNNING, None, "RuntimeError: retried")
     screen.print(live.render())
     text = screen.export_text()
     assert "2/3 trials done" in text and "best bleu 5.000 (t1)" in text
@@ -96,7 +87,7 @@ def test_defect10_a_resumed_study_shows_its_finished_trials_with_their_configura
         record("t2", TrialStatus.FINISHED, 0.002, 3.0, stopped=True),
         record("t3", TrialStatus.KILLED, 0.003, None),
     ])
-    live.on_trial_state("t3", TrialStatus.RUNNING)
+    live.on_trial_state("t3", TrialState.RUNNING)
     screen.print(live.render())
     text = screen.export_text()
     assert "2/4 trials done" in text and "best bleu 12.500 (t1)" in text

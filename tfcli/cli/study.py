@@ -153,7 +153,7 @@ def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.tabl
         states = summary["states"]
         best = summary["best"]
         best_text = f"; best {outcome.metric} {best['value']:.3f} ({best['trial_id']})" if best else ""
-        counts = ", ".join(f"{n} {state}" for state, n in states.items() if state != "running")
+        counts = ", ".join(f"{n} {state}" for state, n in states.items() if state != TrialState.RUNNING.value)
         screen.print(f"{name}: {counts} in {outcome.elapsed_s:.0f}s{best_text}")
         for failure in summary["failures"]:
             if failure["error"]:
@@ -287,7 +287,7 @@ def resume(
     records = trial_records(tracking, name, history=False)
     live = StudyLive(screen, stored.spec, planned_trials(stored, len(records)))
     # A rebuild deletes the unfinished trials' runs; their configurations run again under new ids.
-    live.show_records([r for r in records if not rebuild or r.status.value in ("FINISHED", "FAILED")])
+    live.show_records([r for r in records if not rebuild or r.state.is_final])
     try:
         with live:
             outcome = resume_study(

@@ -12,18 +12,16 @@ import time
 from typing import Any
 
 from tfcli.cli.log_lines import StudyLines, duration, short, status_every_s
-from tfcli.records import TrialStatus
+from tfcli.records import TrialState
 from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 
 STATE_STYLES = {
-    TrialStatus.RUNNING: "cyan",
-    TrialStatus.RETRYING: "yellow",
-    TrialStatus.FINISHED: "green",
-    TrialStatus.STOPPED: "blue",
-    TrialStatus.FAILED: "red",
-    TrialStatus.ERRORED: "red",
-    TrialStatus.UNFINISHED: "magenta",
+    TrialState.RUNNING: "cyan",
+    TrialState.FINISHED: "green",
+    TrialState.STOPPED: "blue",
+    TrialState.FAILED: "red",
+    TrialState.KILLED: "magenta",
 }
 
 
@@ -52,8 +50,8 @@ class StudyLive:
     def show_records(self, records) -> None:
         """Show a resumed study's trials as MLflow holds them, before Ray reports any."""
         for record in records:
-            state = TrialStatus.STOPPED if record.stopped_early else record.status
-            self.trials[record.trial_id] = {
+            state = record.state
+            self.trials[record.label] = {
                 "state": state,
                 "config": dict(record.config),
                 "best": record.objective_value if not state.is_failure else None,
@@ -90,7 +88,7 @@ class StudyLive:
     # Progress hooks ------------------------------------------------------------------------
     def on_result(self, trial_id: str, result: dict) -> None:
         with self.lock:
-            trial = self.trials.setdefault(trial_id, {"state": TrialStatus.RUNNING, "config": {}, "best": None})
+            trial = self.trials.setdefault(trial_id, {"state": TrialState.RUNNING, "config": {}, "best": None})
             config = result.get("config") or {}
             if config:
                 trial["config"] = config
@@ -111,7 +109,9 @@ class StudyLive:
             if self.lines_started:
                 self.lines.result(trial_id, trial, value)
 
-    def on_trial_state(self, trial_id: str, state: TrialStatus, config: dict | None = None, error: str | None = None) -> None:
+    def on_trial_state(
+        self, trial_id: str, state: TrialState, config: dict | None = None, error: str | None = None, ray_id: str | None = None
+    ) -> None:
         with self.lock:
             trial = self.trials.get(trial_id)
             previous = trial["state"] if trial is not None else None
@@ -120,9 +120,11 @@ class StudyLive:
                 self.trials[trial_id]["config"] = config
             if error:
                 self.trials[trial_id]["error"] = error
+            if ray_id:
+                self.trials[trial_id]["ray_id"] = ray_id
             self._refresh()
             if self.lines_started:
-                self.lines.state(trial_id, self.trials[trial_id], previous)
+                self.lines.state(trial_id, self.trials[trial_id], previous, error)
 
     # Rendering -----------------------------------------------------------------------------
     def _refresh(self) -> None:

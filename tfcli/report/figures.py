@@ -17,6 +17,7 @@ import json
 import math
 from typing import Any
 
+from tfcli.records import TrialState
 from tfcli.report.build import TRAIN_LOSS, VALID_LOSS, Report
 from tfcli.report.importance import active_config, search_space, stored_spec
 from tfcli.report.ranking import Row
@@ -45,7 +46,7 @@ def baseline_lines(report: Report, figure) -> None:
 COLOURS = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF", "#FECB52")
 #: The marker of a trial that the scheduler stopped early.
 STOPPED_SYMBOL = "x"
-STOPPED = "stopped"
+STOPPED = TrialState.STOPPED.value
 #: Room above the plotting area for a title (and, in parallel coordinates, the axis labels).
 TOP_MARGIN = 80
 PARCOORDS_TOP_MARGIN = 140
@@ -197,8 +198,8 @@ def parameter_slices(report: Report):
                     x=[v if _finite(v) or isinstance(v, str) else json.dumps(v) for v in values],
                     y=[row.value for row in chosen],
                     mode="markers",
-                    name=STOPPED if stopped else "finished",
-                    legendgroup=STOPPED if stopped else "finished",
+                    name=STOPPED if stopped else TrialState.FINISHED.value,
+                    legendgroup=STOPPED if stopped else TrialState.FINISHED.value,
                     showlegend=k == 0,
                     marker={"symbol": STOPPED_SYMBOL if stopped else "circle", "size": 9, "color": "#EF553B" if stopped else "#636efa"},
                     text=[_trial_label(row) for row in chosen],

@@ -12,7 +12,6 @@ from typing import Optional
 
 from tfcli.report.build import Report
 from tfcli.report.figures import (  # noqa: F401 - learning_curves ... validation_against_test: re-exported
-    STOPPED,
     TOP_MARGIN,
     _active,
     confirmed_error_bars,
@@ -62,7 +61,7 @@ th { background: #f3f3f3; }
 
 def _status(row: Row) -> str:
     """The word for a trial's state: ``stopped`` for one the scheduler stopped early."""
-    return STOPPED if row.record.stopped_early else row.record.status.value
+    return row.record.state.value
 
 
 def _cells(row: Row, report: Report, active: dict) -> list[str]:
@@ -164,7 +163,7 @@ def _tables(report: Report) -> list[str]:
     if report.ranking.apart:
         parts += [
             "<h2>Failed, killed and without a value</h2>",
-            _table(["trial", "status", "error"], [[r.trial_id, r.record.status.value, r.record.error or ""] for r in report.ranking.apart]),
+            _table(["trial", "status", "error"], [[r.record.label, r.record.state.value, r.record.error or ""] for r in report.ranking.apart]),
         ]
     parts += _significance_section(report)
     if report.importances or report.importance:

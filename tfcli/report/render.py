@@ -49,12 +49,17 @@ def display(row: Row, column: str, metric: str, inactive: bool = False) -> str:
     """A cell as text; ``inactive``: a searched parameter the trial's ``when:`` left unset."""
     if inactive:
         return "inactive"
-    value = cell(row, column, metric)
+    value = shown(row, column, metric)
     if column == "time":
         return fmt_duration(value)
     if column == "parameters":
         return fmt_count(value)
     return fmt_number(value)
+
+
+def shown(row: Row, column: str, metric: str) -> Any:
+    """:func:`cell`, with the trial's state word (``stopped``, ...) in the status column."""
+    return row.record.state.value if column == "status" else cell(row, column, metric)
 
 
 def header(column: str, report: Report) -> str:
@@ -101,7 +106,7 @@ def row_dict(row: Row, report: Report, active: Optional[dict] = None) -> dict:
         "error": r.error,
         "metrics": {k: _json_value(v) for k, v in sorted(r.metrics.items())},
         "cells": {
-            c: None if active is not None and is_inactive(report, row, c, active) else _json_value(cell(row, c, report.metric))
+            c: None if active is not None and is_inactive(report, row, c, active) else _json_value(shown(row, c, report.metric))
             for c in report.columns
         },
     }
@@ -148,7 +153,7 @@ def to_csv(report: Report) -> str:
     active = active_configs(report, rows)
     for row in rows:
         writer.writerow([
-            "" if is_inactive(report, row, c, active) or (v := _json_value(cell(row, c, report.metric))) is None else v
+            "" if is_inactive(report, row, c, active) or (v := _json_value(shown(row, c, report.metric))) is None else v
             for c in columns
         ])
     return buffer.getvalue()

@@ -15,6 +15,7 @@ from typing import Any
 
 from tfcli import crash_points
 from tfcli.errors import StudyError
+from tfcli.records import TrialStatus
 from tfcli.spec.conditions import active_parameters
 from tfcli.spec.describe import trial_count
 from tfcli.spec.drift import drift_notice
@@ -23,6 +24,7 @@ from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
+from tfcli.study.watch import Tracked
 from tfcli.tracking.claims import create_study_run
 from tfcli.tracking.locks import refuse_if_locked, study_lock
 
@@ -96,6 +98,11 @@ def _callback(tracking, spec: StudySpec, study_id: str, storage: str, address: s
     )
 
 
+def _tracked(callback, progress) -> dict:
+    """A run's callbacks and progress: the display names trials as the callback numbers them."""
+    return {"callbacks": [callback], "progress": Tracked(progress, callback)}
+
+
 def ensure_new_study(spec: StudySpec, tracking, *, lock_held: bool = False) -> None:
     """Refuse a study name the store already holds, saying how to resume or rename (or, while
     another driver runs it, that it is running; ``lock_held``: this process holds the lock)."""
@@ -157,12 +164,11 @@ def start_study(
             spec,
             train_trial,
             storage=storage,
-            callbacks=[_callback(tracking, spec, study_id, storage, address)],
+            **_tracked(_callback(tracking, spec, study_id, storage, address), progress),
             address=address,
             num_samples=num_samples,
             max_concurrent=max_concurrent,
             study_id=study_id,
-            progress=progress,
             after_fit=_held_out(tracking, spec, study_id),
         )
 
@@ -244,7 +250,7 @@ def resume_study(
         if not retry_failed and not rebuild:
             _refuse_ended(stored, [*records, *(c.record for c in confirmations)])
         experiment = _latest_experiment(name, storage)
-        finished_ids = {r.trial_id for r in records if _is_finished(r)}
+        finished_ids = {r.trial_id for r in records if r.state.is_final}
         problem = ray_state_problem(experiment_path(experiment, storage), finished_ids)
         if problem is None and rebuild:
             raise StudyError(
@@ -263,11 +269,10 @@ def resume_study(
             stored.spec,
             train_trial,
             storage=storage,
-            callbacks=[_callback(tracking, stored.spec, stored.study_id, storage, address, stored_plan(stored.tags))],
+            **_tracked(_callback(tracking, stored.spec, stored.study_id, storage, address, stored_plan(stored.tags)), progress),
             address=address,
             study_id=stored.study_id,
             resume=True,
-            progress=progress,
             name=experiment,
             retry_failed=retry_failed,
             after_fit=_held_out(tracking, stored.spec, stored.study_id),
@@ -277,22 +282,18 @@ def resume_study(
 def _supersede_orphans(tracking, records, path: str) -> None:
     from tfcli.tracking.superseded import supersede_runs
 
-    unfinished = {r.trial_id: r.run_id for r in records if not _is_finished(r)}
+    unfinished = {r.trial_id: r.run_id for r in records if not r.state.is_final}
     orphans = orphan_trial_ids(path, set(unfinished))
     supersede_runs(tracking, [unfinished[t] for t in sorted(orphans)], "Ray's saved state never held this trial")
 
 
-def _is_finished(record) -> bool:
-    return record.status.value in ("FINISHED", "FAILED")
-
-
 def _count_text(records) -> str:
-    finished = sum(1 for r in records if _is_finished(r))
+    finished = sum(1 for r in records if r.state.is_final)
     return f"{finished} finished and {len(records) - finished} unfinished trial run(s)"
 
 
 def _refuse_ended(stored: StoredStudy, records) -> None:
-    if stored.record.status == "FINISHED" and records and all(_is_finished(r) for r in records):
+    if TrialStatus.from_mlflow(stored.record.status) is TrialStatus.FINISHED and records and all(r.state.is_final for r in records):
         raise NothingToResume(
             f"study {stored.spec.name!r} has ended ({len(records)} trials); nothing to resume. "
             f"Add trials with `tfcli study extend {stored.spec.name} --num-samples N`"
@@ -322,11 +323,11 @@ def _rebuild(stored: StoredStudy, tracking, records, *, storage: str, address: s
     from tfcli.tracking.superseded import supersede_runs
 
     spec = stored.spec
-    finished = [r for r in records if _is_finished(r)]
-    unfinished = [r for r in records if not _is_finished(r)]
+    finished = [r for r in records if r.state.is_final]
+    unfinished = [r for r in records if not r.state.is_final]
     remaining = max(planned_trials(stored, len(records)) - len(finished), len(unfinished))
     if remaining == 0:
-        tracking.client().set_terminated(stored.record.run_id, "FINISHED")
+        tracking.client().set_terminated(stored.record.run_id, TrialStatus.FINISHED.value)
         raise NothingToResume(
             f"study {spec.name!r} has run all its {len(finished)} trials (only Ray's state was lost); nothing to resume. "
             f"Add trials with `tfcli study extend {spec.name} --num-samples N`"
@@ -351,10 +352,9 @@ def _run_more(stored: StoredStudy, tracking, *, storage: str, address, experimen
         stored.spec,
         train_trial,
         storage=storage,
-        callbacks=[_callback(tracking, stored.spec, stored.study_id, storage, address, plan or stored_plan(stored.tags))],
+        **_tracked(_callback(tracking, stored.spec, stored.study_id, storage, address, plan or stored_plan(stored.tags)), progress),
         address=address,
         study_id=stored.study_id,
-        progress=progress,
         name=experiment,
         after_fit=_held_out(tracking, stored.spec, stored.study_id),
         **search,
@@ -388,7 +388,7 @@ def warm_start(records, spec: StudySpec) -> tuple[list[dict], list]:
     metrics = [o.metric for o in spec.objectives]
     points, rewards = [], []
     for record in records:
-        if record.status.value != "FINISHED":
+        if record.status is not TrialStatus.FINISHED:
             continue
         values = [record.objective_value] if len(metrics) == 1 else [record.metrics.get(m) for m in metrics]
         if any(v is None or not math.isfinite(v) for v in values):
@@ -424,7 +424,7 @@ def extend_study(
         _refuse_lockstep(stored.spec, num_samples, max_concurrent)
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
-        unfinished = [r for r in records if not _is_finished(r)]
+        unfinished = [r for r in records if not r.state.is_final]
         if unfinished:
             raise StudyError(
                 f"study {name!r} has {len(unfinished)} unfinished trial(s); finish them with `tfcli study resume {name}` before extending it"
@@ -470,7 +470,7 @@ def confirm_study(
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
         confirmations = confirmation_records(tracking, name)
-        unfinished = [c for c in confirmations if not _is_finished(c.record)]
+        unfinished = [c for c in confirmations if not c.record.state.is_final]
         if unfinished:
             raise StudyError(
                 f"study {name!r} has {len(unfinished)} unfinished confirmation run(s); finish them with "

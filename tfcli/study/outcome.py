@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfcli.records import TrialStatus
+from tfcli.records import Evidence, TrialState, decide_state
+from tfcli.records.state import RAY_ERROR, RAY_TERMINATED, STOPPED_BY_SCHEDULER, STOPPED_BY_TIME_BUDGET
 from tfcli.spec.objective import TIE_BREAK_METRIC, Objective
 from tfcli.spec.results import reached_end
 from tfcli.spec.schema import StudySpec
@@ -18,7 +19,7 @@ from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 @dataclass(frozen=True)
 class TrialSummary:
     trial_id: str
-    status: TrialStatus  # one of the runner's states (not RUNNING or RETRYING, not KILLED)
+    status: TrialState  # its state once the run is over (never running)
     config: dict[str, Any]
     best: float | None  # the best objective value it reported (failure reports excluded)
     last_step: int | None
@@ -26,6 +27,17 @@ class TrialSummary:
     error: str | None  # last line of the error, or the failure message
     path: str | None  # the trial's folder in Ray's storage
     best_key: tuple | None = None  # (best value, validation loss, step) of that result: ties are broken by outranks
+    number: int | None = None  # the trial number the tracking callback gave it (TrialRecord.number)
+    raised: bool = False  # it raised and used up its retries (Ray's ERROR), as opposed to a reported failure
+
+    @property
+    def state(self) -> TrialState:
+        return self.status
+
+    @property
+    def label(self) -> str:
+        """How every view names the trial: its number, or Ray's id when it has none."""
+        return str(self.number) if self.number is not None else self.trial_id
 
 
 @dataclass(frozen=True)
@@ -43,28 +55,31 @@ class StudyOutcome:
     #: What the study's closing work (test scores) could not do, one line each; not a failure.
     notes: list[str] = field(default_factory=list)
 
-    def count(self, status: TrialStatus) -> int:
-        return sum(t.status == status for t in self.trials)
+    def count(self, state: TrialState) -> int:
+        return sum(t.status is state for t in self.trials)
 
     @property
     def finished(self) -> int:
-        return self.count(TrialStatus.FINISHED)
+        return self.count(TrialState.FINISHED)
 
     @property
     def stopped(self) -> int:
-        return self.count(TrialStatus.STOPPED)
+        return self.count(TrialState.STOPPED)
 
     @property
     def failed(self) -> int:
-        return self.count(TrialStatus.FAILED)
+        """Failed without raising: a reported failure (diverged, out of memory), a checkpoint lost."""
+        return self.count(TrialState.FAILED) - self.errored
 
     @property
     def errored(self) -> int:
-        return self.count(TrialStatus.ERRORED)
+        """Failed by raising, with its retries used up (both kinds print as ``failed``)."""
+        return sum(t.raised and t.status is TrialState.FAILED for t in self.trials)
 
     @property
     def unfinished(self) -> int:
-        return self.count(TrialStatus.UNFINISHED)
+        """Trials the end of the run cut short (``killed``): ``resume`` continues them."""
+        return self.count(TrialState.KILLED)
 
     @property
     def resumable(self) -> bool:
@@ -116,24 +131,11 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
         if best is not None and (not isinstance(best, (int, float)) or math.isinf(best) or math.isnan(best)):
             best = None
         step = last.get("step")
-        trained_to_end = reached_end(step, t.config.get("train.max_steps", spec.train.max_steps), last)
-        error = None
-        if t.status == "ERROR":
-            status, error = TrialStatus.ERRORED, _error_line(t)
-        elif FAILURE_KEY in last:
-            status, error = TrialStatus.FAILED, last.get(FAILURE_MESSAGE_KEY)
-        elif t.status == "PAUSED" and trained_to_end:
-            # Tune's synchronous HyperBand pauses trials at its last milestone (max_t) to
-            # wait for the rest of their bracket, and can end the run with them still PAUSED.
-            status = TrialStatus.FINISHED
-        elif t.status in ("PENDING", "RUNNING", "PAUSED"):
-            status = TrialStatus.UNFINISHED
-        elif trained_to_end or (
-            t.trial_id in watch.completed and t.trial_id not in watch.stopped_early
-        ):
-            status = TrialStatus.FINISHED
-        else:
-            status = TrialStatus.STOPPED
+        evidence = _evidence(t, last, spec, watch)
+        status = decide_state(evidence)
+        error = _error_line(t) if t.status == RAY_ERROR else last.get(FAILURE_MESSAGE_KEY) if FAILURE_KEY in last else None
+        if not evidence.checkpoint_stored:
+            error = error or "its checkpoint could not be stored"
         summaries.append(
             TrialSummary(
                 trial_id=t.trial_id,
@@ -145,9 +147,29 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
                 error=error,
                 path=t.path,
                 best_key=_best_key(frames.get(t.trial_id), metric, mode),
+                number=watch.number_of(t.trial_id),
+                raised=t.status == RAY_ERROR,
             )
         )
     return summaries
+
+
+def _evidence(t, last: dict, spec: StudySpec, watch) -> Evidence:
+    """What the saved experiment and the watch know of the Ray trial ``t`` once the run is over."""
+    if t.trial_id in watch.stopped_early:
+        stopped_by = STOPPED_BY_SCHEDULER
+    elif t.status == RAY_TERMINATED and t.trial_id not in watch.completed:
+        stopped_by = STOPPED_BY_TIME_BUDGET  # Tune tells no hook of the trials its time budget ends
+    else:
+        stopped_by = None
+    return Evidence(
+        ray_status=t.status,
+        reached_end=reached_end(last.get("step"), t.config.get("train.max_steps", spec.train.max_steps), last),
+        stopped_by=stopped_by,
+        failure=last.get(FAILURE_KEY) if FAILURE_KEY in last else None,
+        checkpoint_stored=watch.checkpoint_stored(t.trial_id),
+        study_over=True,
+    )
 
 
 def _best_key(frame, metric: str, mode: str) -> tuple | None:

@@ -1,14 +1,19 @@
-"""The driver-side Tune callback that forwards trial progress and notices Ctrl-C."""
+"""The driver-side Tune callback that forwards trial progress and notices Ctrl-C.
+
+The display hears of each trial under its number (:class:`TrialNames`), the one the
+tracking callback gives it and the report shows, with Ray's id beside it when it starts.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from typing import Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from tfcli import crash_points
-from tfcli.records import TrialStatus
+from tfcli.records import Evidence, TrialState, decide_state
+from tfcli.records.state import RAY_ERROR, STOPPED_BY_SCHEDULER
 from tfcli.spec.results import reached_end
 from tfcli.study.trial_wrapper import FAILURE_KEY
 from tfcli.tracking.ray_trial import trial_error_text
@@ -23,10 +28,45 @@ class Progress(Protocol):
     def on_result(self, trial_id: str, result: dict) -> None: ...
 
     def on_trial_state(
-        self, trial_id: str, state: TrialStatus, config: dict | None = None, error: str | None = None
+        self, trial_id: str, state: TrialState, config: dict | None = None, error: str | None = None
     ) -> None:
         """``config``: the trial's searched values, given when it starts; ``error``: the
-        one-line error of a trial that raised and used up its retries."""
+        one-line error of a trial that failed, or (told ``running`` again) of one that raised
+        and is retried from its last checkpoint."""
+
+
+class Tracked:
+    """A :class:`Progress` joined to the study's tracking callback, which knows what Ray does
+    not: each trial's number (the one the report shows) and whether its checkpoint was stored.
+
+    The display hears of each trial under its number; a trial without one keeps Ray's id.
+    It is told Ray's id (``ray_id=``) with a trial's start, where a user needs it to find
+    Ray's logs. ``tracker``: a :class:`~tfcli.tracking.callback.StudyTracker`.
+    """
+
+    def __init__(self, progress: Optional[Any], tracker: Any):
+        self.progress = progress
+        self.number_of: Callable[[str], Optional[int]] = tracker.number_of
+        self.checkpoint_stored: Callable[[str], bool] = tracker.checkpoint_stored
+
+    def name(self, trial_id: str) -> str:
+        number = self.number_of(trial_id)
+        return str(number) if number is not None else trial_id
+
+    def on_result(self, trial_id: str, result: dict) -> None:
+        hook = getattr(self.progress, "on_result", None)
+        if hook is not None:
+            hook(self.name(trial_id), result)
+
+    def on_trial_state(self, trial_id: str, state: TrialState, config: dict | None = None, error: str | None = None) -> None:
+        hook = getattr(self.progress, "on_trial_state", None)
+        if hook is None:
+            return
+        name = self.name(trial_id)
+        if name != trial_id and state is TrialState.RUNNING and config is not None:
+            hook(name, state, config, error, ray_id=trial_id)
+        else:
+            hook(name, state, config, error)
 
 
 class _WatchHooks:
@@ -43,7 +83,7 @@ class _WatchHooks:
         self.stopped_early: set[str] = set()
         self.completed: set[str] = set()
         self.started: set[str] = set()
-        self.told: dict[str, TrialStatus] = {}  # the last state told per trial
+        self.told: dict[str, TrialState] = {}  # the last state told per trial
         self._warned = False
 
     def setup(self, **info):
@@ -63,6 +103,16 @@ class _WatchHooks:
 
         signal.signal(signal.SIGINT, on_sigint)
 
+    def number_of(self, trial_id: str) -> Optional[int]:
+        """The trial's number, when the progress is :class:`Tracked`."""
+        ask = getattr(self.progress, "number_of", None)
+        return ask(trial_id) if ask is not None else None
+
+    def checkpoint_stored(self, trial_id: str) -> bool:
+        """False when the tracking callback could not store the trial's checkpoint."""
+        ask = getattr(self.progress, "checkpoint_stored", None)
+        return ask(trial_id) if ask is not None else True
+
     def _tell(self, hook: str, *args) -> None:
         method = getattr(self.progress, hook, None) if self.progress is not None else None
         if method is None:
@@ -76,8 +126,8 @@ class _WatchHooks:
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.started.add(trial.trial_id)
-        self.told[trial.trial_id] = TrialStatus.RUNNING
-        self._tell("on_trial_state", trial.trial_id, TrialStatus.RUNNING, plain_config(trial.config))
+        self.told[trial.trial_id] = TrialState.RUNNING
+        self._tell("on_trial_state", trial.trial_id, TrialState.RUNNING, plain_config(trial.config))
         crash_points.reached(crash_points.AFTER_FIRST_TRIAL_START)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -90,25 +140,25 @@ class _WatchHooks:
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.completed.add(trial.trial_id)
         last = trial.last_result or {}
-        step = last.get("step")
-        if FAILURE_KEY in last:
-            state = TrialStatus.FAILED
-        elif reached_end(step, trial.config.get("train.max_steps", self.max_steps), last):
-            state = TrialStatus.FINISHED  # ASHA also "stops" trials that reach max_t
-        elif trial.trial_id in self.stopped_early:
-            state = TrialStatus.STOPPED
-        else:
-            state = TrialStatus.FINISHED
+        state = decide_state(
+            Evidence(
+                reached_end=reached_end(last.get("step"), trial.config.get("train.max_steps", self.max_steps), last),
+                stopped_by=STOPPED_BY_SCHEDULER if trial.trial_id in self.stopped_early else None,
+                failure=last.get(FAILURE_KEY),
+            )
+        )
         self.told[trial.trial_id] = state
         self._tell("on_trial_state", trial.trial_id, state)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        self.told[trial.trial_id] = TrialStatus.RETRYING
-        self._tell("on_trial_state", trial.trial_id, TrialStatus.RETRYING)
+        # It raised and restarts from its last checkpoint: still running, and the display says why.
+        self.told[trial.trial_id] = TrialState.RUNNING
+        self._tell("on_trial_state", trial.trial_id, TrialState.RUNNING, None, error_summary(trial_error_text(trial)))
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.told[trial.trial_id] = TrialStatus.ERRORED
-        self._tell("on_trial_state", trial.trial_id, TrialStatus.ERRORED, None, error_summary(trial_error_text(trial)))
+        state = decide_state(Evidence(ray_status=RAY_ERROR))
+        self.told[trial.trial_id] = state
+        self._tell("on_trial_state", trial.trial_id, state, None, error_summary(trial_error_text(trial)))
 
     def settle(self, summaries) -> None:
         """Final states Tune has no hook for: trials the time budget stopped, trials
@@ -116,7 +166,7 @@ class _WatchHooks:
         for summary in summaries:
             if summary.trial_id in self.started and self.told.get(summary.trial_id) != summary.status:
                 self.told[summary.trial_id] = summary.status
-                self._tell("on_trial_state", summary.trial_id, summary.status)
+                self._tell("on_trial_state", summary.trial_id, summary.status, None, summary.error if summary.status.is_failure else None)
 
 
 _WATCH_CLASS = None

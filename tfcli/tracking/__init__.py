@@ -9,8 +9,10 @@ Layout in the store (the names are in :mod:`.tags`):
 
 * experiment = the study's name; one **parent run** per study (``tfcli.role=study``) tagged
   with the study id, carrying ``study.yaml`` and ``spec.json``;
-* one **child run** per Ray trial (``tfcli.role=trial``, ``mlflow.parentRunId``), found again
-  by ``tfcli.study_id`` + ``tfcli.trial_id`` when a study is resumed or extended. Its params
+* one **child run** per Ray trial (``tfcli.role=trial``, ``mlflow.parentRunId``), named
+  ``trial N`` by its number (``tfcli.trial_number``, what every view calls it) and found again
+  by ``tfcli.study_id`` + ``tfcli.trial_id`` when a study is resumed or extended. Its state
+  word is the tag ``tfcli.state`` (:mod:`tfcli.records.state` decides it). Its params
   are the trial's full configuration in dotted names, its metrics the reported results at
   step = training step, and at its end its best checkpoint (by the objective) is logged under
   ``checkpoint/`` (with ``valid_outputs.jsonl`` inside), a failure's text as ``error.txt``.
@@ -33,7 +35,9 @@ The modules, each with one job; the rest of tfcli uses the names re-exported her
   every other store (a server, PostgreSQL, an unverified SQLite schema) through MLflow's
   public client, with :mod:`.search`;
 * :mod:`.callback`: the study callback (:class:`MlflowStudyCallback`, its logic without Ray
-  in :class:`~.callback.StudyTracker`), with :mod:`.writer` (its writer thread),
+  in :class:`~.callback.StudyTracker`), with :mod:`.writer` (its writer thread; a trial's
+  run ends there), :mod:`.parent` (the study's parent run), :mod:`.children` (the runs it
+  re-attaches to), :mod:`.summary` (the parent run's counts and best trial),
   :mod:`.ray_trial` (what it reads of a Ray trial) and :mod:`.environment` (the version, git
   and user tags every run gets);
 * :mod:`.run_logger`: :class:`RunLogger`, one run outside Ray for ``tfcli train``;

@@ -9,35 +9,29 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from tfcli.records import TrialState, TrialStatus, trial_state
+from tfcli.records import Evidence, TrialState, TrialStatus, decide_state
+from tfcli.records.state import STOPPED_BY_SCHEDULER, STOPPED_BY_TIME_BUDGET
 from tfcli.spec.conditions import active_parameters
-from tfcli.spec.objective import primary_objective
 from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
 from tfcli.spec.trial import trial_spec
-from tfcli.tracking.artifacts import read_text_artifact
-from tfcli.tracking.claims import description_tags, study_run_tags
-from tfcli.tracking.environment import current_ray_address, environment_tags
+from tfcli.tracking.children import load_children
+from tfcli.tracking.environment import current_ray_address
+from tfcli.tracking.parent import attach_parent
 from tfcli.tracking.ray_trial import trial_error_text, best_checkpoint
-from tfcli.tracking.search import quote_id, search_all, tag_field
 from tfcli.tracking.store import Tracking, ensure_experiment
+from tfcli.tracking.summary import study_summary
 from tfcli.tracking.tags import (
-    CONFIG_HISTORY_ARTIFACT,
     FAILURE_MESSAGE_RESULT_KEY,
     FAILURE_RESULT_KEY,
     HPARAM_METRIC_PREFIX,
     MAX_TAG_VALUE,
-    PHASE_RUNNING,
     RAY_RESULT_KEYS,
     ROLE_CONFIRMATION,
-    ROLE_STUDY,
     ROLE_TRIAL,
-    SPEC_ARTIFACT,
-    STUDY_FILE_ARTIFACT,
     TAG_CHECKPOINT_STEP,
     TAG_CONFIG,
     TAG_CONFIG_CHANGES,
@@ -46,39 +40,27 @@ from tfcli.tracking.tags import (
     TAG_CONFIRMS,
     TAG_ERROR,
     TAG_EXPERIMENT_TAG,
-    TAG_HOST,
-    TAG_LAST_STEP,
     TAG_NUM_FAILURES,
     TAG_OBJECTIVE_METRIC,
     TAG_OBJECTIVE_MODE,
     TAG_OBJECTIVE_STEP,
     TAG_OBJECTIVE_VALUE,
     TAG_PARENT_RUN,
-    TAG_PHASE,
     TAG_RAY_ADDRESS,
-    TAG_BEST_RUN_ID,
-    TAG_BEST_TRIAL,
-    TAG_BEST_VALUE_PREFIX,
     TAG_ROLE,
     TAG_SEARCHED,
-    TAG_STOP_REASON,
     TAG_STATE,
-    TAG_STOPPED_EARLY,
     TAG_STUDY_ID,
     TAG_STUDY_NAME,
     TAG_TASK,
     TAG_TRIAL_ID,
     TAG_TRIAL_NAME,
     TAG_TRIAL_NUMBER,
-    TRIAL_ROLES,
 )
 from tfcli.tracking.values import (
     error_summary,
-    int_or_none,
-    json_tag,
     metric_name,
     now_ms,
-    number,
     numeric_items,
     one_line,
     param_value,
@@ -89,7 +71,6 @@ from tfcli.tracking.values import (
 from tfcli.tracking.writer import (
     Child,
     Writer,
-    log_tags,
     op_config_change,
     op_create_child,
     op_finish_child,
@@ -247,13 +228,10 @@ class StudyTracker:
 
     def on_trial_complete(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
         child = self._children.get(trial.trial_id)
-        if child is not None and child.failure:
-            self._finish(trial, "FAILED", error=child.failure)
-        else:
-            self._finish(trial, "FINISHED")
+        self._finish(trial, error=child.failure if child is not None else None)
 
     def on_trial_error(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
-        self._finish(trial, "FAILED", error=trial_error_text(trial))
+        self._finish(trial, error=trial_error_text(trial) or "the trial raised")
 
     def on_trial_recover(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
         child = self._child(trial)
@@ -273,13 +251,12 @@ class StudyTracker:
             if child is None or child.ended:
                 continue
             if budget_spent:
-                self._finish(trial, "FINISHED", stop_reason="time_budget")
+                self._finish(trial, stop_reason=STOPPED_BY_TIME_BUDGET)
             else:
-                self._finish(trial, "KILLED")
+                self._finish(trial, interrupted=True)
                 killed = True
-        status = "KILLED" if killed else "FINISHED"
-        metrics, tags = self._study_summary()
-        self._writer.call("study summary", op_study_summary, self.parent_run_id, metrics, tags, self.lost_work)
+        status = TrialStatus.KILLED if killed else TrialStatus.FINISHED
+        self._writer.call("study summary", self._write_summary)
         self._writer.call("end study", op_terminate, self.parent_run_id, status, self.lost_work)
         if not self._writer.close(self.flush_timeout_s):
             line = (
@@ -308,118 +285,33 @@ class StudyTracker:
             if run_id is None:
                 continue
             try:
-                if self._client.get_run(run_id).info.status == "RUNNING":
-                    self._client.set_terminated(run_id, "KILLED")
+                if TrialStatus.from_mlflow(self._client.get_run(run_id).info.status) is TrialStatus.RUNNING:
+                    killed = decide_state(Evidence(interrupted=True))
+                    self._client.set_terminated(run_id, killed.mlflow.value)
                     if run_id != self.parent_run_id:
-                        self._client.set_tag(run_id, TAG_STATE, TrialState.KILLED.value)
+                        self._client.set_tag(run_id, TAG_STATE, killed.value)
             except Exception as err:  # noqa: BLE001 - say what stayed open, then go on
                 self.lost_work.append(f"run {run_id} could not be closed after Ctrl-C: {one_line(err)}")
 
     # other hooks of ray.tune.Callback keep their no-op defaults
 
     def _study_summary(self) -> tuple[dict[str, float], dict[str, str]]:
-        """What the parent run shows of the whole study (earlier sessions' trials included):
-        counts as metrics ``trials_<state>``, the best value as ``best_<objective>``, the best
-        trial and its searched values as tags (params cannot change when a study is extended).
-        Confirmation runs are not trials of the search and are left out."""
-        trials = [c for c in self._children.values() if c.role == ROLE_TRIAL]
-        counts = {state: 0 for state in TrialState}
-        for child in trials:
-            counts[trial_state(TrialStatus.from_mlflow(child.status or "RUNNING"), child.stopped_early)] += 1
-        metrics: dict[str, float] = {f"trials_{state.value}": float(n) for state, n in counts.items()}
-        tags: dict[str, str] = {}
-        objective = self.spec.primary_objective
-        finished = [c for c in trials if c.status == "FINISHED"]
-        best = primary_objective(self.spec).best(finished, key=lambda c: c.objective_key or (c.objective_value, None, None))
-        if best is not None:
-            metrics[f"best_{metric_name(objective.metric)}"] = float(best.objective_value)
-            tags[TAG_BEST_TRIAL] = best.trial_id
-            tags[TAG_BEST_RUN_ID] = best.run_id or ""
-            for key, value in sorted(best.config.items()):
-                tags[TAG_BEST_VALUE_PREFIX + key] = truncate(json.dumps(value) if not isinstance(value, str) else value, MAX_TAG_VALUE)
-        return metrics, tags
+        return study_summary(self._children.values(), self.spec)
+
+    def _write_summary(self, client) -> None:
+        """The parent run's summary, computed when the writer gets to it: after every trial's
+        end queued before it, so a trial its checkpoint failed counts as failed."""
+        metrics, tags = self._study_summary()
+        op_study_summary(client, self.parent_run_id, metrics, tags, self.lost_work)
 
     # -- parent and children -----------------------------------------------------------------
 
     def _attach_parent(self, client: "MlflowClient") -> str:
-        spec = self.spec
-        tags = {
-            **study_run_tags(spec, self.study_id),
-            TAG_HOST: socket.gethostname(),
-            TAG_RAY_ADDRESS: self.ray_address or current_ray_address(),
-            TAG_PHASE: PHASE_RUNNING,
-            **environment_tags(),
-            **self.extra_tags,
-        }
-        spec_json = spec.model_dump_json(indent=2)
-        existing = search_all(
-            client,
-            [self.experiment_id],
-            f"{tag_field(TAG_STUDY_ID)} = {quote_id(self.study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_STUDY}'",
-            order_by=["attributes.start_time ASC"],
-        )
-        if existing:
-            run_id = existing[0].info.run_id
-            client.update_run(run_id, status="RUNNING")
-            log_tags(client, run_id, tags)
-        else:
-            run_id = client.create_run(self.experiment_id, tags={**tags, **description_tags(spec)}, run_name=spec.name).info.run_id
-        client.log_text(run_id, spec_json, SPEC_ARTIFACT)
-        study_text = None
-        if self.study_file and Path(self.study_file).is_file():
-            study_text = Path(self.study_file).read_text(encoding="utf-8")
-        if study_text is None:
-            import yaml
-
-            study_text = yaml.safe_dump(json.loads(spec_json), sort_keys=False)
-        client.log_text(run_id, study_text, STUDY_FILE_ARTIFACT)
-        return run_id
+        tags = {TAG_RAY_ADDRESS: self.ray_address or current_ray_address(), **self.extra_tags}
+        return attach_parent(client, self.experiment_id, self.spec, self.study_id, tags, self.study_file)
 
     def _load_children(self, client: "MlflowClient") -> dict[str, Child]:
-        children: dict[str, Child] = {}
-        runs = [
-            run
-            for role in TRIAL_ROLES
-            for run in search_all(
-                client,
-                [self.experiment_id],
-                f"{tag_field(TAG_STUDY_ID)} = {quote_id(self.study_id)} and {tag_field(TAG_ROLE)} = '{role}'",
-                order_by=["attributes.start_time ASC"],
-            )
-        ]
-        for run in runs:
-            tags = run.data.tags
-            trial_id = tags.get(TAG_TRIAL_ID)
-            if not trial_id or trial_id in children:
-                continue
-            config = json_tag(tags.get(TAG_CONFIG_FINAL)) or json_tag(tags.get(TAG_CONFIG)) or {}
-            history = []
-            if (int_or_none(tags.get(TAG_CONFIG_CHANGES)) or 0) > 0:
-                history = json_tag(read_text_artifact(client, run.info.run_id, CONFIG_HISTORY_ARTIFACT)) or []
-            last_step = int_or_none(tags.get(TAG_LAST_STEP))
-            if last_step is None and run.data.metrics:
-                steps = [
-                    m.step for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key)
-                ]
-                last_step = max(steps) if steps else None
-            children[trial_id] = Child(
-                trial_id=trial_id,
-                run_id=run.info.run_id,
-                role=tags.get(TAG_ROLE, ROLE_TRIAL),
-                number=int_or_none(tags.get(TAG_TRIAL_NUMBER)),
-                status=run.info.status,
-                stopped_early=tags.get(TAG_STOPPED_EARLY) == "true",
-                objective_value=number(tags.get(TAG_OBJECTIVE_VALUE)),
-                last_step=last_step,
-                config=config,
-                history=history or [{"step": 0, "config": config}],
-                max_steps=self._trial_spec(config).train.max_steps,
-                ended=True,
-                failures=int_or_none(tags.get(TAG_NUM_FAILURES)) or 0,
-            )
-            max_steps = children[trial_id].max_steps
-            children[trial_id].settled = run.info.status == "FINISHED" and reached_end(last_step, max_steps, run.data.metrics)
-        return children
+        return load_children(client, self.experiment_id, self.study_id, self._trial_spec)
 
     def _child(self, trial: Any) -> Child:
         child = self._children.get(trial.trial_id)
@@ -464,6 +356,16 @@ class StudyTracker:
         self._writer.call("create trial run", op_create_child, self.experiment_id, child, tags, params)
         return child
 
+    def number_of(self, trial_id: str) -> Optional[int]:
+        """The number the trial ``trial_id`` was given (None for a trial with no run)."""
+        child = self._children.get(trial_id)
+        return child.number if child is not None else None
+
+    def checkpoint_stored(self, trial_id: str) -> bool:
+        """False when the trial's best checkpoint could not be stored (its run is FAILED)."""
+        child = self._children.get(trial_id)
+        return child.checkpoint_stored if child is not None else True
+
     def _next_number(self) -> int:
         """The number of the next child run: one past every child this study has, in this
         session and earlier ones (its extends and confirmations), so numbers never repeat."""
@@ -502,8 +404,10 @@ class StudyTracker:
         self._writer.call("config change", op_config_change, child, tags, history)
 
     def _finish(
-        self, trial: Any, status: str, *, error: Optional[str] = None, stop_reason: Optional[str] = None
+        self, trial: Any, *, error: Optional[str] = None, stop_reason: Optional[str] = None, interrupted: bool = False
     ) -> None:
+        """End the trial's run; its state is decided on the writer thread, once it is known
+        whether its checkpoint was stored (:func:`~tfcli.tracking.writer.op_finish_child`)."""
         child = self._children.get(trial.trial_id)
         if child is None and error is None:
             return  # a trial that never started (removed while pending): no run to end
@@ -511,25 +415,12 @@ class StudyTracker:
         if child.ended:
             return
         child.ended = True
+        evidence = self._evidence(child, error, stop_reason, interrupted)
         tags: dict[str, str] = {}
-        if status == "FINISHED":
-            early = stop_reason is not None or (
-                child.done_seen
-                and child.max_steps is not None
-                and child.last_step is not None
-                and not child.max_time_reached
-                and not reached_end(child.last_step, child.max_steps)
-            )
-            if early:
-                tags[TAG_STOPPED_EARLY] = "true"
-                tags[TAG_STOP_REASON] = stop_reason or "scheduler"
-            child.stopped_early = early
-        child.status = status
-        tags[TAG_STATE] = trial_state(TrialStatus(status), child.stopped_early).value
         if error:
             tags[TAG_ERROR] = truncate(error_summary(error), 1000)
         checkpoint = None
-        if status != "KILLED":  # a killed trial's checkpoint is logged when it ends after resume
+        if not interrupted:  # a killed trial's checkpoint is logged when it ends after resume
             best = best_checkpoint(trial, self.spec.primary_objective.metric, self.spec.primary_objective.mode)
             if best is not None:
                 checkpoint, value, step, loss = best
@@ -540,7 +431,21 @@ class StudyTracker:
                 if step is not None:
                     tags[TAG_OBJECTIVE_STEP] = str(step)
                     tags[TAG_CHECKPOINT_STEP] = str(step)
-        self._writer.call("end trial run", op_finish_child, child, status, tags, error, checkpoint, self.lost_work)
+        self._writer.call("end trial run", op_finish_child, child, evidence, tags, error, checkpoint, self.lost_work)
+
+    @staticmethod
+    def _evidence(child: Child, error: Optional[str], stop_reason: Optional[str], interrupted: bool) -> Evidence:
+        """What the callback knows of a trial it ends: a scheduler stopped it when a result
+        said done before its end (``stop_reason``: the study's time budget ran out)."""
+        known = child.max_steps is not None and child.last_step is not None
+        end = child.max_time_reached or (known and reached_end(child.last_step, child.max_steps))
+        scheduler = child.done_seen and known
+        return Evidence(
+            reached_end=end and stop_reason is None,  # the time budget's stop is a stop
+            stopped_by=stop_reason or (STOPPED_BY_SCHEDULER if scheduler else None),
+            failure=error,
+            interrupted=interrupted,
+        )
 
 
 def spec_params(spec: "StudySpec") -> dict[str, str]:

@@ -6,6 +6,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from tfcli.records import Evidence, decide_state
 from tfcli.tracking.environment import environment_tags
 from tfcli.tracking.store import Tracking, ensure_experiment
 from tfcli.tracking.tags import (
@@ -72,15 +73,15 @@ class RunLogger:
         if self._run is None:
             return False
         run_id, client = self._run.info.run_id, self._client
-        status = "FINISHED"
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        text = "".join(traceback.format_exception(exc_type, exc, tb)) if exc_type is not None else None
+        state = decide_state(Evidence(reached_end=True, interrupted=interrupted, failure=None if interrupted else text))
         try:
-            if exc_type is not None:
-                status = "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED"
-                text = "".join(traceback.format_exception(exc_type, exc, tb))
+            if text is not None:
                 client.set_tag(run_id, TAG_ERROR, truncate(error_summary(text), 1000))
                 client.log_text(run_id, text, ERROR_ARTIFACT)
         finally:
-            client.set_terminated(run_id, status)
+            client.set_terminated(run_id, state.mlflow.value)
         return False
 
     def log_params(self, params: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ back) but leaves every search, so a rebuilt study shows each configuration once.
 
 from __future__ import annotations
 
+from tfcli.records import Evidence, decide_state
 from tfcli.tracking.store import Tracking
 from tfcli.tracking.tags import TAG_SUPERSEDED
 
@@ -15,7 +16,8 @@ def supersede_runs(tracking: Tracking, run_ids: list[str], reason: str) -> None:
     if not run_ids:
         return
     client = tracking.client()
+    status = decide_state(Evidence(interrupted=True)).mlflow.value  # it never ended: killed
     for run_id in run_ids:
         client.set_tag(run_id, TAG_SUPERSEDED, reason)
-        client.set_terminated(run_id, "KILLED")
+        client.set_terminated(run_id, status)
         client.delete_run(run_id)

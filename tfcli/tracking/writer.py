@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
-from tfcli.records import TrialState
+from tfcli.records import Evidence, TrialState, TrialStatus, decide_state
 from tfcli.tracking.tags import (
     CHECKPOINT_ARTIFACT_PATH,
     CONFIG_HISTORY_ARTIFACT,
@@ -67,13 +67,22 @@ class Child:
     max_time_reached: bool = False  # its training ended at train.max_time, not stopped
     role: str = "trial"  # trial | confirmation (TRIAL_ROLES)
     number: Optional[int] = None  # TAG_TRIAL_NUMBER
-    status: Optional[str] = None  # the MLflow status it ended with
-    stopped_early: bool = False
+    state: Optional[TrialState] = None  # the state it ended in (None while its run is open)
     objective_value: Optional[float] = None  # at its logged checkpoint
     objective_key: Optional[tuple] = None  # (value, validation loss, step) at that checkpoint, for ties (spec.objective.outranks)
     failures: int = 0
     failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
     settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
+    checkpoint_stored: bool = True  # False once storing its checkpoint failed
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.state is TrialState.STOPPED
+
+    @property
+    def name(self) -> str:
+        """The trial's MLflow run name: its number, as every view shows it."""
+        return f"trial {self.number}" if self.number is not None else self.trial_id
 
 
 class Writer:
@@ -167,7 +176,7 @@ class Writer:
 
 
 def op_create_child(client, experiment_id: str, child: Child, tags: dict, params: dict) -> None:
-    run = client.create_run(experiment_id, tags=tags, run_name=child.trial_id)
+    run = client.create_run(experiment_id, tags=tags, run_name=child.name)
     child.run_id = run.info.run_id
     log_params(client, child.run_id, params)
 
@@ -175,7 +184,7 @@ def op_create_child(client, experiment_id: str, child: Child, tags: dict, params
 def op_reopen(client, child: Child) -> None:
     if child.run_id is None:
         return
-    client.update_run(child.run_id, status="RUNNING")
+    client.update_run(child.run_id, status=TrialState.RUNNING.mlflow.value)
     client.set_tag(child.run_id, TAG_STATE, TrialState.RUNNING.value)
     tags = client.get_run(child.run_id).data.tags
     for key in (TAG_STOPPED_EARLY, TAG_STOP_REASON, TAG_ERROR):
@@ -199,15 +208,16 @@ def op_tags_and_text(client, child: Child, tags: dict, text: Optional[str], arti
 
 
 def op_finish_child(
-    client, child: Child, status: str, tags: dict, error: Optional[str], checkpoint: Any, lost_work: list
+    client, child: Child, evidence: Evidence, tags: dict, error: Optional[str], checkpoint: Any, lost_work: list
 ) -> None:
-    """End a trial's run: its error text, its best checkpoint, its final tags and status.
+    """End a trial's run: its error text, its best checkpoint, its final tags, state and status.
 
     Each step is tried on its own, so one that fails takes none of the others with it: the
     objective tags are written even when the checkpoint is not. A trial whose checkpoint
-    could not be stored ends FAILED, with the reason in ``tfcli.error``, never FINISHED
-    without it; that, and a final record that could not be written, is appended to
-    ``lost_work`` as one line naming the trial and the reason.
+    could not be stored is decided again with that evidence: it ends ``failed`` (MLflow's
+    FAILED, with the reason in ``tfcli.error``), never finished without it; that, and a final
+    record that could not be written, is appended to ``lost_work`` as one line naming the
+    trial and the reason. ``child.state`` is the state the run ends in.
     """
     if child.run_id is None:
         lost_work.append(f"trial {child.trial_id}: it has no MLflow run (creating it failed), so nothing of it was recorded")
@@ -218,11 +228,18 @@ def op_finish_child(
     if checkpoint is not None:
         if _attempt(problems, "its checkpoint could not be stored", _log_checkpoint, client, child.run_id, checkpoint):
             tags = {**tags, TAG_CHECKPOINT: CHECKPOINT_ARTIFACT_PATH}
-        elif status == "FINISHED":
-            status = "FAILED"
+        else:
+            evidence = replace(evidence, checkpoint_stored=False)
+            child.checkpoint_stored = False
+    state = decide_state(evidence)
+    child.state = state
+    tags = {**tags, TAG_STATE: state.value}
+    if state is TrialState.STOPPED:
+        tags.update({TAG_STOPPED_EARLY: "true", TAG_STOP_REASON: evidence.stopped_by})
     if problems:
         reason = "; ".join([tags[TAG_ERROR], *problems] if tags.get(TAG_ERROR) else problems)
         tags = {**tags, TAG_ERROR: truncate(reason, 1000)}
+    status = state.mlflow.value
     _attempt(problems, "its final tags could not be written", log_tags, client, child.run_id, tags)
     _attempt(problems, f"its final status {status} could not be written", client.set_terminated, child.run_id, status)
     if problems:
@@ -263,10 +280,11 @@ def op_study_summary(client, run_id: Optional[str], metrics: dict, tags: dict, l
         lost_work.append(line)
 
 
-def op_terminate(client, run_id: Optional[str], status: str, lost_work: Optional[list] = None) -> None:
+def op_terminate(client, run_id: Optional[str], status: TrialStatus, lost_work: Optional[list] = None) -> None:
     """End a run (the study's parent) as ``status``; a failure goes to ``lost_work`` when given."""
     if run_id is None:
         return
+    status = status.value
     problems: list[str] = []
     _attempt(problems, f"its final status {status} could not be written", client.set_terminated, run_id, status)
     if problems:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tfcli.errors import DivergedError
+from tfcli.records import Evidence, TrialState, decide_state
+from tfcli.records.state import STOPPED_BY_SCHEDULER
 from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
-from tfcli.spec.results import MAX_TIME_KEY
+from tfcli.spec.results import MAX_TIME_KEY, reached_end
 from tfcli.spec.schema import StudySpec, parse_duration
 from tfcli.train.costs import peak_memory_mb
 
@@ -44,6 +46,11 @@ class TrainResult:
     max_time_reached: bool = False
     parameters: int = 0
     truncated: dict[str, int] = field(default_factory=dict)
+
+
+def _state(step: int, max_steps: int, stopped: bool) -> TrialState:
+    """How a run of :meth:`Trainer.fit` ended: a callback's stop short of ``max_steps`` is ``stopped``."""
+    return decide_state(Evidence(reached_end=reached_end(step, max_steps), stopped_by=STOPPED_BY_SCHEDULER if stopped else None))
 
 
 class TrainCallback(Protocol):
@@ -238,7 +245,7 @@ class Trainer:
             steps=self.step,
             best=self.best,
             last=self.evaluations[-1] if self.evaluations else None,
-            stopped_early=stopped and self.step < t.max_steps,
+            stopped_early=_state(self.step, t.max_steps, stopped) is TrialState.STOPPED,
             max_time_reached=out_of_time,
             parameters=self.parameters,
             truncated=self.data.truncated,

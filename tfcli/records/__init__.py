@@ -7,109 +7,23 @@ unit-tested with hand-made records.
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
+from tfcli.records.state import (
+    Evidence,
+    TrialState,
+    TrialStatus,
+    decide_state,
+    recorded_state,
+)
 
-class TrialStatus(str, enum.Enum):
-    """A trial's state: the one vocabulary of the tracking store, the runner and the display.
-
-    The first four are MLflow's run statuses (``.value`` is MLflow's word; reports and
-    exports read them from the store). The others are states the runner tells apart while a
-    study runs (:class:`tfcli.study.outcome.StudyOutcome`, the live display); MLflow has no
-    word for them and :attr:`mlflow` says which of its statuses each one is recorded as.
-    ``label`` is the lower-case word the live display and the study summary print.
-    """
-
-    RUNNING = "RUNNING"
-    FINISHED = "FINISHED"  # trained to the end
-    FAILED = "FAILED"  # diverged or ran out of memory; not retried
-    KILLED = "KILLED"  # in MLflow: ended unfinished (interrupted, or stopped by hand)
-    # Runner-only states, below MLflow's:
-    RETRYING = "RETRYING"  # raised, restarting from its last checkpoint
-    STOPPED = "STOPPED"  # stopped early by the scheduler (ASHA, HyperBand) or the time budget
-    ERRORED = "ERRORED"  # raised, and used up its retries
-    UNFINISHED = "UNFINISHED"  # pending or running when the study was interrupted
-
-    @classmethod
-    def mlflow_statuses(cls) -> tuple["TrialStatus", ...]:
-        """The statuses a trial's MLflow run can have (what ``StudyRecord.counts`` counts)."""
-        return (cls.RUNNING, cls.FINISHED, cls.FAILED, cls.KILLED)
-
-    @classmethod
-    def from_mlflow(cls, status: str) -> "TrialStatus":
-        # MLflow also knows SCHEDULED: a run that exists but has not started.
-        return cls(status) if status in ("RUNNING", "FINISHED", "FAILED", "KILLED") else cls.RUNNING
-
-    @property
-    def mlflow(self) -> "TrialStatus":
-        """The MLflow status this state is recorded as (itself for MLflow's own)."""
-        return _AS_MLFLOW.get(self, self)
-
-    @property
-    def state(self) -> "TrialState":
-        """This status in the one vocabulary every view uses (see :class:`TrialState`)."""
-        return _STATES[self]
-
-    @property
-    def label(self) -> str:
-        """The word every view prints: :attr:`state`'s."""
-        return self.state.value
-
-    @property
-    def is_done(self) -> bool:
-        """Ended for good: nothing more will happen to the trial unless the study is resumed."""
-        return self in (TrialStatus.FINISHED, TrialStatus.FAILED, TrialStatus.KILLED, TrialStatus.STOPPED, TrialStatus.ERRORED)
-
-    @property
-    def is_failure(self) -> bool:
-        """Failed or errored: its results do not count towards the study's best."""
-        return self in (TrialStatus.FAILED, TrialStatus.ERRORED)
-
-
-class TrialState(str, enum.Enum):
-    """Where a trial stands, in the words the live display, the log lines, ``status``, the
-    report and the ``tfcli.state`` tag of its MLflow run all use. ``stopped`` is an early stop
-    by the scheduler or the study's time budget (Optuna's PRUNED); ``killed`` is a trial cut
-    short by an interruption, which ``resume`` continues. MLflow's own run status stays
-    FINISHED / FAILED / KILLED (a stopped trial's run is FINISHED)."""
-
-    RUNNING = "running"
-    FINISHED = "finished"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    KILLED = "killed"
-
-
-_STATES = {
-    TrialStatus.RUNNING: TrialState.RUNNING,
-    TrialStatus.RETRYING: TrialState.RUNNING,
-    TrialStatus.FINISHED: TrialState.FINISHED,
-    TrialStatus.STOPPED: TrialState.STOPPED,
-    TrialStatus.FAILED: TrialState.FAILED,
-    TrialStatus.ERRORED: TrialState.FAILED,
-    TrialStatus.KILLED: TrialState.KILLED,
-    TrialStatus.UNFINISHED: TrialState.KILLED,
-}
-
-
-def trial_state(status: TrialStatus, stopped_early: bool = False) -> TrialState:
-    """The state of a trial whose MLflow run has ``status`` (FINISHED with the stopped-early
-    tag is ``stopped``)."""
-    if stopped_early and status in (TrialStatus.FINISHED, TrialStatus.STOPPED):
-        return TrialState.STOPPED
-    return status.state
-
-
-_AS_MLFLOW = {
-    TrialStatus.RETRYING: TrialStatus.RUNNING,
-    TrialStatus.STOPPED: TrialStatus.FINISHED,  # with the tag tfcli.stopped_early
-    TrialStatus.ERRORED: TrialStatus.FAILED,
-    TrialStatus.UNFINISHED: TrialStatus.KILLED,
-}
+__all__ = [
+    "Confirmation", "Evidence", "MetricBest", "StudyRecord", "TrialRecord", "TrialState", "TrialStatus",
+    "decide_state", "recorded_state",
+]
 
 
 @dataclass(frozen=True)
@@ -168,7 +82,8 @@ class TrialRecord:
 
     @property
     def state(self) -> TrialState:
-        return trial_state(self.status, self.stopped_early)
+        """The word every view prints of this trial (:func:`~tfcli.records.state.recorded_state`)."""
+        return recorded_state(self.status.value, self.stopped_early)
 
     @property
     def label(self) -> str:

@@ -1,0 +1,68 @@
+"""A study's parent run as the study callback opens it: found again by the study's id (a
+resumed or extended study), else created; with the spec and the study file as artifacts."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Optional
+
+from tfcli.records import TrialState
+from tfcli.tracking.claims import description_tags, study_run_tags
+from tfcli.tracking.environment import environment_tags
+from tfcli.tracking.search import quote_id, search_all, tag_field
+from tfcli.tracking.tags import (
+    PHASE_RUNNING,
+    ROLE_STUDY,
+    SPEC_ARTIFACT,
+    STUDY_FILE_ARTIFACT,
+    TAG_HOST,
+    TAG_PHASE,
+    TAG_ROLE,
+    TAG_STUDY_ID,
+)
+from tfcli.tracking.writer import log_tags
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mlflow import MlflowClient
+
+    from tfcli.spec.schema import StudySpec
+
+
+def attach_parent(
+    client: "MlflowClient", experiment_id: str, spec: "StudySpec", study_id: str, tags: Mapping[str, str],
+    study_file: Optional[str],
+) -> str:
+    """The id of the study's parent run, open (RUNNING) and tagged with ``tags`` besides the
+    study's own, the host's and the environment's."""
+    tags = {
+        **study_run_tags(spec, study_id),
+        TAG_HOST: socket.gethostname(),
+        TAG_PHASE: PHASE_RUNNING,
+        **environment_tags(),
+        **tags,
+    }
+    spec_json = spec.model_dump_json(indent=2)
+    existing = search_all(
+        client,
+        [experiment_id],
+        f"{tag_field(TAG_STUDY_ID)} = {quote_id(study_id)} and {tag_field(TAG_ROLE)} = '{ROLE_STUDY}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    if existing:
+        run_id = existing[0].info.run_id
+        client.update_run(run_id, status=TrialState.RUNNING.mlflow.value)
+        log_tags(client, run_id, tags)
+    else:
+        run_id = client.create_run(experiment_id, tags={**tags, **description_tags(spec)}, run_name=spec.name).info.run_id
+    client.log_text(run_id, spec_json, SPEC_ARTIFACT)
+    study_text = None
+    if study_file and Path(study_file).is_file():
+        study_text = Path(study_file).read_text(encoding="utf-8")
+    if study_text is None:
+        import yaml
+
+        study_text = yaml.safe_dump(json.loads(spec_json), sort_keys=False)
+    client.log_text(run_id, study_text, STUDY_FILE_ARTIFACT)
+    return run_id
