@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from tfcli.report.build import Report
 from tfcli.report.cells import _json_value, _md_table, fmt_count, fmt_duration, fmt_number
