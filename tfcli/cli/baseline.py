@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tfcli.cli.options import FormatOption, StudyFileArgument
 from tfcli.cli.output import OutputFormat, console, print_json
 
 
@@ -15,8 +16,8 @@ def register(app: typer.Typer) -> None:
 
 
 def baseline(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")] = OutputFormat.table,
+    file: StudyFileArgument,
+    output: FormatOption = OutputFormat.table,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse results computed before on the same data ($TFCLI_CACHE/baselines).")] = True,
 ) -> None:
     """Score the task's baselines (majority class, TF-IDF + LR, copy source, lead sentence, ...)

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.options import FormatOption, MaxConcurrentOption, NumSamplesOption, StudyFileArgument
 from tfcli.cli.output import OutputFormat, console, print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -25,7 +26,6 @@ StorageOption = Annotated[
     Optional[str],
     typer.Option("--storage", help="Ray's storage for the study on the cluster: a shared absolute path or s3://... (default: the job's folder)."),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")]
 
 EXIT_JOB_FAILED = 1
 
@@ -57,12 +57,12 @@ def _follow(address: Optional[str], job_id: str) -> None:
 
 @app.command("submit")
 def submit(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     address: JobServerOption = None,
     tracking_uri: TrackingOption = None,
     storage: StorageOption = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")] = None,
+    num_samples: NumSamplesOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job's logs until it ends (exit 1 unless it succeeded), or return at once.")] = True,
     ship_tfcli: Annotated[bool, typer.Option("--ship-tfcli", help="Send this tfcli package with the job (for clusters without it installed).")] = False,
     job_id: Annotated[Optional[str], typer.Option("--job-id", help="Submission id (default: tfcli-NAME-XXXXXXXX).")] = None,
@@ -146,7 +146,7 @@ def stop(
 
 @app.command("slurm")
 def slurm(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     nodes: Annotated[int, typer.Option("--nodes", "-N", min=1, help="Nodes to allocate; the first runs the Ray head and the study's driver.")],
     time: Annotated[str, typer.Option("--time", "-t", help="Wall-clock limit, HH:MM:SS or D-HH:MM:SS.")],
     cpus_per_node: Annotated[int, typer.Option("--cpus-per-node", "-c", min=1, help="CPUs per node given to Ray.")] = 8,
@@ -155,8 +155,8 @@ def slurm(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the script here (default: print it).")] = None,
     storage: Annotated[Optional[str], typer.Option("--storage", help="Ray's storage, on a file system every node shares (default: ./mlruns/ray in the submit folder).")] = None,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: ./mlruns in the submit folder).")] = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")] = None,
+    num_samples: NumSamplesOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     setup: Annotated[Optional[list[str]], typer.Option("--setup", help="Shell line run first on the nodes, e.g. 'module load cuda' (repeatable; default: activate this virtualenv).")] = None,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Ray head port.")] = 6379,
     exclusive: Annotated[bool, typer.Option("--exclusive/--shared", help="Ask for whole nodes (Ray's fixed ports must not meet another job's).")] = True,

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.options import FormatOption, StudyNameArgument, TrackingUriOption
 from tfcli.cli.output import OutputFormat, print_json
 
 
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    name: Annotated[str, typer.Argument(help="Study name.", show_default=False)],
+    name: StudyNameArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (new or empty).", show_default=False)],
     trial: Annotated[Optional[str], typer.Option("--trial", help="Export this trial (id, its numeric end such as 00002, or run id) instead of the best.")] = None,
     metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Pick the best trial by this metric (default: the objective).")] = None,
@@ -34,8 +35,8 @@ def export(
     by: Annotated[
         str, typer.Option("--by", help="auto: the best confirmed configuration once `tfcli study confirm` ran, else the best trial; best-trial: always the best trial.")
     ] = "auto",
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json: one JSON object on stdout.")] = OutputFormat.table,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    output: FormatOption = OutputFormat.table,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."""
     from tfcli.export import export_study, register_export

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.options import TrackingUriOption
 from tfcli.cli.output import console
 
 
@@ -57,7 +58,7 @@ def report(
     ] = ReportFormat.table,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (html default: NAME-report.html).")] = None,
     log_html: Annotated[bool, typer.Option("--log/--no-log", help="html: also log the page as report.html on the study's parent run.")] = True,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    tracking_uri: TrackingUriOption = None,
     test: Annotated[
         bool, typer.Option("--test", help="First score the top trials (report.test_top) and the confirmation runs on the test split, on Ray.")
     ] = False,

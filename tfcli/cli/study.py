@@ -7,13 +7,21 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli import study_manage
+from tfcli.cli.options import (
+    AddressOption,
+    FormatOption,
+    MaxConcurrentOption,
+    NumSamplesOption,
+    StorageOption,
+    StudyFileArgument,
+    StudyNameArgument,
+    TrackingUriOption,
+)
 from tfcli.cli.output import OutputFormat, console, print_json
 from tfcli.records import TrialState
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-
-
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")]
 
 
 @app.command("init")
@@ -32,7 +40,7 @@ def init(
 
 @app.command("validate")
 def validate(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Check a study file and report every problem as FILE:LINE: field.path: message."""
@@ -64,7 +72,7 @@ def validate(
 
 @app.command("show")
 def show(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Print the resolved study, with every default filled in, and the size of its search space."""
@@ -101,19 +109,6 @@ def schema() -> None:
 
     typer.echo(json.dumps(StudySpec.model_json_schema(), indent=2))
 
-
-TrackingOption = Annotated[
-    Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")
-]
-AddressOption = Annotated[
-    Optional[str], typer.Option("--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a local Ray).")
-]
-StorageOption = Annotated[
-    Optional[str], typer.Option("--storage", help="Where Ray keeps study state for resuming (default: ./mlruns/ray).")
-]
-
-StudyNameArgument = Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")]
-MaxConcurrentOption = Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")]
 
 EXIT_TRIALS_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -173,12 +168,12 @@ def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.tabl
 
 @app.command("start")
 def start(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     address: AddressOption = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
+    num_samples: NumSamplesOption = None,
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the first configurations and the space size; run nothing.")] = False,
     no_baselines: Annotated[
         bool, typer.Option("--no-baselines", help="Skip the reference baselines (tfcli baseline) on the parent run.")
@@ -269,7 +264,7 @@ def resume(
     name: StudyNameArgument,
     address: AddressOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry trials that errored, from their last checkpoint.")] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Ray's state is lost or damaged: run the unfinished trials again from MLflow's records.")
@@ -307,7 +302,7 @@ def extend(
     address: AddressOption = None,
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run N more trials under the same parent run, the searcher warm-started from finished ones."""
@@ -331,7 +326,7 @@ def confirm(
     address: AddressOption = None,
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Retrain the top trials' configurations with fresh seeds: does the winner hold up?"""
@@ -354,7 +349,7 @@ def confirm(
 
 
 @app.command("list")
-def list_(tracking_uri: TrackingOption = None, output: FormatOption = OutputFormat.table) -> None:
+def list_(tracking_uri: TrackingUriOption = None, output: FormatOption = OutputFormat.table) -> None:
     """The studies in the tracking store."""
     from tfcli.tracking import list_studies, readable_tracking
 
@@ -378,8 +373,8 @@ def list_(tracking_uri: TrackingOption = None, output: FormatOption = OutputForm
 
 @app.command("status")
 def status(
-    name: Annotated[str, typer.Argument(help="Study name.")],
-    tracking_uri: TrackingOption = None,
+    name: StudyNameArgument,
+    tracking_uri: TrackingUriOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """The trials of one study, with their status and best objective."""
@@ -410,3 +405,6 @@ def status(
 
 def _cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+study_manage.register(app)

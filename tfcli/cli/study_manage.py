@@ -1,7 +1,7 @@
 """``tfcli study delete | tag | note | best``: a study's lifecycle verbs after it ran.
 
-Registered on the ``study`` app of :mod:`tfcli.cli.study` when this module is imported (by
-:mod:`tfcli.cli`); the logic is in :mod:`tfcli.study.manage`.
+Registered on the ``study`` app by :mod:`tfcli.cli.study` (:func:`register`); the logic is in
+:mod:`tfcli.study.manage`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from tfcli.cli.output import console, print_json
-from tfcli.cli.study import StorageOption, StudyNameArgument, TrackingOption, app
+from tfcli.cli.options import StorageOption, StudyNameArgument, TrackingUriOption
 
 EXIT_DECLINED = 1
 
@@ -24,17 +24,21 @@ class BestFormat(str, Enum):
     overrides = "overrides"
 
 
+def register(app: typer.Typer) -> None:
+    for name, command in (("delete", delete), ("tag", tag), ("note", note), ("best", best)):
+        app.command(name)(command)
+
+
 def _writable(tracking_uri: Optional[str]):
     from tfcli.tracking import check_tracking, resolve_tracking
 
     return check_tracking(resolve_tracking(tracking_uri))
 
 
-@app.command("delete")
 def delete(
     name: StudyNameArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when stdin is not a terminal).")] = False,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     storage: StorageOption = None,
 ) -> None:
     """Delete a study: its MLflow runs and experiment (soft delete) and its Ray state; the name is free again."""
@@ -67,11 +71,10 @@ def delete(
     screen.print(f"To restore it from MLflow: {done.experiment.restore_hint()}", markup=False)
 
 
-@app.command("tag")
 def tag(
     name: StudyNameArgument,
     tags: Annotated[list[str], typer.Argument(help="KEY=VALUE, one or more; not in the tfcli. or mlflow. namespaces.")],
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Set tags on a study's parent run."""
     from tfcli.study.manage import tag_study
@@ -80,11 +83,10 @@ def tag(
     console().print(f"Tagged study {name} (parent run {run_id}): " + ", ".join(f"{k}={v}" for k, v in written.items()), markup=False)
 
 
-@app.command("note")
 def note(
     name: StudyNameArgument,
     text: Annotated[str, typer.Argument(help="The description, as MLflow's UI shows it (replaces an earlier one).")],
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Set the description of a study's parent run."""
     from tfcli.study.manage import note_study
@@ -93,10 +95,9 @@ def note(
     console().print(f"Noted on study {name} (parent run {run_id}).", markup=False)
 
 
-@app.command("best")
 def best(
     name: StudyNameArgument,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     output: Annotated[
         BestFormat,
         typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.options import FormatOption, TrackingUriOption
 from tfcli.cli.output import OutputFormat, console, print_json
 
 EXIT_RUN_FAILED = 1
@@ -23,10 +24,8 @@ def train(
         Optional[list[str]],
         typer.Option("--set", "-s", help="Override a setting: --set train.lr=3e-4 (repeatable)."),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json: the last stdout line is a JSON object.")] = OutputFormat.table,
-    tracking_uri: Annotated[
-        Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")
-    ] = None,
+    output: FormatOption = OutputFormat.table,
+    tracking_uri: TrackingUriOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for checkpoints (default: mlruns/train/NAME/TIME).")] = None,
     test: Annotated[bool, typer.Option("--test/--no-test", help="Score the best checkpoint on the test split at the end.")] = True,
 ) -> None:

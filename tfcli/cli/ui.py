@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.options import TrackingUriOption
+
 
 def register(app: typer.Typer) -> None:
     app.command("ui")(ui)
@@ -55,7 +57,7 @@ def ui(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.", min=1, max=65535)] = 5000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind; 127.0.0.1 keeps it on this machine, 0.0.0.0 opens it to the network.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option("--workers", help="Server worker processes.", min=1)] = 1,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    tracking_uri: TrackingUriOption = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the first study's runs in a browser once the server answers.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show the server's own log (a line per request).")] = False,
 ) -> None:
