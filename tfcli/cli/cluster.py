@@ -8,6 +8,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
+
+from tfcli.cluster.checks import run_node_checks, verdict
+from tfcli.cluster.connect import join_cluster, wait_for_nodes
+from tfcli.cluster.jobs import follow_logs, job_logs, job_state, stop_job, submit_study
+from tfcli.cluster.slurm import SlurmOptions, sbatch_script
+from tfcli.spec.load import load_spec
+from tfcli.study.storage import default_storage
 
 from tfcli.cli.options import FormatOption, MaxConcurrentOption, NumSamplesOption, StudyFileArgument
 from tfcli.cli.output import OutputFormat, console, print_json
@@ -43,8 +51,6 @@ def _write(chunk: str) -> None:
 
 def _follow(address: Optional[str], job_id: str) -> None:
     """Stream a job's logs until it ends; exit 1 unless it SUCCEEDED. Ctrl-C leaves it running."""
-    from tfcli.cluster.jobs import follow_logs
-
     try:
         state = follow_logs(address, job_id, _write)
     except KeyboardInterrupt:
@@ -68,8 +74,6 @@ def submit(
     job_id: Annotated[Optional[str], typer.Option("--job-id", help="Submission id (default: tfcli-NAME-XXXXXXXX).")] = None,
 ) -> None:
     """Submit a study as a Ray job: the study file and its data files go with it; prints the job id."""
-    from tfcli.cluster.jobs import submit_study
-
     job = submit_study(
         file, address=address, tracking_uri=tracking_uri, storage=storage, num_samples=num_samples,
         max_concurrent=max_concurrent, ship=ship_tfcli, job_id=job_id,
@@ -95,14 +99,10 @@ def status(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """The status of a Ray job: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."""
-    from tfcli.cluster.jobs import job_state
-
     state = job_state(address, job_id)
     if output is OutputFormat.json:
         print_json(state.to_dict())
         return
-    from rich.table import Table
-
     table = Table(show_header=False, title=f"Job {job_id} at {state.url}")
     table.add_column("field")
     table.add_column("value")
@@ -125,8 +125,6 @@ def logs(
     if follow:
         _follow(address, job_id)
         return
-    from tfcli.cluster.jobs import job_logs
-
     _write(job_logs(address, job_id))
 
 
@@ -136,8 +134,6 @@ def stop(
     address: JobServerOption = None,
 ) -> None:
     """Stop a Ray job (its study can be resumed later with `tfcli study resume`)."""
-    from tfcli.cluster.jobs import stop_job
-
     if stop_job(address, job_id):
         typer.echo(f"Stopping job {job_id}.")
     else:
@@ -162,9 +158,6 @@ def slurm(
     exclusive: Annotated[bool, typer.Option("--exclusive/--shared", help="Ask for whole nodes (Ray's fixed ports must not meet another job's).")] = True,
 ) -> None:
     """Write an sbatch script: a Ray cluster across the allocation, then the study on it."""
-    from tfcli.cluster.slurm import SlurmOptions, sbatch_script
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     options = SlurmOptions(
         nodes=nodes, cpus_per_node=cpus_per_node, gpus_per_node=gpus_per_node, time=time, partition=partition,
@@ -187,8 +180,6 @@ def wait_(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Give up after this many seconds (exit 2).")] = 300.0,
 ) -> None:
     """Wait until a Ray cluster has N alive nodes (for batch scripts)."""
-    from tfcli.cluster.connect import wait_for_nodes
-
     alive = wait_for_nodes(address, nodes, timeout_s=timeout)
     typer.echo(f"{alive} Ray node(s) alive at {address}")
 
@@ -200,10 +191,6 @@ def check(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Check a Ray cluster before a study: tfcli on every node, and shared storage on several."""
-    from tfcli.cluster.checks import run_node_checks, verdict
-    from tfcli.cluster.connect import join_cluster
-    from tfcli.study.storage import default_storage
-
     storage = storage or default_storage()
     import ray
 
@@ -216,8 +203,6 @@ def check(
     if output is OutputFormat.json:
         print_json({"address": address, "storage": storage, "nodes": [c.to_dict() for c in checks]})
     else:
-        from rich.table import Table
-
         table = Table(title=f"Ray cluster at {address}: {len(checks)} node(s)")
         for column in ("node", "address", "host", "tfcli", "torch", "storage"):
             table.add_column(column)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
+from rich.table import Table
 
 from tfcli.cli import study_manage
 from tfcli.cli.options import (
@@ -19,7 +22,26 @@ from tfcli.cli.options import (
     TrackingUriOption,
 )
 from tfcli.cli.output import OutputFormat, console, print_json
+from tfcli.cli.study_live import StudyLive
+from tfcli.errors import DataError, StudySpecError
 from tfcli.records import TrialState
+from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
+from tfcli.spec.load import check_spec_file, load_spec
+from tfcli.spec.schema import StudySpec
+from tfcli.spec.templates import write_template
+from tfcli.study.lifecycle import (
+    NothingToResume,
+    check_data_files,
+    check_new_study,
+    confirm_study,
+    extend_study,
+    load_stored_study,
+    planned_trials,
+    resume_study,
+    start_study,
+)
+from tfcli.study.space import describe_trials
+from tfcli.tracking import check_tracking, list_studies, readable_tracking, resolve_tracking, trial_records
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -32,8 +54,6 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented study template for TASK that validates as it is."""
-    from tfcli.spec.templates import write_template
-
     path = write_template(name, task, directory, force=force)
     console().print(f"Wrote {path}. Next: tfcli study validate {path}")
 
@@ -44,12 +64,6 @@ def validate(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Check a study file and report every problem as FILE:LINE: field.path: message."""
-    from tfcli.errors import StudySpecError
-    from tfcli.spec.describe import space_summary
-    from tfcli.spec.load import check_spec_file
-
-    from tfcli.errors import DataError
-
     spec, problems = check_spec_file(file)
     data_error = None
     if not problems:
@@ -76,11 +90,6 @@ def show(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Print the resolved study, with every default filled in, and the size of its search space."""
-    import yaml
-
-    from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     if output is OutputFormat.json:
         size = space_size(spec)
@@ -103,10 +112,6 @@ def show(
 @app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of study files, for editors."""
-    import json
-
-    from tfcli.spec.schema import StudySpec
-
     typer.echo(json.dumps(StudySpec.model_json_schema(), indent=2))
 
 
@@ -181,9 +186,6 @@ def start(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run every trial of a study on Ray Tune and record it in MLflow."""
-    from tfcli.spec.describe import space_summary, trial_count
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     drawn = spec.search.seed is None
     spec = spec.with_search_seed()
@@ -193,16 +195,9 @@ def start(
     if dry_run:
         _print_dry_run(spec, num_samples, screen, output)
         return
-    check_data_files(spec)
-    from tfcli.study.lifecycle import ensure_new_study, start_study
-    from tfcli.tracking import check_tracking, resolve_tracking
-
-    tracking = check_tracking(resolve_tracking(tracking_uri))
-    ensure_new_study(spec, tracking)
+    tracking = check_new_study(spec, tracking_uri, num_samples=num_samples, max_concurrent=max_concurrent)
     total = trial_count(spec, num_samples)
     screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
-    from tfcli.cli.study_live import StudyLive
-
     live = StudyLive(screen, spec, total)
     with live:
         outcome = start_study(
@@ -212,23 +207,7 @@ def start(
     _finish(outcome, spec.name, screen, output, spec.search.seed)
 
 
-def check_data_files(spec) -> None:
-    """Read a study's own data files on the driver, as a trial will, before Ray starts or the
-    store is touched: bad data is one DataError line naming FILE:LINE (exit 2), not a failed
-    trial per configuration. Built-in sets are generated, so there is nothing to read."""
-    from tfcli.spec.schema import DataFiles
-    from tfcli.train.prepare import load_splits
-
-    if isinstance(spec.task.data, DataFiles):
-        load_splits(spec)
-
-
 def _print_dry_run(spec, num_samples: int | None, screen, output: OutputFormat = OutputFormat.table) -> None:
-    from rich.table import Table
-
-    from tfcli.spec.describe import space_summary, trial_count
-    from tfcli.study.space import describe_trials
-
     total = trial_count(spec, num_samples)
     shown = min(total, 10)
     rows = describe_trials(spec, shown)
@@ -252,9 +231,6 @@ def _print_dry_run(spec, num_samples: int | None, screen, output: OutputFormat =
 def _stored_study(name: str, tracking_uri: Optional[str], output: OutputFormat = OutputFormat.table):
     """(tracking, the stored study, the console) for a command that continues a study; under
     ``--format json`` the console is stderr, so stdout holds only the summary."""
-    from tfcli.study.lifecycle import load_stored_study
-    from tfcli.tracking import check_tracking, resolve_tracking
-
     tracking = check_tracking(resolve_tracking(tracking_uri))
     return tracking, load_stored_study(tracking, name), console(stderr=output is OutputFormat.json)
 
@@ -272,10 +248,6 @@ def resume(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Continue an interrupted study without re-running finished trials."""
-    from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import NothingToResume, planned_trials, resume_study
-    from tfcli.tracking import trial_records
-
     tracking, stored, screen = _stored_study(name, tracking_uri, output)
     screen.print(f"Resuming study {name} from {tracking.uri}")
     records = trial_records(tracking, name, history=False)
@@ -306,9 +278,6 @@ def extend(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run N more trials under the same parent run, the searcher warm-started from finished ones."""
-    from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import extend_study
-
     tracking, stored, screen = _stored_study(name, tracking_uri, output)
     with StudyLive(screen, stored.spec, num_samples) as live:
         outcome, warm = extend_study(
@@ -330,9 +299,6 @@ def confirm(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Retrain the top trials' configurations with fresh seeds: does the winner hold up?"""
-    from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import NothingToResume, confirm_study
-
     tracking, stored, screen = _stored_study(name, tracking_uri, output)
     try:
         with StudyLive(screen, stored.spec, top * seeds) as live:
@@ -351,15 +317,11 @@ def confirm(
 @app.command("list")
 def list_(tracking_uri: TrackingUriOption = None, output: FormatOption = OutputFormat.table) -> None:
     """The studies in the tracking store."""
-    from tfcli.tracking import list_studies, readable_tracking
-
     tracking = readable_tracking(tracking_uri)
     studies = list_studies(tracking)
     if output is OutputFormat.json:
         print_json({"tracking_uri": tracking.uri, "studies": [s.to_dict() for s in studies]})
         return
-    from rich.table import Table
-
     table = Table(title=f"Studies in {tracking.uri}")
     for column in ("name", "task", "status", "trials", "objective", "best", "started"):
         table.add_column(column)
@@ -378,17 +340,12 @@ def status(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """The trials of one study, with their status and best objective."""
-    from tfcli.study.lifecycle import load_stored_study
-    from tfcli.tracking import readable_tracking, trial_records
-
     tracking = readable_tracking(tracking_uri)
     stored = load_stored_study(tracking, name)
     records = trial_records(tracking, name, history=False)
     if output is OutputFormat.json:
         print_json({"study": stored.record.to_dict(), "trials": [r.to_dict() for r in records]})
         return
-    from rich.table import Table
-
     spec = stored.spec
     params = list(spec.search.parameters)
     table = Table(title=f"{name}: {spec.primary_objective.metric} ({spec.primary_objective.mode})")

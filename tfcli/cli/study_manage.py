@@ -12,8 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from tfcli.cli.output import console, print_json
 from tfcli.cli.options import StorageOption, StudyNameArgument, TrackingUriOption
+from tfcli.cli.output import console, print_json
+from tfcli.errors import StudyError
+from tfcli.study.manage import best_config, config_yaml, delete_study, note_study, set_options, tag_study
+from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
 
 EXIT_DECLINED = 1
 
@@ -30,8 +33,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _writable(tracking_uri: Optional[str]):
-    from tfcli.tracking import check_tracking, resolve_tracking
-
     return check_tracking(resolve_tracking(tracking_uri))
 
 
@@ -42,9 +43,6 @@ def delete(
     storage: StorageOption = None,
 ) -> None:
     """Delete a study: its MLflow runs and experiment (soft delete) and its Ray state; the name is free again."""
-    from tfcli.errors import StudyError
-    from tfcli.study.manage import delete_study
-
     tracking = _writable(tracking_uri)
 
     def confirm(plan) -> bool:
@@ -77,8 +75,6 @@ def tag(
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Set tags on a study's parent run."""
-    from tfcli.study.manage import tag_study
-
     run_id, written = tag_study(_writable(tracking_uri), name, tags)
     console().print(f"Tagged study {name} (parent run {run_id}): " + ", ".join(f"{k}={v}" for k, v in written.items()), markup=False)
 
@@ -89,8 +85,6 @@ def note(
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Set the description of a study's parent run."""
-    from tfcli.study.manage import note_study
-
     run_id = note_study(_writable(tracking_uri), name, text)
     console().print(f"Noted on study {name} (parent run {run_id}).", markup=False)
 
@@ -107,9 +101,6 @@ def best(
     ] = BestFormat.yaml,
 ) -> None:
     """The configuration of a study's best trial (the one `tfcli report` ranks first)."""
-    from tfcli.study.manage import best_config, config_yaml, set_options
-    from tfcli.tracking import readable_tracking
-
     found = best_config(readable_tracking(tracking_uri), name)
     if output is BestFormat.json:
         print_json(found.to_dict())

@@ -21,6 +21,7 @@ from tfcli.spec.schema import DataFiles, StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
+from tfcli.tracking import check_tracking, resolve_tracking
 from tfcli.tracking.claims import create_study_run
 from tfcli.tracking.locks import refuse_if_locked, study_lock
 from tfcli.train.prepare import load_splits
@@ -122,13 +123,16 @@ def check_data_files(spec: StudySpec) -> None:
         load_splits(spec)
 
 
-def check_new_study(spec: StudySpec, tracking, *, num_samples: int | None = None, max_concurrent: int | None = None) -> None:
-    """The pre-flight checks of a new study, before anything is written: a ``hyperband`` that
-    could stop no trial, its data files, a name the store holds. ``tfcli study start`` runs them
-    before it draws its display; :func:`start_study` repeats the first and the last under the lock."""
+def check_new_study(spec: StudySpec, tracking_uri: str | None, *, num_samples: int | None = None, max_concurrent: int | None = None):
+    """The pre-flight checks of a new study, in order, each before anything is written: a
+    ``hyperband`` that could stop no trial, its data files, the tracking store (opened here, and
+    returned), a name the store holds. ``tfcli study start`` runs them before it draws its
+    display; :func:`start_study` repeats the first and the last under the study's lock."""
     _refuse_lockstep(spec, num_samples, max_concurrent)
     check_data_files(spec)
+    tracking = check_tracking(resolve_tracking(tracking_uri))
     ensure_new_study(spec, tracking)
+    return tracking
 
 
 def start_study(
