@@ -94,17 +94,23 @@ def export_study(
             confirmed=confirmed,
             test={k[len(TEST_METRIC_PREFIX):]: v for k, v in record.metrics.items() if k.startswith(TEST_METRIC_PREFIX)},
         )
-        if out.exists() and force:
-            for name in EXPORT_FILES:
-                (out / name).unlink(missing_ok=True)
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / MODEL_FILE, out / MODEL_FILE)
-        shutil.copyfile(folder / TOKENIZER_FILE, out / TOKENIZER_FILE)
+        _copy_weights(folder, out, force)
     if config["training"]["parameters"] is None:
         config["training"]["parameters"] = parameter_count(config["model"])
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (out / README_FILE).write_text(model_card(config), encoding="utf-8")
     return ExportResult(path=out, record=record, config=config, chosen_by=chosen_by)
+
+
+def _copy_weights(folder: Path, out: Path, force: bool) -> None:
+    """The checkpoint's weights and tokenizer into ``out``; under ``force``, an earlier
+    export's files there are removed first."""
+    if out.exists() and force:
+        for name in EXPORT_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(folder / MODEL_FILE, out / MODEL_FILE)
+    shutil.copyfile(folder / TOKENIZER_FILE, out / TOKENIZER_FILE)
 
 
 def best_trial_where(
