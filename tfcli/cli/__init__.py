@@ -1,7 +1,6 @@
 """The tfcli command line: one Typer app per command group, joined here.
 
 This is also the one place where user errors become one line on stderr and exit code 2.
-Heavy libraries (torch, Ray, MLflow, pandas) are imported inside the commands that need them.
 
 A command's module is imported when the command runs, not to list it: :data:`COMMANDS` names
 each module and the line ``tfcli --help`` lists it with, so ``tfcli --help`` builds no command
@@ -49,7 +48,11 @@ COMMANDS: dict[str, Entry] = {
     "export": Entry("tfcli.cli.export", "Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."),
     "predict": Entry("tfcli.cli.predict", "Predict with an exported model: one output per input line, in order."),
     "ui": Entry("tfcli.cli.ui", "Serve the MLflow UI on the study store and print the runs view of each study."),
-    "baseline": Entry("tfcli.cli.baseline", "Score the task's baselines (majority class, TF-IDF + LR, copy source, lead sentence, ...) on the study's validation and test splits, with the metrics and settings the trials use."),
+    "baseline": Entry(
+        "tfcli.cli.baseline",
+        "Score the task's baselines (majority class, TF-IDF + LR, copy source, lead sentence, ...) "
+        "on the study's validation and test splits, with the metrics and settings the trials use.",
+    ),
     "study": Entry("tfcli.cli.study", "Create, check and run studies.", group=True),
     "cluster": Entry("tfcli.cli.cluster", "Studies on clusters: Ray jobs, SLURM scripts, cluster checks.", group=True),
 }
