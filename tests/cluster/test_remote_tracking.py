@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def registered(command: str) -> bool:
-    from tfcli.cli import app
+    from tfcli.cli import COMMANDS
 
-    return any(info.name == command or (info.callback and info.callback.__name__ == command) for info in app.registered_commands)
+    return command in COMMANDS
 
 
 @pytest.fixture(scope="module")

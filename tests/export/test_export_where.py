@@ -52,7 +52,7 @@ def test_export_uses_the_reports_parser():
     import tfcli.cli.export as cli_export
 
     source = open(cli_export.__file__).read()
-    assert "from tfcli.report.ranking import ReportError, parse_where" in source and "_CONDITION" not in source
+    assert "from tfcli.report.ranking import parse_where" in source and "_CONDITION" not in source
 
 
 @pytest.fixture

@@ -1,17 +1,22 @@
 """The tfcli command line: one Typer app per command group, joined here.
 
 This is also the one place where user errors become one line on stderr and exit code 2.
-Heavy libraries (torch, Ray, MLflow, pandas) are imported inside the commands that need them.
+
+A command's module is imported when the command runs, not to list it: :data:`COMMANDS` names
+each module and the line ``tfcli --help`` lists it with, so ``tfcli --help`` builds no command
+(building all of them took as long again as importing Typer; ``benchmarks/cli_startup.py``).
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
-from typing import Annotated, Optional
+from collections.abc import MutableMapping
+from typing import Annotated, NamedTuple, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tfcli import __version__
 from tfcli.errors import StudySpecError, UserError
@@ -23,8 +28,97 @@ def _debug_enabled() -> bool:
     return os.environ.get("TFCLI_DEBUG", "").strip() not in ("", "0", "false", "no")
 
 
+class Entry(NamedTuple):
+    """A command of the root: its module, and the line ``tfcli --help`` lists it with.
+
+    A group's ``summary`` is also its help. A single command's is the first paragraph of its
+    docstring (``tests/cli/test_cli_startup.py`` holds the two equal); the listing shortens it
+    as Click does.
+    """
+
+    module: str
+    summary: str
+    group: bool = False
+
+
+COMMANDS: dict[str, Entry] = {
+    "train": Entry("tfcli.cli.train", "Train the study's default configuration once (a baseline or a debug run)."),
+    "score": Entry("tfcli.cli.score", "Score a file of outputs with the same metrics (and code) that studies use."),
+    "report": Entry("tfcli.cli.report", "Rank a study's trials by its objective or --metric, with significance and importance."),
+    "export": Entry("tfcli.cli.export", "Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."),
+    "predict": Entry("tfcli.cli.predict", "Predict with an exported model: one output per input line, in order."),
+    "ui": Entry("tfcli.cli.ui", "Serve the MLflow UI on the study store and print the runs view of each study."),
+    "baseline": Entry(
+        "tfcli.cli.baseline",
+        "Score the task's baselines (majority class, TF-IDF + LR, copy source, lead sentence, ...) "
+        "on the study's validation and test splits, with the metrics and settings the trials use.",
+    ),
+    "study": Entry("tfcli.cli.study", "Create, check and run studies.", group=True),
+    "cluster": Entry("tfcli.cli.cluster", "Studies on clusters: Ray jobs, SLURM scripts, cluster checks.", group=True),
+}
+
+
+def load_command(name: str):
+    """The Click command of ``name``: its module imported, its Typer app built.
+
+    A group module holds its ``app``; a single command's module registers it on the app
+    given (``register(app)``).
+    """
+    entry = COMMANDS[name]
+    module = importlib.import_module(entry.module)
+    if entry.group:
+        command = typer.main.get_group(module.app)
+        command.help = entry.summary
+    else:
+        single = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False)
+        module.register(single)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyCommands(MutableMapping):
+    """The root's commands: every name of :data:`COMMANDS`, each built on first use."""
+
+    def __init__(self, built: dict):
+        self.built = built
+
+    def __getitem__(self, name: str):
+        if name not in self.built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.built[name] = load_command(name)
+        return self.built[name]
+
+    def __setitem__(self, name: str, command) -> None:
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.built[name]
+
+    def __iter__(self):
+        return iter(dict.fromkeys([*COMMANDS, *self.built]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self.built))
+
+
 class TfcliGroup(TyperGroup):
-    """Root group: runs a command and turns a :class:`UserError` into one line and exit 2."""
+    """Root group: lists the commands without building them, runs one, and turns a
+    :class:`UserError` into one line and exit 2."""
+
+    def __init__(self, **attrs):
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(dict(self.commands))
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx, formatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, _short_help(entry.summary, limit)) for name, entry in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx):
         try:
@@ -69,24 +163,9 @@ def _root(
         os.environ["TFCLI_DEBUG"] = "1"
 
 
-def _register() -> None:
-    from tfcli.cli import baseline, export, predict, report, score, study, train, ui
-    from tfcli.cli import study_manage  # noqa: F401 - registers study delete, tag, note and best
-
-    app.add_typer(study.app, name="study", help="Create, check and run studies.")
-    train.register(app)
-    score.register(app)
-    report.register(app)
-    export.register(app)
-    predict.register(app)
-    ui.register(app)
-    baseline.register(app)
-    from tfcli.cli import cluster
-
-    app.add_typer(cluster.app, name="cluster", help="Studies on clusters: Ray jobs, SLURM scripts, cluster checks.")
-
-
-_register()
+def _short_help(summary: str, limit: int) -> str:
+    """What Click lists a command with: its help shortened to ``limit`` (``Command.get_short_help_str``)."""
+    return TyperCommand(name=None, help=summary).get_short_help_str(limit)
 
 
 def main() -> None:

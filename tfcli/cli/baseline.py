@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from tfcli.baselines import best_baseline, compute_baselines
+from tfcli.spec.load import load_spec
+from tfcli.train.prepare import load_splits
+
+from tfcli.cli.options import FormatOption, StudyFileArgument
 from tfcli.cli.output import OutputFormat, console, print_json
 
 
@@ -15,16 +20,12 @@ def register(app: typer.Typer) -> None:
 
 
 def baseline(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")] = OutputFormat.table,
+    file: StudyFileArgument,
+    output: FormatOption = OutputFormat.table,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse results computed before on the same data ($TFCLI_CACHE/baselines).")] = True,
 ) -> None:
     """Score the task's baselines (majority class, TF-IDF + LR, copy source, lead sentence, ...)
     on the study's validation and test splits, with the metrics and settings the trials use."""
-    from tfcli.baselines import best_baseline, compute_baselines
-    from tfcli.spec.load import load_spec
-    from tfcli.train.prepare import load_splits
-
     spec = load_spec(file)
     results = compute_baselines(spec, load_splits(spec), use_cache=cache)
     metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
@@ -44,8 +45,6 @@ def baseline(
 
 
 def _print_table(spec, results, best, metric: str, mode: str) -> None:
-    from rich.table import Table
-
     names = list(dict.fromkeys(m for r in results for m in r.metrics))
     table = Table(title=f"{spec.name}: baselines of {spec.task.type} ({spec.task.data if isinstance(spec.task.data, str) else 'data files'})")
     for column in ("baseline", "split", *names, "what"):

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
+from tfcli.cluster.checks import run_node_checks, verdict
+from tfcli.cluster.connect import join_cluster, wait_for_nodes
+from tfcli.cluster.jobs import follow_logs, job_logs, job_state, stop_job, submit_study
+from tfcli.cluster.slurm import SlurmOptions, sbatch_script
+from tfcli.spec.load import load_spec
+from tfcli.study.storage import default_storage
+
+from tfcli.cli.options import FormatOption, MaxConcurrentOption, NumSamplesOption, StudyFileArgument
 from tfcli.cli.output import OutputFormat, console, print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -25,7 +34,6 @@ StorageOption = Annotated[
     Optional[str],
     typer.Option("--storage", help="Ray's storage for the study on the cluster: a shared absolute path or s3://... (default: the job's folder)."),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")]
 
 EXIT_JOB_FAILED = 1
 
@@ -43,8 +51,6 @@ def _write(chunk: str) -> None:
 
 def _follow(address: Optional[str], job_id: str) -> None:
     """Stream a job's logs until it ends; exit 1 unless it SUCCEEDED. Ctrl-C leaves it running."""
-    from tfcli.cluster.jobs import follow_logs
-
     try:
         state = follow_logs(address, job_id, _write)
     except KeyboardInterrupt:
@@ -57,19 +63,17 @@ def _follow(address: Optional[str], job_id: str) -> None:
 
 @app.command("submit")
 def submit(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     address: JobServerOption = None,
     tracking_uri: TrackingOption = None,
     storage: StorageOption = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")] = None,
+    num_samples: NumSamplesOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the job's logs until it ends (exit 1 unless it succeeded), or return at once.")] = True,
     ship_tfcli: Annotated[bool, typer.Option("--ship-tfcli", help="Send this tfcli package with the job (for clusters without it installed).")] = False,
     job_id: Annotated[Optional[str], typer.Option("--job-id", help="Submission id (default: tfcli-NAME-XXXXXXXX).")] = None,
 ) -> None:
     """Submit a study as a Ray job: the study file and its data files go with it; prints the job id."""
-    from tfcli.cluster.jobs import submit_study
-
     job = submit_study(
         file, address=address, tracking_uri=tracking_uri, storage=storage, num_samples=num_samples,
         max_concurrent=max_concurrent, ship=ship_tfcli, job_id=job_id,
@@ -95,14 +99,10 @@ def status(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """The status of a Ray job: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."""
-    from tfcli.cluster.jobs import job_state
-
     state = job_state(address, job_id)
     if output is OutputFormat.json:
         print_json(state.to_dict())
         return
-    from rich.table import Table
-
     table = Table(show_header=False, title=f"Job {job_id} at {state.url}")
     table.add_column("field")
     table.add_column("value")
@@ -125,8 +125,6 @@ def logs(
     if follow:
         _follow(address, job_id)
         return
-    from tfcli.cluster.jobs import job_logs
-
     _write(job_logs(address, job_id))
 
 
@@ -136,8 +134,6 @@ def stop(
     address: JobServerOption = None,
 ) -> None:
     """Stop a Ray job (its study can be resumed later with `tfcli study resume`)."""
-    from tfcli.cluster.jobs import stop_job
-
     if stop_job(address, job_id):
         typer.echo(f"Stopping job {job_id}.")
     else:
@@ -146,7 +142,7 @@ def stop(
 
 @app.command("slurm")
 def slurm(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     nodes: Annotated[int, typer.Option("--nodes", "-N", min=1, help="Nodes to allocate; the first runs the Ray head and the study's driver.")],
     time: Annotated[str, typer.Option("--time", "-t", help="Wall-clock limit, HH:MM:SS or D-HH:MM:SS.")],
     cpus_per_node: Annotated[int, typer.Option("--cpus-per-node", "-c", min=1, help="CPUs per node given to Ray.")] = 8,
@@ -155,16 +151,13 @@ def slurm(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the script here (default: print it).")] = None,
     storage: Annotated[Optional[str], typer.Option("--storage", help="Ray's storage, on a file system every node shares (default: ./mlruns/ray in the submit folder).")] = None,
     tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: ./mlruns in the submit folder).")] = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
-    max_concurrent: Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")] = None,
+    num_samples: NumSamplesOption = None,
+    max_concurrent: MaxConcurrentOption = None,
     setup: Annotated[Optional[list[str]], typer.Option("--setup", help="Shell line run first on the nodes, e.g. 'module load cuda' (repeatable; default: activate this virtualenv).")] = None,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Ray head port.")] = 6379,
     exclusive: Annotated[bool, typer.Option("--exclusive/--shared", help="Ask for whole nodes (Ray's fixed ports must not meet another job's).")] = True,
 ) -> None:
     """Write an sbatch script: a Ray cluster across the allocation, then the study on it."""
-    from tfcli.cluster.slurm import SlurmOptions, sbatch_script
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     options = SlurmOptions(
         nodes=nodes, cpus_per_node=cpus_per_node, gpus_per_node=gpus_per_node, time=time, partition=partition,
@@ -187,8 +180,6 @@ def wait_(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Give up after this many seconds (exit 2).")] = 300.0,
 ) -> None:
     """Wait until a Ray cluster has N alive nodes (for batch scripts)."""
-    from tfcli.cluster.connect import wait_for_nodes
-
     alive = wait_for_nodes(address, nodes, timeout_s=timeout)
     typer.echo(f"{alive} Ray node(s) alive at {address}")
 
@@ -200,10 +191,6 @@ def check(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Check a Ray cluster before a study: tfcli on every node, and shared storage on several."""
-    from tfcli.cluster.checks import run_node_checks, verdict
-    from tfcli.cluster.connect import join_cluster
-    from tfcli.study.storage import default_storage
-
     storage = storage or default_storage()
     import ray
 
@@ -216,8 +203,6 @@ def check(
     if output is OutputFormat.json:
         print_json({"address": address, "storage": storage, "nodes": [c.to_dict() for c in checks]})
     else:
-        from rich.table import Table
-
         table = Table(title=f"Ray cluster at {address}: {len(checks)} node(s)")
         for column in ("node", "address", "host", "tfcli", "torch", "storage"):
             table.add_column(column)

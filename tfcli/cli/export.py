@@ -7,7 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli import export as exporting
+from tfcli.cli.options import FormatOption, MetricOption, ModeOption, StudyNameArgument, TrackingUriOption
 from tfcli.cli.output import OutputFormat, print_json
+from tfcli.report.ranking import parse_where
+from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
 
 
 def register(app: typer.Typer) -> None:
@@ -15,11 +19,11 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    name: Annotated[str, typer.Argument(help="Study name.", show_default=False)],
+    name: StudyNameArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (new or empty).", show_default=False)],
     trial: Annotated[Optional[str], typer.Option("--trial", help="Export this trial (id, its numeric end such as 00002, or run id) instead of the best.")] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Pick the best trial by this metric (default: the objective).")] = None,
-    mode: Annotated[Optional[str], typer.Option("--mode", help="max or min for --metric (default: the metric's natural one).")] = None,
+    metric: MetricOption = None,
+    mode: ModeOption = None,
     where: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -34,27 +38,37 @@ def export(
     by: Annotated[
         str, typer.Option("--by", help="auto: the best confirmed configuration once `tfcli study confirm` ran, else the best trial; best-trial: always the best trial.")
     ] = "auto",
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, or json: one JSON object on stdout.")] = OutputFormat.table,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    output: FormatOption = OutputFormat.table,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Export the best (or --trial) model of a study: weights, config, tokenizer and a model card."""
-    from tfcli.export import export_study, register_export
-    from tfcli.report.ranking import ReportError, parse_where
-    from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
-
-    if mode is not None and mode not in ("max", "min"):
-        raise ReportError(f"--mode must be max or min, but got {mode!r}")
+    mode_name = mode.value if mode else None
     conditions = [parse_where(w) for w in where or []]
     tracking = check_tracking(resolve_tracking(tracking_uri)) if register_name else readable_tracking(tracking_uri)
     chosen_by = None
     if conditions:
-        trial = _best_where(tracking, name, trial, metric, mode, conditions)
-        chosen_by = f"the best trial where {' and '.join(c.text for c in conditions)}"
-    result = export_study(tracking, name, out, trial=trial, metric=metric, mode=mode, force=force, by=by)
-    chosen_by = chosen_by or result.chosen_by
+        trial, chosen_by = exporting.best_trial_where(tracking, name, conditions, trial=trial, metric=metric, mode=mode_name)
+    result = exporting.export_study(tracking, name, out, trial=trial, metric=metric, mode=mode_name, force=force, by=by)
+    registered = exporting.register_export(tracking, result.path, register_name) if register_name else None
+    summary = _summary(result, chosen_by or result.chosen_by, registered)
+    if output is OutputFormat.json:
+        print_json(summary)
+        return
+    objective = result.config["provenance"]["objective"]
+    value = summary["metrics"].get(objective["metric"]) if objective["metric"] else None
+    typer.echo(
+        f"Exported trial {summary['trial_id']} of {summary['study']} (step {summary['step']}"
+        + (f", {objective['metric']} {value:.4g}" if isinstance(value, (int, float)) else "")
+        + f") to {result.path}; chosen as {summary['chosen_by']}"
+    )
+    if registered is not None:
+        typer.echo(f"Registered {registered.name} version {registered.version} as {registered.registered_uri}")
+
+
+def _summary(result, chosen_by: str, registered) -> dict:
+    """What was exported, as ``--format json`` prints it."""
     p, m = result.config["provenance"], result.config["metrics"]
-    registered = register_export(tracking, result.path, register_name) if register_name else None
-    summary = {
+    return {
         "path": str(result.path),
         "study": p["study"],
         "trial_id": p["trial_id"],
@@ -67,28 +81,3 @@ def export(
         if registered is None
         else {"name": registered.name, "version": registered.version, "alias": registered.alias, "uri": registered.registered_uri, "model_id": registered.model_id},
     }
-    if output is OutputFormat.json:
-        print_json(summary)
-        return
-    objective = p["objective"]
-    value = m["values"].get(objective["metric"]) if objective["metric"] else None
-    typer.echo(
-        f"Exported trial {p['trial_id']} of {p['study']} (step {p['step']}"
-        + (f", {objective['metric']} {value:.4g}" if isinstance(value, (int, float)) else "")
-        + f") to {result.path}; chosen as {chosen_by}"
-    )
-    if registered is not None:
-        typer.echo(f"Registered {registered.name} version {registered.version} as {registered.registered_uri}")
-
-
-def _best_where(tracking, name: str, trial: Optional[str], metric: Optional[str], mode: Optional[str], conditions) -> str:
-    """The id of the best finished trial (by --metric, default the first objective) among those
-    that pass every --where condition; an ExportError (exit 2) when none does."""
-    from tfcli import tracking as tr
-    from tfcli.export import choose_trial
-
-    snapshot = tr.load_study(tracking, name)
-    records = snapshot.trials
-    if metric is not None and metric != snapshot.study.objective_metric:
-        records = tr.with_history(tracking, records, metric)
-    return choose_trial(records, study=name, trial=trial, metric=metric, mode=mode, where=conditions).trial_id

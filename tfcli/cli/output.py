@@ -8,6 +8,8 @@ import sys
 from enum import Enum
 from typing import Any
 
+from rich.console import Console
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -16,8 +18,6 @@ class OutputFormat(str, Enum):
 
 def console(stderr: bool = False):
     """A Rich console; width comes from ``COLUMNS`` when set, so tests can pin it."""
-    from rich.console import Console
-
     columns = os.environ.get("COLUMNS", "")
     stream = sys.stderr if stderr else sys.stdout
     width = int(columns) if columns.isdigit() else (None if stream.isatty() else 160)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from tfcli.cli.options import TrackingUriOption
+from tfcli.errors import DataError
+from tfcli.export import find_export_folder, load_export, read_export_config, read_inputs
+from tfcli.tracking import check_tracking, download_model, resolve_tracking
 
 
 class PredictFormat(str, Enum):
@@ -26,22 +33,14 @@ def predict(
     beam: Annotated[Optional[int], typer.Option("--beam", help="Beam size (default: the one the trial was evaluated with).", min=1)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Examples per batch (default: the trial's eval.batch_size).", min=1)] = None,
     output: Annotated[PredictFormat, typer.Option("--format", "-f", help="text: one prediction per line; json: one JSON object per line.")] = PredictFormat.text,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store for models:/ sources (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Predict with an exported model: one output per input line, in order."""
-    import contextlib
-    import tempfile
-
-    from tfcli.errors import DataError
-    from tfcli.export import find_export_folder, load_export, read_export_config, read_inputs
-
     # A folder is only read (its files checked before use, nothing written); a registered
     # model is downloaded into a temporary folder, removed afterwards.
     registered = source.startswith("models:/")
     with tempfile.TemporaryDirectory(prefix="tfcli-predict-") if registered else contextlib.nullcontext() as tmp:
         if registered:
-            from tfcli.tracking import check_tracking, download_model, resolve_tracking
-
             tracking = check_tracking(resolve_tracking(tracking_uri))
             folder = find_export_folder(download_model(tracking, source, tmp))
         else:

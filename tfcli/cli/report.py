@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
+from tfcli import tracking as tr
+from tfcli.cli.options import MetricOption, ModeOption, TrackingUriOption, WhereOption
 from tfcli.cli.output import console
+from tfcli.report import render
+from tfcli.report.build import build_report, compare_studies
+from tfcli.report.html import render_html
+from tfcli.report.ranking import ReportError, parse_columns, parse_where
+from tfcli.study.lifecycle import score_held_out
 
 
 class ReportFormat(str, Enum):
@@ -18,11 +28,6 @@ class ReportFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     html = "html"
-
-
-class Mode(str, Enum):
-    max = "max"
-    min = "min"
 
 
 class At(str, Enum):
@@ -36,13 +41,10 @@ def register(app: typer.Typer) -> None:
 
 def report(
     names: Annotated[list[str], typer.Argument(help="Study name; with two or more, their best trials side by side.", show_default=False)],
-    metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Rank by this logged metric (default: the study's objective).")] = None,
-    mode: Annotated[Optional[Mode], typer.Option("--mode", help="max or min (default: the objective's mode, else the metric's natural one).")] = None,
+    metric: MetricOption = None,
+    mode: ModeOption = None,
     top: Annotated[int, typer.Option("--top", "-k", help="Show the best K ranked trials; 0 shows all.", min=0)] = 20,
-    where: Annotated[
-        Optional[list[str]],
-        typer.Option("--where", "-w", help="Keep trials where KEY OP VALUE holds, e.g. 'model.d_model>=128' or status=FINISHED (repeatable, all must hold)."),
-    ] = None,
+    where: WhereOption = None,
     columns: Annotated[
         Optional[list[str]],
         typer.Option("--columns", "-c", help="Columns to show, comma-separated: rank, trial, value, step, time, parameters, status, run_id, error, any parameter or metric."),
@@ -57,7 +59,7 @@ def report(
     ] = ReportFormat.table,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file (html default: NAME-report.html).")] = None,
     log_html: Annotated[bool, typer.Option("--log/--no-log", help="html: also log the page as report.html on the study's parent run.")] = True,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    tracking_uri: TrackingUriOption = None,
     test: Annotated[
         bool, typer.Option("--test", help="First score the top trials (report.test_top) and the confirmation runs on the test split, on Ray.")
     ] = False,
@@ -69,34 +71,20 @@ def report(
     first (front ranks and the first front's hypervolume). Two or more study names compare the
     studies' best trials side by side.
     """
-    from tfcli.report.ranking import parse_columns, parse_where
-    from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
-
     conditions = [parse_where(w) for w in where or []]
     chosen_columns = parse_columns(columns)
     writes = (output is ReportFormat.html and log_html or test) and len(names) == 1
-    tracking = check_tracking(resolve_tracking(tracking_uri)) if writes else readable_tracking(tracking_uri)
+    tracking = tr.check_tracking(tr.resolve_tracking(tracking_uri)) if writes else tr.readable_tracking(tracking_uri)
     if test and len(names) == 1:
-        from tfcli.study.lifecycle import score_held_out
-
         for problem in score_held_out(names[0], tracking, address=address):
             print(f"Note: {problem}", file=sys.stderr)
     if len(names) > 1:
         _compare(tracking, names, metric, mode, at, output, out)
         return
-    from tfcli.report.build import build_report
-
     wants_extras = output is not ReportFormat.csv
     built = build_report(
-        tracking,
-        names[0],
-        metric=metric,
-        mode=mode.value if mode else None,
-        at=at.value,
-        top=top or None,
-        where=conditions,
-        columns=chosen_columns,
-        compare=compare,
+        tracking, names[0], metric=metric, mode=mode.value if mode else None, at=at.value, top=top or None,
+        where=conditions, columns=chosen_columns, compare=compare,
         with_significance=significance and wants_extras and compare > 0,
         with_importance=importance and wants_extras,
         with_pareto=wants_extras,  # csv: the trials only
@@ -110,8 +98,6 @@ def _render(tracking, built, output: ReportFormat, out: Optional[Path], log_html
     if output is ReportFormat.html:
         _write_html(tracking, built, out, log_html)
         return
-    from tfcli.report import render
-
     if output is ReportFormat.table:
         if out is None:
             render.print_table(built, _console())
@@ -134,8 +120,6 @@ def _console(file=None):
     """The terminal's console, or one 200 columns wide for a file (tables must not wrap)."""
     if file is None:
         return console()
-    from rich.console import Console
-
     return Console(file=file, width=200, highlight=False, soft_wrap=False)
 
 
@@ -154,12 +138,6 @@ def _done(path: Path) -> None:
 
 
 def _write_html(tracking, built, out: Optional[Path], log_html: bool) -> None:
-    import shutil
-    import tempfile
-
-    from tfcli import tracking as tr
-    from tfcli.report.html import render_html
-
     page = render_html(built)
     path = out or Path(f"{built.study.name}-report.html")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,10 +152,6 @@ def _write_html(tracking, built, out: Optional[Path], log_html: bool) -> None:
 
 
 def _compare(tracking, names, metric, mode, at, output, out) -> None:
-    from tfcli.report import render
-    from tfcli.report.build import compare_studies
-    from tfcli.report.ranking import ReportError
-
     if output is ReportFormat.html:
         raise ReportError("--format html reports one study; compare studies with table, csv, json or markdown")
     bests = compare_studies(tracking, names, metric=metric, mode=mode.value if mode else None, at=at.value)

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
+from rich.table import Table
 
+from tfcli.cli import study_manage
+from tfcli.cli.options import (
+    AddressOption,
+    FormatOption,
+    MaxConcurrentOption,
+    NumSamplesOption,
+    StorageOption,
+    StudyFileArgument,
+    StudyNameArgument,
+    TrackingUriOption,
+)
 from tfcli.cli.output import OutputFormat, console, print_json
+from tfcli.cli.study_live import StudyLive
+from tfcli.errors import DataError, StudySpecError
 from tfcli.records import TrialState
 from tfcli.cluster.signals import EXIT_TERMINATED, terminated
+from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
+from tfcli.spec.load import check_spec_file, load_spec
+from tfcli.spec.schema import StudySpec
+from tfcli.spec.templates import write_template
+from tfcli.study.lifecycle import (
+    NothingToResume,
+    check_data_files,
+    check_new_study,
+    confirm_study,
+    extend_study,
+    load_stored_study,
+    planned_trials,
+    resume_study,
+    start_study,
+)
+from tfcli.study.space import describe_trials
+from tfcli.tracking import check_tracking, list_studies, readable_tracking, resolve_tracking, trial_records
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-
-
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")]
 
 
 @app.command("init")
@@ -25,24 +55,16 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented study template for TASK that validates as it is."""
-    from tfcli.spec.templates import write_template
-
     path = write_template(name, task, directory, force=force)
     console().print(f"Wrote {path}. Next: tfcli study validate {path}")
 
 
 @app.command("validate")
 def validate(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Check a study file and report every problem as FILE:LINE: field.path: message."""
-    from tfcli.errors import StudySpecError
-    from tfcli.spec.describe import space_summary
-    from tfcli.spec.load import check_spec_file
-
-    from tfcli.errors import DataError
-
     spec, problems = check_spec_file(file)
     data_error = None
     if not problems:
@@ -65,15 +87,10 @@ def validate(
 
 @app.command("show")
 def show(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Print the resolved study, with every default filled in, and the size of its search space."""
-    import yaml
-
-    from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     if output is OutputFormat.json:
         size = space_size(spec)
@@ -96,25 +113,8 @@ def show(
 @app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of study files, for editors."""
-    import json
-
-    from tfcli.spec.schema import StudySpec
-
     typer.echo(json.dumps(StudySpec.model_json_schema(), indent=2))
 
-
-TrackingOption = Annotated[
-    Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")
-]
-AddressOption = Annotated[
-    Optional[str], typer.Option("--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: a local Ray).")
-]
-StorageOption = Annotated[
-    Optional[str], typer.Option("--storage", help="Where Ray keeps study state for resuming (default: ./mlruns/ray).")
-]
-
-StudyNameArgument = Annotated[str, typer.Argument(help="Study name (the MLflow experiment).")]
-MaxConcurrentOption = Annotated[Optional[int], typer.Option("--max-concurrent", min=1, help="Override search.max_concurrent.")]
 
 EXIT_TRIALS_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -174,12 +174,12 @@ def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.tabl
 
 @app.command("start")
 def start(
-    file: Annotated[Path, typer.Argument(help="Study file (YAML).")],
+    file: StudyFileArgument,
     address: AddressOption = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Override search.num_samples.")] = None,
+    num_samples: NumSamplesOption = None,
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the first configurations and the space size; run nothing.")] = False,
     no_baselines: Annotated[
         bool, typer.Option("--no-baselines", help="Skip the reference baselines (tfcli baseline) on the parent run.")
@@ -187,9 +187,6 @@ def start(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run every trial of a study on Ray Tune and record it in MLflow."""
-    from tfcli.spec.describe import space_summary, trial_count
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     drawn = spec.search.seed is None
     spec = spec.with_search_seed()
@@ -199,16 +196,9 @@ def start(
     if dry_run:
         _print_dry_run(spec, num_samples, screen, output)
         return
-    check_data_files(spec)
-    from tfcli.study.lifecycle import ensure_new_study, start_study
-    from tfcli.tracking import check_tracking, resolve_tracking
-
-    tracking = check_tracking(resolve_tracking(tracking_uri))
-    ensure_new_study(spec, tracking)
+    tracking = check_new_study(spec, tracking_uri, num_samples=num_samples, max_concurrent=max_concurrent)
     total = trial_count(spec, num_samples)
     screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
-    from tfcli.cli.study_live import StudyLive
-
     live = StudyLive(screen, spec, total)
     with live:
         outcome = start_study(
@@ -218,23 +208,7 @@ def start(
     _finish(outcome, spec.name, screen, output, spec.search.seed)
 
 
-def check_data_files(spec) -> None:
-    """Read a study's own data files on the driver, as a trial will, before Ray starts or the
-    store is touched: bad data is one DataError line naming FILE:LINE (exit 2), not a failed
-    trial per configuration. Built-in sets are generated, so there is nothing to read."""
-    from tfcli.spec.schema import DataFiles
-    from tfcli.train.prepare import load_splits
-
-    if isinstance(spec.task.data, DataFiles):
-        load_splits(spec)
-
-
 def _print_dry_run(spec, num_samples: int | None, screen, output: OutputFormat = OutputFormat.table) -> None:
-    from rich.table import Table
-
-    from tfcli.spec.describe import space_summary, trial_count
-    from tfcli.study.space import describe_trials
-
     total = trial_count(spec, num_samples)
     shown = min(total, 10)
     rows = describe_trials(spec, shown)
@@ -258,9 +232,6 @@ def _print_dry_run(spec, num_samples: int | None, screen, output: OutputFormat =
 def _stored_study(name: str, tracking_uri: Optional[str], output: OutputFormat = OutputFormat.table):
     """(tracking, the stored study, the console) for a command that continues a study; under
     ``--format json`` the console is stderr, so stdout holds only the summary."""
-    from tfcli.study.lifecycle import load_stored_study
-    from tfcli.tracking import check_tracking, resolve_tracking
-
     tracking = check_tracking(resolve_tracking(tracking_uri))
     return tracking, load_stored_study(tracking, name), console(stderr=output is OutputFormat.json)
 
@@ -270,7 +241,7 @@ def resume(
     name: StudyNameArgument,
     address: AddressOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also retry trials that errored, from their last checkpoint.")] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Ray's state is lost or damaged: run the unfinished trials again from MLflow's records.")
@@ -278,10 +249,6 @@ def resume(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Continue an interrupted study without re-running finished trials."""
-    from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import NothingToResume, planned_trials, resume_study
-    from tfcli.tracking import trial_records
-
     tracking, stored, screen = _stored_study(name, tracking_uri, output)
     screen.print(f"Resuming study {name} from {tracking.uri}")
     records = trial_records(tracking, name, history=False)
@@ -308,13 +275,10 @@ def extend(
     address: AddressOption = None,
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run N more trials under the same parent run, the searcher warm-started from finished ones."""
-    from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import extend_study
-
     tracking, stored, screen = _stored_study(name, tracking_uri, output)
     with StudyLive(screen, stored.spec, num_samples) as live:
         outcome, warm = extend_study(
@@ -332,13 +296,10 @@ def confirm(
     address: AddressOption = None,
     max_concurrent: MaxConcurrentOption = None,
     storage: StorageOption = None,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Retrain the top trials' configurations with fresh seeds: does the winner hold up?"""
-    from tfcli.cli.study_live import StudyLive
-    from tfcli.study.lifecycle import NothingToResume, confirm_study
-
     tracking, stored, screen = _stored_study(name, tracking_uri, output)
     try:
         with StudyLive(screen, stored.spec, top * seeds) as live:
@@ -355,17 +316,13 @@ def confirm(
 
 
 @app.command("list")
-def list_(tracking_uri: TrackingOption = None, output: FormatOption = OutputFormat.table) -> None:
+def list_(tracking_uri: TrackingUriOption = None, output: FormatOption = OutputFormat.table) -> None:
     """The studies in the tracking store."""
-    from tfcli.tracking import list_studies, readable_tracking
-
     tracking = readable_tracking(tracking_uri)
     studies = list_studies(tracking)
     if output is OutputFormat.json:
         print_json({"tracking_uri": tracking.uri, "studies": [s.to_dict() for s in studies]})
         return
-    from rich.table import Table
-
     table = Table(title=f"Studies in {tracking.uri}")
     for column in ("name", "task", "status", "trials", "objective", "best", "started"):
         table.add_column(column)
@@ -379,22 +336,17 @@ def list_(tracking_uri: TrackingOption = None, output: FormatOption = OutputForm
 
 @app.command("status")
 def status(
-    name: Annotated[str, typer.Argument(help="Study name.")],
-    tracking_uri: TrackingOption = None,
+    name: StudyNameArgument,
+    tracking_uri: TrackingUriOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """The trials of one study, with their status and best objective."""
-    from tfcli.study.lifecycle import load_stored_study
-    from tfcli.tracking import readable_tracking, trial_records
-
     tracking = readable_tracking(tracking_uri)
     stored = load_stored_study(tracking, name)
     records = trial_records(tracking, name, history=False)
     if output is OutputFormat.json:
         print_json({"study": stored.record.to_dict(), "trials": [r.to_dict() for r in records]})
         return
-    from rich.table import Table
-
     spec = stored.spec
     params = list(spec.search.parameters)
     table = Table(title=f"{name}: {spec.primary_objective.metric} ({spec.primary_objective.mode})")
@@ -411,3 +363,6 @@ def status(
 
 def _cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+study_manage.register(app)

@@ -1,7 +1,7 @@
 """``tfcli study delete | tag | note | best``: a study's lifecycle verbs after it ran.
 
-Registered on the ``study`` app of :mod:`tfcli.cli.study` when this module is imported (by
-:mod:`tfcli.cli`); the logic is in :mod:`tfcli.study.manage`.
+Registered on the ``study`` app by :mod:`tfcli.cli.study` (:func:`register`); the logic is in
+:mod:`tfcli.study.manage`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from tfcli.cli.options import StorageOption, StudyNameArgument, TrackingUriOption
 from tfcli.cli.output import console, print_json
-from tfcli.cli.study import StorageOption, StudyNameArgument, TrackingOption, app
+from tfcli.errors import StudyError
+from tfcli.study.manage import best_config, config_yaml, delete_study, note_study, set_options, tag_study
+from tfcli.tracking import check_tracking, readable_tracking, resolve_tracking
 
 EXIT_DECLINED = 1
 
@@ -24,23 +27,22 @@ class BestFormat(str, Enum):
     overrides = "overrides"
 
 
-def _writable(tracking_uri: Optional[str]):
-    from tfcli.tracking import check_tracking, resolve_tracking
+def register(app: typer.Typer) -> None:
+    for name, command in (("delete", delete), ("tag", tag), ("note", note), ("best", best)):
+        app.command(name)(command)
 
+
+def _writable(tracking_uri: Optional[str]):
     return check_tracking(resolve_tracking(tracking_uri))
 
 
-@app.command("delete")
 def delete(
     name: StudyNameArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when stdin is not a terminal).")] = False,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     storage: StorageOption = None,
 ) -> None:
     """Delete a study: its MLflow runs and experiment (soft delete) and its Ray state; the name is free again."""
-    from tfcli.errors import StudyError
-    from tfcli.study.manage import delete_study
-
     tracking = _writable(tracking_uri)
 
     def confirm(plan) -> bool:
@@ -67,36 +69,29 @@ def delete(
     screen.print(f"To restore it from MLflow: {done.experiment.restore_hint()}", markup=False)
 
 
-@app.command("tag")
 def tag(
     name: StudyNameArgument,
     tags: Annotated[list[str], typer.Argument(help="KEY=VALUE, one or more; not in the tfcli. or mlflow. namespaces.")],
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Set tags on a study's parent run."""
-    from tfcli.study.manage import tag_study
-
     run_id, written = tag_study(_writable(tracking_uri), name, tags)
     console().print(f"Tagged study {name} (parent run {run_id}): " + ", ".join(f"{k}={v}" for k, v in written.items()), markup=False)
 
 
-@app.command("note")
 def note(
     name: StudyNameArgument,
     text: Annotated[str, typer.Argument(help="The description, as MLflow's UI shows it (replaces an earlier one).")],
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Set the description of a study's parent run."""
-    from tfcli.study.manage import note_study
-
     run_id = note_study(_writable(tracking_uri), name, text)
     console().print(f"Noted on study {name} (parent run {run_id}).", markup=False)
 
 
-@app.command("best")
 def best(
     name: StudyNameArgument,
-    tracking_uri: TrackingOption = None,
+    tracking_uri: TrackingUriOption = None,
     output: Annotated[
         BestFormat,
         typer.Option(
@@ -106,9 +101,6 @@ def best(
     ] = BestFormat.yaml,
 ) -> None:
     """The configuration of a study's best trial (the one `tfcli report` ranks first)."""
-    from tfcli.study.manage import best_config, config_yaml, set_options
-    from tfcli.tracking import readable_tracking
-
     found = best_config(readable_tracking(tracking_uri), name)
     if output is BestFormat.json:
         print_json(found.to_dict())

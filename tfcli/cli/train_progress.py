@@ -1,35 +1,22 @@
-"""The training-loop callbacks of ``tfcli train``: the screen output and the MLflow logging.
+"""The screen of ``tfcli train``: training-loop callbacks that draw and touch no store.
 
-:class:`TrainDisplay` draws a progress bar and a table of evaluations and touches no store;
+:class:`TrainDisplay` draws a progress bar and a table of evaluations;
 :class:`TrainLines` is its plain-line form for a screen that is not a terminal: every
 ``train.log_every`` steps (default: a tenth of ``train.eval_every``) one flushed line
 ``2026-12-02 22:31:05 step 50/1500: loss 3.214, 12,345 tok/s, lr 3.00e-04``, and one line
-per evaluation. :func:`train_display` picks one. :class:`EvaluationLogger` logs each
-evaluation's metrics to the run. ``tfcli train`` passes both to the
-:class:`~tfcli.train.loop.Trainer`.
+per evaluation. :func:`train_display` picks one; ``tfcli train`` passes it to
+:func:`~tfcli.study.single_run.train_and_track`, which logs the run to MLflow.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
 from tfcli.cli.log_lines import stamp
-
-
-class EvaluationLogger:
-    """A training-loop callback that logs each evaluation's metrics to ``run`` at its step.
-
-    ``run`` is a :class:`tfcli.tracking.RunLogger` (anything with ``log_metrics(metrics, step)``).
-    """
-
-    def __init__(self, run):
-        self.run = run
-
-    def on_evaluation(self, evaluation) -> bool:
-        for step, loss in evaluation.train_points:
-            self.run.log_metrics({"train_loss": loss}, step=step)
-        self.run.log_metrics(evaluation.metrics, step=evaluation.step)
-        return False
+from tfcli.spec.tasks import TASKS
 
 
 def train_display(screen, spec):
@@ -57,7 +44,8 @@ class _TrainScreen:
     def _resumed_at(self, step: int) -> None:
         pass
 
-    def describe(self, trainer) -> None:
+    def on_start(self, trainer) -> None:
+        """The data and the model, once the trainer has built them."""
         data = trainer.data
         sizes = ", ".join(f"{k} {v}" for k, v in data.sizes.items())
         self.screen.print(
@@ -83,10 +71,6 @@ class _TrainScreen:
         return False
 
     def print_summary(self, result, run_id: str, tracking_uri: str) -> None:
-        from rich.table import Table
-
-        from tfcli.spec.tasks import TASKS
-
         names = [m for m in TASKS[self.spec.task.type].metrics]
         table = Table(title="Evaluations (validation split)")
         table.add_column("step", justify="right")
@@ -107,8 +91,6 @@ class TrainDisplay(_TrainScreen):
     """A training-loop callback that draws progress and each evaluation on the screen (no MLflow)."""
 
     def __init__(self, screen, spec):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
         super().__init__(screen, spec)
         self.progress = Progress(
             TextColumn("step {task.completed}/{task.total}"),

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+import webbrowser
+from typing import Annotated
 
 import typer
+
+from tfcli.cli.options import TrackingUriOption
+from tfcli.errors import UserError
+from tfcli.tracking import check_tracking, list_studies, resolve_tracking, study_url, ui_command
 
 
 def register(app: typer.Typer) -> None:
@@ -18,10 +30,6 @@ def _url_host(host: str) -> str:
 
 
 def _check_port(host: str, port: int) -> None:
-    import socket
-
-    from tfcli.errors import UserError
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no conflict
@@ -33,11 +41,6 @@ def _check_port(host: str, port: int) -> None:
 
 def _open_when_up(health: str, url: str, server) -> None:
     """Open ``url`` in the user's browser from a thread, once ``health`` answers."""
-    import threading
-    import time
-    import urllib.request
-    import webbrowser
-
     def wait_then_open() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and server.poll() is None:
@@ -55,17 +58,11 @@ def ui(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.", min=1, max=65535)] = 5000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind; 127.0.0.1 keeps it on this machine, 0.0.0.0 opens it to the network.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option("--workers", help="Server worker processes.", min=1)] = 1,
-    tracking_uri: Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlruns).")] = None,
+    tracking_uri: TrackingUriOption = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the first study's runs in a browser once the server answers.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show the server's own log (a line per request).")] = False,
 ) -> None:
     """Serve the MLflow UI on the study store and print the runs view of each study."""
-    import os
-    import signal
-    import subprocess
-
-    from tfcli.tracking import check_tracking, list_studies, resolve_tracking, study_url, ui_command
-
     tracking = check_tracking(resolve_tracking(tracking_uri))
     command = ui_command(tracking, host=host, port=port, workers=workers, verbose=verbose)
     _check_port(host, port)

@@ -39,7 +39,7 @@ from tfcli.export.folder import (
 from tfcli.export.loading import ExportedModel, inputs_from_model_input, load_export, read_inputs
 from tfcli.export.model_card import model_card
 from tfcli.export.registry import INPUT_COLUMNS, register_export, serving_module_path
-from tfcli.export.study_export import ExportResult, export_config, export_study
+from tfcli.export.study_export import ExportResult, best_trial_where, export_config, export_study
 
 __all__ = [
     "ARTIFACT_KEY",
@@ -50,6 +50,7 @@ __all__ = [
     "ExportError",
     "ExportResult",
     "ExportedModel",
+    "best_trial_where",
     "choose_trial",
     "export_config",
     "export_study",

@@ -13,12 +13,14 @@ from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel
 
+from tfcli import tracking as tr
 from tfcli.export.choose import choose_trial
 from tfcli.export.folder import EXPORT_FILES, EXPORT_FORMAT, README_FILE, ExportError
 from tfcli.export.model_card import model_card
 from tfcli.model.config import parameter_count
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.baselines import compare_with_baselines
+from tfcli.report.ranking import Condition
 from tfcli.report.confirmed import confirmed_block
 from tfcli.tracking.baselines import baselines_from_metrics
 from tfcli.tracking.test_scores import TEST_METRIC_PREFIX
@@ -62,13 +64,8 @@ def export_study(
     """
     if by not in BY_CHOICES:
         raise ExportError(f"--by must be one of {', '.join(BY_CHOICES)}, but got {by!r}")
-    from tfcli import tracking as tr
-
     out = _check_out(Path(out), force)
-    snapshot = tr.load_study(tracking, study)
-    records = snapshot.trials
-    if metric is not None and trial is None and metric != snapshot.study.objective_metric:
-        records = tr.with_history(tracking, records, metric)
+    snapshot, records = _study_records(tracking, study, metric, trial)
     record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode, tracking=tracking)
     chosen_by, confirmed = ("the named trial" if trial else "the best trial"), None
     if trial is None and metric is None:
@@ -97,17 +94,44 @@ def export_study(
             confirmed=confirmed,
             test={k[len(TEST_METRIC_PREFIX):]: v for k, v in record.metrics.items() if k.startswith(TEST_METRIC_PREFIX)},
         )
-        if out.exists() and force:
-            for name in EXPORT_FILES:
-                (out / name).unlink(missing_ok=True)
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(folder / MODEL_FILE, out / MODEL_FILE)
-        shutil.copyfile(folder / TOKENIZER_FILE, out / TOKENIZER_FILE)
+        _copy_weights(folder, out, force)
     if config["training"]["parameters"] is None:
         config["training"]["parameters"] = parameter_count(config["model"])
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (out / README_FILE).write_text(model_card(config), encoding="utf-8")
     return ExportResult(path=out, record=record, config=config, chosen_by=chosen_by)
+
+
+def _copy_weights(folder: Path, out: Path, force: bool) -> None:
+    """The checkpoint's weights and tokenizer into ``out``; under ``force``, an earlier
+    export's files there are removed first."""
+    if out.exists() and force:
+        for name in EXPORT_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(folder / MODEL_FILE, out / MODEL_FILE)
+    shutil.copyfile(folder / TOKENIZER_FILE, out / TOKENIZER_FILE)
+
+
+def best_trial_where(
+    tracking, study: str, where: Sequence[Condition], *, trial: Optional[str] = None, metric: Optional[str] = None, mode: Optional[str] = None
+) -> tuple[str, str]:
+    """The id of the best finished trial (by ``metric``, default the first objective) among
+    those that pass every ``where`` condition, and how it was chosen; an :class:`ExportError`
+    (exit 2) when none does. ``tfcli export --where`` exports it as the named trial."""
+    _, records = _study_records(tracking, study, metric, trial)
+    record = choose_trial(records, study=study, trial=trial, metric=metric, mode=mode, where=where, tracking=tracking)
+    return record.trial_id, f"the best trial where {' and '.join(c.text for c in where)}"
+
+
+def _study_records(tracking, study: str, metric: Optional[str], trial: Optional[str]):
+    """The study as stored and its trials, each with ``metric``'s history when the choice ranks
+    by a metric other than the objective."""
+    snapshot = tr.load_study(tracking, study)
+    records = snapshot.trials
+    if metric is not None and trial is None and metric != snapshot.study.objective_metric:
+        records = tr.with_history(tracking, records, metric)
+    return snapshot, records
 
 
 def confirmed_choice(tracking, snapshot, records: Sequence[TrialRecord], best: TrialRecord, chosen_by: str, *, pick: bool):
@@ -119,8 +143,6 @@ def confirmed_choice(tracking, snapshot, records: Sequence[TrialRecord], best: T
     configuration, or when the confirmed winner's trial has no checkpoint, ``best`` stays
     with no figures.
     """
-    from tfcli import tracking as tr
-
     study = snapshot.study
     block = confirmed_block(
         tr.confirmation_records(tracking, study.name),
@@ -175,8 +197,6 @@ def _check_out(out: Path, force: bool) -> Path:
 
 def _download_checkpoint(tracking, record: TrialRecord, folder: Path) -> Path:
     """The trial's checkpoint files (all but the trainer state) into ``folder``."""
-    from tfcli import tracking as tr
-
     for name in _CHECKPOINT_FILES:
         got = tr.download_run_artifact(tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{name}", folder, artifact_uri=record.artifact_uri)
         if got is None and name in (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE):

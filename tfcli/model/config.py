@@ -10,29 +10,32 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Optional
 
 from tfcli.errors import ConfigError
-from tfcli.spec.architecture import ACTIVATIONS, NORMS, POOLINGS, POSITIONALS, attention_problem
+from tfcli.spec.architecture import ACTIVATIONS, MODEL_DEFAULTS, NORMS, POOLINGS, POSITIONALS, attention_problem
 
 KINDS = ("seq2seq", "classifier", "span")
 
 
 @dataclass
 class TransformerConfig:
+    """A model's architecture: a study's ``model:`` section (each setting defaults as there)
+    and what the task adds (``vocab_size``, ``kind``, ``num_classes``, ``pad_id``)."""
+
     vocab_size: int
     kind: str = "seq2seq"  # "seq2seq" | "classifier" | "span"
     num_classes: int = 2  # classifier only
-    d_model: int = 128
-    heads: int = 4
-    encoder_layers: int = 2
-    decoder_layers: int = 2  # seq2seq only
-    ffn_dim: int = 512
-    dropout: float = 0.1
-    attention_dropout: float = 0.0
-    activation: str = "relu"  # "relu" | "gelu"
-    positional: str = "sinusoidal"  # "sinusoidal" | "learned" | "rotary"
-    norm: str = "pre"  # "pre" | "post"
-    tie_embeddings: bool = True  # seq2seq: source, target and output share one matrix
-    pooling: str = "cls"  # classifier: "cls" (first token) | "mean" (over non-pad tokens)
-    max_length: int = 256  # most positions a sequence may have
+    d_model: int = MODEL_DEFAULTS["d_model"]
+    heads: int = MODEL_DEFAULTS["heads"]
+    encoder_layers: int = MODEL_DEFAULTS["encoder_layers"]
+    decoder_layers: int = MODEL_DEFAULTS["decoder_layers"]  # seq2seq only
+    ffn_dim: int = MODEL_DEFAULTS["ffn_dim"]
+    dropout: float = MODEL_DEFAULTS["dropout"]
+    attention_dropout: float = MODEL_DEFAULTS["attention_dropout"]
+    activation: str = MODEL_DEFAULTS["activation"]  # "relu" | "gelu"
+    positional: str = MODEL_DEFAULTS["positional"]  # "sinusoidal" | "learned" | "rotary"
+    norm: str = MODEL_DEFAULTS["norm"]  # "pre" | "post"
+    tie_embeddings: bool = MODEL_DEFAULTS["tie_embeddings"]  # seq2seq: source, target and output share one matrix
+    pooling: str = MODEL_DEFAULTS["pooling"]  # classifier: "cls" (first token) | "mean" (over non-pad tokens)
+    max_length: int = MODEL_DEFAULTS["max_length"]  # most positions a sequence may have
     pad_id: int = 0
 
     def __post_init__(self) -> None:
@@ -88,8 +91,8 @@ def parameter_count(model_config: Mapping[str, Any]) -> Optional[int]:
     try:
         c = model_config
         V, C, F = int(c["vocab_size"]), int(c["d_model"]), int(c["ffn_dim"])
-        kind, norm = c.get("kind", "seq2seq"), c.get("norm", "pre")
-        positions = int(c.get("max_length", 256)) * C if c.get("positional") == "learned" else 0
+        kind, norm = c.get("kind", "seq2seq"), c.get("norm", MODEL_DEFAULTS["norm"])
+        positions = int(c.get("max_length", MODEL_DEFAULTS["max_length"])) * C if c.get("positional", MODEL_DEFAULTS["positional"]) == "learned" else 0
         final_norm = 2 * C if norm == "pre" else 0
         attention = 4 * C * C + 4 * C  # fused qkv (or q + fused kv) and the output projection
         ffn = 2 * C * F + F + C
@@ -97,7 +100,7 @@ def parameter_count(model_config: Mapping[str, Any]) -> Optional[int]:
         encoder = positions + final_norm + int(c["encoder_layers"]) * (attention + ffn + 2 * layer_norm)
         if kind == "seq2seq":
             decoder = positions + final_norm + int(c["decoder_layers"]) * (2 * attention + ffn + 3 * layer_norm)
-            embeddings = V * C if c.get("tie_embeddings", True) else 3 * V * C
+            embeddings = V * C if c.get("tie_embeddings", MODEL_DEFAULTS["tie_embeddings"]) else 3 * V * C
             return embeddings + encoder + decoder
         head = C * int(c.get("num_classes", 2)) + int(c.get("num_classes", 2)) if kind == "classifier" else 2 * C + 2
         return V * C + encoder + head

@@ -14,6 +14,25 @@ NORMS = ("pre", "post")
 ACTIVATIONS = ("relu", "gelu")
 POOLINGS = ("cls", "mean")
 
+#: The default of each architectural setting: the study file's ``model:`` section
+#: (:class:`~tfcli.spec.schema.ModelSpec`) and :class:`~tfcli.model.config.TransformerConfig`
+#: both take theirs from here.
+MODEL_DEFAULTS = {
+    "d_model": 128,
+    "heads": 4,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "ffn_dim": 512,
+    "dropout": 0.1,
+    "attention_dropout": 0.0,
+    "activation": "relu",
+    "positional": "sinusoidal",
+    "norm": "pre",
+    "tie_embeddings": True,
+    "pooling": "cls",
+    "max_length": 256,
+}
+
 
 def attention_problem(d_model: int, heads: int, positional: str) -> Optional[str]:
     """What makes ``d_model``/``heads``/``positional`` unbuildable, or None.

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
-from tfcli.spec.architecture import ACTIVATIONS, NORMS, POOLINGS, POSITIONALS
+from tfcli.spec.architecture import ACTIVATIONS, MODEL_DEFAULTS, NORMS, POOLINGS, POSITIONALS
 from tfcli.spec.tasks import TASKS
 
 
@@ -68,19 +68,19 @@ class TaskSpec(Section):
 class ModelSpec(Section):
     """The Transformer's architecture; every field is a searchable hyperparameter."""
 
-    d_model: int = Field(128, ge=8, le=8192)
-    heads: int = Field(4, ge=1, le=256)
-    encoder_layers: int = Field(2, ge=1, le=64)
-    decoder_layers: int = Field(2, ge=1, le=64, description="Encoder-decoder tasks only.")
-    ffn_dim: int = Field(512, ge=8, le=65536)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    attention_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    activation: Literal[ACTIVATIONS] = "relu"
-    positional: Literal[POSITIONALS] = "sinusoidal"
-    norm: Literal[NORMS] = "pre"
-    tie_embeddings: bool = True
-    pooling: Literal[POOLINGS] = Field("cls", description="Classification only.")
-    max_length: int = Field(256, ge=8, le=16384, description="Longest sequence the model accepts.")
+    d_model: int = Field(MODEL_DEFAULTS["d_model"], ge=8, le=8192)
+    heads: int = Field(MODEL_DEFAULTS["heads"], ge=1, le=256)
+    encoder_layers: int = Field(MODEL_DEFAULTS["encoder_layers"], ge=1, le=64)
+    decoder_layers: int = Field(MODEL_DEFAULTS["decoder_layers"], ge=1, le=64, description="Encoder-decoder tasks only.")
+    ffn_dim: int = Field(MODEL_DEFAULTS["ffn_dim"], ge=8, le=65536)
+    dropout: float = Field(MODEL_DEFAULTS["dropout"], ge=0.0, lt=1.0)
+    attention_dropout: float = Field(MODEL_DEFAULTS["attention_dropout"], ge=0.0, lt=1.0)
+    activation: Literal[ACTIVATIONS] = MODEL_DEFAULTS["activation"]
+    positional: Literal[POSITIONALS] = MODEL_DEFAULTS["positional"]
+    norm: Literal[NORMS] = MODEL_DEFAULTS["norm"]
+    tie_embeddings: bool = MODEL_DEFAULTS["tie_embeddings"]
+    pooling: Literal[POOLINGS] = Field(MODEL_DEFAULTS["pooling"], description="Classification only.")
+    max_length: int = Field(MODEL_DEFAULTS["max_length"], ge=8, le=16384, description="Longest sequence the model accepts.")
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")

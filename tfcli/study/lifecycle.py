@@ -20,13 +20,15 @@ from tfcli.spec.conditions import active_parameters
 from tfcli.spec.describe import trial_count
 from tfcli.spec.drift import drift_notice
 from tfcli.spec.rules import lockstep_problem
-from tfcli.spec.schema import StudySpec
+from tfcli.spec.schema import DataFiles, StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
 from tfcli.study.watch import Tracked
+from tfcli.tracking import check_tracking, resolve_tracking
 from tfcli.tracking.claims import create_study_run
 from tfcli.tracking.locks import refuse_if_locked, study_lock
+from tfcli.train.prepare import load_splits
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,26 @@ def ensure_new_study(spec: StudySpec, tracking, *, lock_held: bool = False) -> N
             f"study {spec.name!r} already exists in {tracking.uri} with a different study file; "
             f"resume it with `tfcli study resume {spec.name}`, or give this study a new `name:` in {spec.source_file or 'the study file'}"
         )
+
+
+def check_data_files(spec: StudySpec) -> None:
+    """Read a study's own data files on the driver, as a trial will, before Ray starts or the
+    store is touched: bad data is one DataError line naming FILE:LINE (exit 2), not a failed
+    trial per configuration. Built-in sets are generated, so there is nothing to read."""
+    if isinstance(spec.task.data, DataFiles):
+        load_splits(spec)
+
+
+def check_new_study(spec: StudySpec, tracking_uri: str | None, *, num_samples: int | None = None, max_concurrent: int | None = None):
+    """The pre-flight checks of a new study, in order, each before anything is written: a
+    ``hyperband`` that could stop no trial, its data files, the tracking store (opened here, and
+    returned), a name the store holds. ``tfcli study start`` runs them before it draws its
+    display; :func:`start_study` repeats the first and the last under the study's lock."""
+    _refuse_lockstep(spec, num_samples, max_concurrent)
+    check_data_files(spec)
+    tracking = check_tracking(resolve_tracking(tracking_uri))
+    ensure_new_study(spec, tracking)
+    return tracking
 
 
 def start_study(
