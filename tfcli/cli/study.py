@@ -133,8 +133,8 @@ def study_summary(outcome, name: str, search_seed: int | None = None) -> dict:
         "states": states,
         "elapsed_s": round(outcome.elapsed_s, 1),
         "objective": {"metric": outcome.metric, "mode": outcome.mode},
-        "best": {"trial_id": best.trial_id, "value": best.best, "config": dict(best.config)} if best and best.best is not None else None,
-        "failures": [{"trial_id": t.trial_id, "error": t.error} for t in outcome.trials if t.status.is_failure],
+        "best": {"trial": best.label, "trial_id": best.trial_id, "value": best.best, "config": dict(best.config)} if best and best.best is not None else None,
+        "failures": [{"trial": t.label, "trial_id": t.trial_id, "error": t.error} for t in outcome.trials if t.status.is_failure],
         "not_recorded": list(outcome.lost_work),
         "notes": list(outcome.notes),
         "search_seed": search_seed,
@@ -152,12 +152,12 @@ def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.tabl
     else:
         states = summary["states"]
         best = summary["best"]
-        best_text = f"; best {outcome.metric} {best['value']:.3f} ({best['trial_id']})" if best else ""
+        best_text = f"; best {outcome.metric} {best['value']:.3f} (trial {best['trial']})" if best else ""
         counts = ", ".join(f"{n} {state}" for state, n in states.items() if state != TrialState.RUNNING.value)
         screen.print(f"{name}: {counts} in {outcome.elapsed_s:.0f}s{best_text}")
         for failure in summary["failures"]:
             if failure["error"]:
-                screen.print(f"  {failure['trial_id']} failed: {failure['error']}", markup=False)
+                screen.print(f"  trial {failure['trial']} failed: {failure['error']}", markup=False)
         lost = summary["not_recorded"]
         if lost:
             screen.print(f"{len(lost)} result(s) could not be recorded in MLflow:")
