@@ -94,6 +94,7 @@ def test_trial_records_round_trip(store, tmp_path):
     assert study == tr.study_record(store, "records")
     assert (study.name, study.study_id, study.status, study.task) == ("records", "study-records", "FINISHED", "translation")
     assert study.counts == {"RUNNING": 0, "FINISHED": 1, "FAILED": 1, "KILLED": 0}
+    assert study.states == {"running": 0, "finished": 1, "stopped": 0, "failed": 1, "killed": 0}
     assert (study.best_trial_id, study.best_value) == ("r_00000", 9.0)
     assert json.loads(study.spec_json)["model"]["d_model"] == 64
     assert study.run_id == tr.find_study(store, "records").info.run_id == tr.parent_run_id(store, "study-records")

@@ -139,6 +139,11 @@ def test_a_stopped_trial_is_stopped_in_every_view(project, ray_session, cli):
     assert {str(t["number"]): t["state"] for t in status["trials"]} == tags == csv_states
     logged = {m.group(1): m.group(2) for m in re.finditer(r"trial (\S+) (finished|stopped) at step", result.stderr)}
     assert logged == tags, result.stderr
+    listed = json.loads(cli("study", "list", "--format", "json").stdout)["studies"]
+    assert next(s for s in listed if s["name"] == "stop-one")["states"] == {
+        "running": 0, "finished": 1, "stopped": 1, "failed": 0, "killed": 0
+    }
+    assert "1 finished, 1 stopped" in cli("study", "list").stdout
 
 
 def test_tpe_study(project, ray_session, cli):

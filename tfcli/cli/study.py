@@ -327,7 +327,7 @@ def list_(tracking_uri: TrackingUriOption = None, output: FormatOption = OutputF
     for column in ("name", "task", "status", "trials", "objective", "best", "started"):
         table.add_column(column)
     for s in studies:
-        counts = ", ".join(f"{v} {k.lower()}" for k, v in sorted(s.counts.items()) if v)
+        counts = ", ".join(f"{n} {state}" for state, n in s.states.items() if n)
         best = f"{s.best_value:.3f}" if s.best_value is not None else ""
         started = s.start_time.strftime("%Y-%m-%d %H:%M") if s.start_time else ""
         table.add_row(s.name, s.task or "", s.status, counts, f"{s.objective_metric} ({s.objective_mode})", best, started)

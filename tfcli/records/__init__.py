@@ -128,7 +128,8 @@ class TrialRecord:
 class StudyRecord:
     """One study: its MLflow experiment and parent run, its spec, and how its trials stand.
 
-    ``counts`` maps each :class:`TrialStatus` value to the number of trials in it; ``best_*``
+    ``counts`` maps each :class:`TrialStatus` value (MLflow's run status) to the number of
+    trials in it, ``states`` each :class:`TrialState` word (what views print); ``best_*``
     name the trial with the best objective value among those that report one. ``metrics``
     are the parent run's own latest metrics (the baselines, ``baseline/<name>/<metric>``).
     """
@@ -145,6 +146,7 @@ class StudyRecord:
     start_time: Optional[datetime] = None
     end_time: Optional[datetime] = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    states: Mapping[str, int] = field(default_factory=dict)
     best_trial_id: Optional[str] = None
     best_value: Optional[float] = None
     artifact_uri: Optional[str] = None
@@ -167,6 +169,7 @@ class StudyRecord:
             "end_time": _iso(self.end_time),
             "trials": self.n_trials,
             "counts": dict(self.counts),
+            "states": dict(self.states),
             "best_trial_id": self.best_trial_id,
             "best_value": _json_float(self.best_value),
             "artifact_uri": self.artifact_uri,

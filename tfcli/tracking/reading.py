@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from tfcli.errors import StudyError
-from tfcli.records import Confirmation, MetricBest, StudyRecord, TrialRecord, TrialStatus
+from tfcli.records import Confirmation, MetricBest, StudyRecord, TrialRecord, TrialState, TrialStatus, recorded_state
 from tfcli.spec.objective import best_point, better, mode_for
 from tfcli.tracking import sqlite_reader
 from tfcli.tracking.artifacts import no_progress_bars
@@ -187,9 +187,11 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
     tags = parent.data.tags
     metric, mode = tags.get(TAG_OBJECTIVE_METRIC), tags.get(TAG_OBJECTIVE_MODE) or "max"
     counts = {status.value: 0 for status in TrialStatus.mlflow_statuses()}
+    states = {state.value: 0 for state in TrialState}
     best_id, best_value = None, None
     for child in children:
         counts[TrialStatus.from_mlflow(child.info.status).value] += 1
+        states[recorded_state(child.info.status, child.data.tags.get(TAG_STOPPED_EARLY) == "true").value] += 1
         value = float_or_none(child.data.tags.get(TAG_OBJECTIVE_VALUE))
         if value is None and metric:
             value = child.data.metrics.get(metric)
@@ -211,6 +213,7 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
         start_time=datetime_from_ms(parent.info.start_time),
         end_time=datetime_from_ms(parent.info.end_time) if TrialStatus.from_mlflow(parent.info.status).is_done else None,
         counts=counts,
+        states=states,
         best_trial_id=best_id,
         best_value=best_value,
         artifact_uri=parent.info.artifact_uri,
