@@ -13,9 +13,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel
 
+from tfcli import __version__
+from tfcli import tracking as tr
 from tfcli.export.choose import choose_trial
 from tfcli.export.folder import EXPORT_FILES, EXPORT_FORMAT, README_FILE, ExportError
 from tfcli.export.model_card import model_card
+from tfcli.metrics import MetricSettings, compute_metrics
 from tfcli.model.config import parameter_count
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.baselines import compare_with_baselines
@@ -62,8 +65,6 @@ def export_study(
     """
     if by not in BY_CHOICES:
         raise ExportError(f"--by must be one of {', '.join(BY_CHOICES)}, but got {by!r}")
-    from tfcli import tracking as tr
-
     out = _check_out(Path(out), force)
     snapshot = tr.load_study(tracking, study)
     records = snapshot.trials
@@ -80,18 +81,27 @@ def export_study(
         record.trial_id,
         record.objective_value,
     )
+    config = _write_files(tracking, snapshot, record, out, force=force, baseline=baseline, confirmed=confirmed)
+    if config["training"]["parameters"] is None:
+        config["training"]["parameters"] = parameter_count(config["model"])
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (out / README_FILE).write_text(model_card(config), encoding="utf-8")
+    return ExportResult(path=out, record=record, config=config, chosen_by=chosen_by)
+
+
+def _write_files(tracking, snapshot, record: TrialRecord, out: Path, *, force: bool, baseline, confirmed) -> dict:
+    """Download ``record``'s checkpoint, copy its weights and tokenizer into ``out`` and return
+    the export's config (written by the caller)."""
     with tempfile.TemporaryDirectory(prefix="tfcli-export-") as tmp:
         folder = _download_checkpoint(tracking, record, Path(tmp))
         checkpoint_config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        logged = _read_json(folder / METRICS_FILE) or {}
-        outputs = _read_jsonl(folder / OUTPUTS_FILE)
         config = export_config(
             checkpoint_config,
             record=record,
             study=snapshot.study,
             tracking_uri=tracking.uri,
-            logged_metrics=logged,
-            outputs=outputs,
+            logged_metrics=_read_json(folder / METRICS_FILE) or {},
+            outputs=_read_jsonl(folder / OUTPUTS_FILE),
             parameters=_tag_int(snapshot.tags.get(record.run_id, {}).get(tr.TAG_PARAMETERS)),
             baseline=baseline.to_dict() if baseline else None,
             confirmed=confirmed,
@@ -103,11 +113,7 @@ def export_study(
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / MODEL_FILE, out / MODEL_FILE)
         shutil.copyfile(folder / TOKENIZER_FILE, out / TOKENIZER_FILE)
-    if config["training"]["parameters"] is None:
-        config["training"]["parameters"] = parameter_count(config["model"])
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    (out / README_FILE).write_text(model_card(config), encoding="utf-8")
-    return ExportResult(path=out, record=record, config=config, chosen_by=chosen_by)
+    return config
 
 
 def confirmed_choice(tracking, snapshot, records: Sequence[TrialRecord], best: TrialRecord, chosen_by: str, *, pick: bool):
@@ -119,8 +125,6 @@ def confirmed_choice(tracking, snapshot, records: Sequence[TrialRecord], best: T
     configuration, or when the confirmed winner's trial has no checkpoint, ``best`` stays
     with no figures.
     """
-    from tfcli import tracking as tr
-
     study = snapshot.study
     block = confirmed_block(
         tr.confirmation_records(tracking, study.name),
@@ -175,8 +179,6 @@ def _check_out(out: Path, force: bool) -> Path:
 
 def _download_checkpoint(tracking, record: TrialRecord, folder: Path) -> Path:
     """The trial's checkpoint files (all but the trainer state) into ``folder``."""
-    from tfcli import tracking as tr
-
     for name in _CHECKPOINT_FILES:
         got = tr.download_run_artifact(tracking, record.run_id, f"{tr.CHECKPOINT_ARTIFACT_PATH}/{name}", folder, artifact_uri=record.artifact_uri)
         if got is None and name in (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE):
@@ -212,8 +214,6 @@ def export_config(
     ``training`` (steps, time, parameters, device, precision) and ``provenance`` (study
     name and id, trial id, run ids, experiment id, tracking URI, artifact URI, step).
     """
-    from tfcli.metrics import MetricSettings
-
     spec = dict(checkpoint.get("study") or {})
     task = checkpoint.get("task") or (spec.get("task") or {}).get("type")
     data = _section(DataSpec, spec.get("data"))
@@ -272,8 +272,6 @@ def _tokenizer_section(data: DataSpec, model: Mapping[str, Any]) -> dict:
 def _metrics_section(task: Optional[str], outputs: Sequence[Mapping[str, Any]], numbers: Mapping[str, Any], settings, step) -> dict:
     """The validation metrics: those logged for the task, and any the saved outputs give that
     were not logged, recomputed with the study's settings (with their signatures)."""
-    from tfcli.metrics import compute_metrics
-
     signatures: dict[str, str] = {}
     recomputed: dict[str, float] = {}
     if outputs and task:
@@ -315,8 +313,6 @@ def _training_section(record: TrialRecord, numbers: Mapping[str, Any], step, par
 
 
 def _provenance(record: TrialRecord, study, tracking_uri: str, step) -> dict:
-    from tfcli import __version__
-
     return {
         "study": record.study,
         "study_id": record.study_id,
