@@ -7,7 +7,7 @@ from typing import Any
 
 from ray import tune
 
-from tfcli.spec.rules import field_kind
+from tfcli.spec.fields import field_kind
 from tfcli.spec.schema import ParamSpec, StudySpec
 from tfcli.study.space_rules import constants, planned, quantized_bounds, uses_optuna
 

@@ -20,7 +20,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from tfcli.errors import StudyError
 from tfcli.spec import conditions
-from tfcli.spec.rules import field_kind
+from tfcli.spec.fields import field_kind
 from tfcli.spec.schema import ParamSpec, StudySpec
 from tfcli.study.ray_internals import distribution_contains, nsga2_sampler_class, optuna_search_study, skip_qmc_samples
 from tfcli.study.space_rules import quantized_bounds, snap

@@ -10,7 +10,8 @@ from typing import Any
 
 from tfcli.errors import StudyError
 from tfcli.spec import conditions
-from tfcli.spec.rules import OPTUNA_METHODS, field_kind, quantized_indices
+from tfcli.spec.fields import field_kind, quantized_indices
+from tfcli.spec.search_rules import OPTUNA_METHODS
 from tfcli.spec.schema import ParamSpec, StudySpec
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, HyperBandScheduler, PopulationBasedTraining
 
-from tfcli.spec.rules import field_kind
+from tfcli.spec.fields import field_kind
 from tfcli.spec.schema import StudySpec
 from tfcli.study.space_domains import tune_domain
 from tfcli.study.space_rules import quantized_bounds, searched, snap
