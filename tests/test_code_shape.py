@@ -40,7 +40,8 @@ HEAVY = ("torch", "ray", "mlflow", "pandas", "sklearn", "plotly")
 #: (module path, function name): each with its reason.
 EXCEPTIONS = {
     ("tfcli/cluster/checks.py", "probe"): (
-        "runs on a cluster node, sent by value (cloudpickle): importing there is what it checks"
+        "the pre-flight task, sent by value (cloudpickle) to every node and self-contained there: "
+        "whether tfcli imports on the node is what it checks"
     ),
 }
 
