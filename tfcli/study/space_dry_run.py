@@ -41,7 +41,7 @@ def describe_trials(spec: StudySpec, n: int) -> list[dict[str, Any]]:
 
     Each config is a flat dict by dotted path, constants included, inactive conditional
     parameters left out (as in the trials). Random and grid search replay Tune's own seeded
-    variant generation (or tfcli's :func:`planned_configs`), so the list is what ``study
+    variant generation (or tfcli's :func:`~tfcli.study.space_planned.planned_configs`), so the list is what ``study
     start`` runs; ``search.initial`` points come first. Under an Optuna sampler the configs
     come from the same seeded sampler a run uses, ``search.initial`` first; those that do not
     depend on results are exact (tpe: the first :data:`~tfcli.study.space_optuna.TPE_STARTUP_TRIALS`; qmc: all; nsga2:

@@ -150,7 +150,7 @@ PlannedSearcher.__module__ = PlannedSearch.__module__ = "tfcli.study.space"
 
 
 def variant_searcher(spec: StudySpec, *, skip: int, rerun: list[dict] | None, starting: list[dict], limit: int | None):
-    """Random or grid search: a :class:`PlannedSearch` when :func:`planned`, else Tune's
+    """Random or grid search: a :class:`PlannedSearch` when :func:`~tfcli.study.space_rules.planned`, else Tune's
     ``BasicVariantGenerator`` seeded with ``search.seed``; either continues the seeded stream
     past ``skip`` samples and runs ``rerun`` first."""
     if planned(spec):
