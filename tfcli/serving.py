@@ -20,19 +20,17 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from tfcli.export import ARTIFACT_KEY, inputs_from_model_input, load_export
+
 
 class TfcliModel(PythonModel):
     """Text in, text out."""
 
     def load_context(self, context) -> None:
-        from tfcli.export import ARTIFACT_KEY, load_export
-
         self.model = load_export(context.artifacts[ARTIFACT_KEY])
 
     # A DataFrame hint: MLflow then validates inputs against the logged signature only.
     def predict(self, context, model_input: pd.DataFrame, params=None):
-        from tfcli.export import inputs_from_model_input
-
         params = params or {}
         beam = int(params.get("beam_size") or 0) or None
         batch_size = int(params.get("batch_size") or 0) or None

@@ -3,7 +3,7 @@
 ``study start`` and ``tfcli baseline`` compute a study's baselines once per data set: the
 results (with the valid split's per-example outputs) are written to
 ``$TFCLI_CACHE/baselines/<hash>.json`` (the tokenizers' cache folder, see
-:func:`tfcli.data.tokenizer.cache_root`). The hash covers every example of every split, the
+:func:`tfcli.data.cache.cache_root`). The hash covers every example of every split, the
 task, the metric settings, the validation limit, the baselines' format and scikit-learn's
 version, so a changed file or setting never reads an old entry.
 """
@@ -16,10 +16,12 @@ import logging
 import os
 import tempfile
 from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Optional
 
 from tfcli.baselines.results import BaselineResult
+from tfcli.data.cache import cache_root
 from tfcli.data.examples import Splits
 
 log = logging.getLogger("tfcli.baselines")
@@ -29,8 +31,6 @@ CACHE_FORMAT = 1
 
 
 def _sklearn_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("scikit-learn")
     except PackageNotFoundError:
@@ -52,10 +52,6 @@ def data_hash(task: str, splits: Splits, settings: dict[str, Any]) -> str:
 
 
 def cache_file(key: str, root: Optional[Path] = None) -> Path:
-    # Imported here, not for a cycle: the tokenizer module loads Hugging Face `tokenizers`,
-    # which `tfcli report` (it reads baselines through this package) has no use for.
-    from tfcli.data.tokenizer import cache_root
-
     return (root or cache_root()) / "baselines" / f"{key}.json"
 
 

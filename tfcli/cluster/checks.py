@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import tfcli
 from tfcli.errors import ClusterError
 
 #: Set to 1 to ship this tfcli to the cluster's workers in a Ray runtime environment.
@@ -35,8 +36,6 @@ def _truthy(value: str | None) -> bool:
 
 def package_dir() -> Path:
     """The folder of the tfcli package this process runs."""
-    import tfcli
-
     return Path(tfcli.__file__).resolve().parent
 
 
@@ -196,8 +195,6 @@ def run_node_checks(storage: str | None, *, timeout_s: float = PREFLIGHT_TIMEOUT
 
 def verdict(checks: list[NodeCheck], storage: str | None) -> None:
     """Raise one ClusterError line for the first problem the checks found."""
-    import tfcli
-
     for check in checks:
         if check.import_error:
             raise ClusterError(

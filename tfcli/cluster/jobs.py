@@ -11,18 +11,26 @@ given; here an explicit ``--address`` wins, and those variables are only the def
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import json
 import os
 import shlex
 import shutil
 import tempfile
+import urllib.error
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from tfcli.cluster.checks import runtime_env_for_tfcli
+from tfcli.cluster.ray_internals import auth_headers
 from tfcli.errors import ClusterError
+from tfcli.spec.load import load_spec
+from tfcli.spec.schema import DataFiles
 
 ADDRESS_ENVS = ("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS")
 PROBE_TIMEOUT_S = 5.0
@@ -54,12 +62,6 @@ def job_server_url(address: str | None) -> tuple[str, str]:
     return address.rstrip("/"), source
 
 
-def _auth_headers() -> dict[str, str]:
-    from tfcli.cluster.ray_internals import auth_headers
-
-    return auth_headers()
-
-
 def probe_job_server(url: str, source: str = "--address", timeout_s: float = PROBE_TIMEOUT_S) -> str:
     """Check that a Ray job server answers at ``url``; return its Ray version.
 
@@ -67,12 +69,8 @@ def probe_job_server(url: str, source: str = "--address", timeout_s: float = PRO
     server answers (a GCS port, a head started without the dashboard), or the server wants
     the cluster's token.
     """
-    import http.client
-    import urllib.error
-    import urllib.request
-
     fix = "start the head with the dashboard (`ray start --head --dashboard-host 0.0.0.0`, needs ray[default]) and pass its address, port 8265"
-    request = urllib.request.Request(f"{url}/api/version", headers=_auth_headers())
+    request = urllib.request.Request(f"{url}/api/version", headers=auth_headers())
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - the user's cluster
             body = response.read(4096)
@@ -160,8 +158,6 @@ class JobPackage:
 
 def package_study(file: Path, spec, into: Path) -> JobPackage:
     """Copy ``file`` and the data files it names (relative to its folder) into ``into``."""
-    from tfcli.spec.schema import DataFiles
-
     folder = file.resolve().parent
     shutil.copy2(file, into / file.name)
     package = JobPackage(root=into, study_file=file.name)
@@ -243,8 +239,6 @@ def submit_study(
     job_id: str | None = None,
 ) -> SubmittedJob:
     """Submit the study in ``file`` as a Ray job; return its id at once (it runs on its own)."""
-    from tfcli.spec.load import load_spec
-
     spec = load_spec(file)
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "").strip() or None
     if not tracking_uri:
@@ -266,8 +260,6 @@ def submit_study(
         )
         runtime_env: dict[str, Any] = {"working_dir": tmp}
         if ship:
-            from tfcli.cluster.checks import runtime_env_for_tfcli
-
             shipped = runtime_env_for_tfcli()
             runtime_env["py_modules"] = shipped["py_modules"]
             runtime_env["excludes"] = shipped["excludes"]
@@ -329,8 +321,6 @@ def job_logs(address: str | None, job_id: str) -> str:
 
 def follow_logs(address: str | None, job_id: str, write) -> JobState:
     """Write the job's logs as they come until it ends; return its final state."""
-    import asyncio
-
     jobs = client(address)
     url, _ = job_server_url(address)
     _job_call(url, job_id, jobs.get_job_info, job_id)  # an unknown id: one line, not a websocket error

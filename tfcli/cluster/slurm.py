@@ -20,8 +20,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfcli.errors import ClusterError
+from tfcli import __version__
 from tfcli.cluster.signals import EXIT_TERMINATED
+from tfcli.errors import ClusterError
 
 TIME_PATTERN = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
 WAIT_TIMEOUT_S = 600
@@ -70,12 +71,7 @@ def check_options(spec, options: SlurmOptions) -> None:
         )
 
 
-def sbatch_script(study_file: Path, spec, options: SlurmOptions) -> str:
-    """The text of the sbatch script for the study in ``study_file`` (validated as ``spec``)."""
-    from tfcli import __version__
-
-    check_options(spec, options)
-    q = shlex.quote
+def _directives(spec, options: SlurmOptions) -> list[str]:
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", spec.name)[:60]
     directives = [
         f"--job-name=tfcli-{name}",
@@ -92,7 +88,11 @@ def sbatch_script(study_file: Path, spec, options: SlurmOptions) -> str:
         directives.append("--exclusive")  # Ray's fixed ports must not meet another job's
     directives.append("--output=tfcli-%x-%j.out")
     directives.extend(REQUEUE_DIRECTIVES)
+    return directives
 
+
+def _study_command(options: SlurmOptions) -> str:
+    q = shlex.quote
     study = ["tfcli", "study", "start", '"$STUDY_FILE"', "--address", '"$RAY_ADDRESS_HEAD"']
     if options.storage:
         study += ["--storage", q(options.storage)]
@@ -102,62 +102,79 @@ def sbatch_script(study_file: Path, spec, options: SlurmOptions) -> str:
         study += ["--num-samples", str(options.num_samples)]
     if options.max_concurrent:
         study += ["--max-concurrent", str(options.max_concurrent)]
-    setup = options.setup if options.setup else default_setup()
+    return " ".join(study)
 
+
+#: The job's Ray cluster: a fresh token, the head node's address, Ray stopped on every node
+#: when the script exits.
+_RAY_HEAD = [
+    "# A fresh token for this job's Ray cluster: only processes that have it can join.",
+    "export RAY_AUTH_MODE=token",
+    "RAY_AUTH_TOKEN=\"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n')\"",
+    "export RAY_AUTH_TOKEN",
+    "",
+    "mapfile -t NODES < <(scontrol show hostnames \"$SLURM_JOB_NODELIST\")",
+    "HEAD_NODE=\"${NODES[0]}\"",
+    "HEAD_IP=\"$(srun --nodes=1 --ntasks=1 --nodelist=\"$HEAD_NODE\" hostname --ip-address | awk '{print $1}')\"",
+    "RAY_ADDRESS_HEAD=\"$HEAD_IP:$RAY_PORT\"",
+    "echo \"Ray head on $HEAD_NODE at $RAY_ADDRESS_HEAD; ${#NODES[@]} node(s): ${NODES[*]}\"",
+    "",
+    "RAY_STEPS=()",
+    "stop_ray() {",
+    "  local status=$?",
+    "  trap - EXIT",
+    "  echo \"Stopping Ray on ${#NODES[@]} node(s)\"",
+    "  for pid in ${RAY_STEPS[@]+\"${RAY_STEPS[@]}\"}; do kill \"$pid\" 2>/dev/null || true; done",
+    "  srun --overlap --nodes=\"${#NODES[@]}\" --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true",
+    "  wait || true",
+    "  exit \"$status\"",
+    "}",
+    "trap stop_ray EXIT",
+]
+
+#: Ray's head on the first node, then a worker on each other node, each waited for.
+_RAY_NODES = [
+    "srun --nodes=1 --ntasks=1 --cpus-per-task=\"$CPUS_PER_NODE\" --nodelist=\"$HEAD_NODE\" \\",
+    "  ray start --head --block --node-ip-address=\"$HEAD_IP\" --port=\"$RAY_PORT\" \\",
+    "  --num-cpus=\"$CPUS_PER_NODE\" --num-gpus=\"$GPUS_PER_NODE\" --include-dashboard=false &",
+    "RAY_STEPS+=(\"$!\")",
+    f"tfcli cluster wait --address \"$RAY_ADDRESS_HEAD\" --nodes 1 --timeout {WAIT_TIMEOUT_S}",
+    "",
+    "for node in \"${NODES[@]:1}\"; do",
+    "  srun --nodes=1 --ntasks=1 --cpus-per-task=\"$CPUS_PER_NODE\" --nodelist=\"$node\" \\",
+    "    ray start --block --address=\"$RAY_ADDRESS_HEAD\" \\",
+    "    --num-cpus=\"$CPUS_PER_NODE\" --num-gpus=\"$GPUS_PER_NODE\" &",
+    "  RAY_STEPS+=(\"$!\")",
+    "done",
+    f"tfcli cluster wait --address \"$RAY_ADDRESS_HEAD\" --nodes \"${{#NODES[@]}}\" --timeout {WAIT_TIMEOUT_S}",
+]
+
+
+def sbatch_script(study_file: Path, spec, options: SlurmOptions) -> str:
+    """The text of the sbatch script for the study in ``study_file`` (validated as ``spec``)."""
+    check_options(spec, options)
+    setup = options.setup if options.setup else default_setup()
     lines = [
         "#!/bin/bash",
         f"# Written by `tfcli cluster slurm` (tfcli {__version__}) for the study {spec.name!r}.",
         "# A Ray head on the first node, a Ray worker on each other node, the study on top;",
         "# Ray stops on every node when this script exits. Submit with: sbatch THIS_FILE",
-        *(f"#SBATCH {d}" for d in directives),
+        *(f"#SBATCH {d}" for d in _directives(spec, options)),
         "",
         "set -euo pipefail",
         "",
         *setup,
         "",
-        f"STUDY_FILE={q(str(study_file.resolve()))}",
+        f"STUDY_FILE={shlex.quote(str(study_file.resolve()))}",
         f"RAY_PORT={options.port}",
         f"CPUS_PER_NODE={options.cpus_per_node}",
         f"GPUS_PER_NODE={options.gpus_per_node}",
         "",
-        "# A fresh token for this job's Ray cluster: only processes that have it can join.",
-        "export RAY_AUTH_MODE=token",
-        "RAY_AUTH_TOKEN=\"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n')\"",
-        "export RAY_AUTH_TOKEN",
+        *_RAY_HEAD,
         "",
-        "mapfile -t NODES < <(scontrol show hostnames \"$SLURM_JOB_NODELIST\")",
-        "HEAD_NODE=\"${NODES[0]}\"",
-        "HEAD_IP=\"$(srun --nodes=1 --ntasks=1 --nodelist=\"$HEAD_NODE\" hostname --ip-address | awk '{print $1}')\"",
-        "RAY_ADDRESS_HEAD=\"$HEAD_IP:$RAY_PORT\"",
-        "echo \"Ray head on $HEAD_NODE at $RAY_ADDRESS_HEAD; ${#NODES[@]} node(s): ${NODES[*]}\"",
+        *_RAY_NODES,
         "",
-        "RAY_STEPS=()",
-        "stop_ray() {",
-        "  local status=$?",
-        "  trap - EXIT",
-        "  echo \"Stopping Ray on ${#NODES[@]} node(s)\"",
-        "  for pid in ${RAY_STEPS[@]+\"${RAY_STEPS[@]}\"}; do kill \"$pid\" 2>/dev/null || true; done",
-        "  srun --overlap --nodes=\"${#NODES[@]}\" --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true",
-        "  wait || true",
-        "  exit \"$status\"",
-        "}",
-        "trap stop_ray EXIT",
-        "",
-        "srun --nodes=1 --ntasks=1 --cpus-per-task=\"$CPUS_PER_NODE\" --nodelist=\"$HEAD_NODE\" \\",
-        "  ray start --head --block --node-ip-address=\"$HEAD_IP\" --port=\"$RAY_PORT\" \\",
-        "  --num-cpus=\"$CPUS_PER_NODE\" --num-gpus=\"$GPUS_PER_NODE\" --include-dashboard=false &",
-        "RAY_STEPS+=(\"$!\")",
-        f"tfcli cluster wait --address \"$RAY_ADDRESS_HEAD\" --nodes 1 --timeout {WAIT_TIMEOUT_S}",
-        "",
-        "for node in \"${NODES[@]:1}\"; do",
-        "  srun --nodes=1 --ntasks=1 --cpus-per-task=\"$CPUS_PER_NODE\" --nodelist=\"$node\" \\",
-        "    ray start --block --address=\"$RAY_ADDRESS_HEAD\" \\",
-        "    --num-cpus=\"$CPUS_PER_NODE\" --num-gpus=\"$GPUS_PER_NODE\" &",
-        "  RAY_STEPS+=(\"$!\")",
-        "done",
-        f"tfcli cluster wait --address \"$RAY_ADDRESS_HEAD\" --nodes \"${{#NODES[@]}}\" --timeout {WAIT_TIMEOUT_S}",
-        "",
-        *study_lines(" ".join(study), spec.name, options),
+        *study_lines(_study_command(options), spec.name, options),
         "",
     ]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from pathlib import Path
 import tokenizers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+from tfcli.data.cache import cache_root
 from tfcli.errors import DataError
 
 log = logging.getLogger("tfcli.data")
@@ -39,14 +40,6 @@ KINDS = ("bpe", "unigram")
 FILE_NAME = "tokenizer.json"
 MIN_VOCAB_SIZE = 32
 _FORMAT_VERSION = 1  # bump when the pipeline changes, so old cache entries are not reused
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The tfcli cache folder: ``cache_dir``, else ``$TFCLI_CACHE``, else ``~/.cache/tfcli``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("TFCLI_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "tfcli"
 
 
 def _build(kind: str, lowercase: bool) -> Tokenizer:

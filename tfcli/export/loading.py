@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample
+from tfcli.data.tokenizer import SubwordTokenizer
 from tfcli.errors import DataError
+from tfcli.export import validate as v
 from tfcli.export.folder import ExportError, read_export_config
-from tfcli.train.checkpoint import MODEL_FILE, TOKENIZER_FILE
+from tfcli.spec.schema import StudySpec
+from tfcli.train.checkpoint import MODEL_FILE, TOKENIZER_FILE, load_weights
+from tfcli.train.device import Hardware, Placement, choose_placement
+from tfcli.train.prepare import PreparedData
+from tfcli.train.task_runtime import runtime_for
 
 
 def load_export(folder: str | Path, *, device: Optional[str] = None) -> "ExportedModel":
@@ -20,12 +29,7 @@ def load_export(folder: str | Path, *, device: Optional[str] = None) -> "Exporte
     """
     import torch
 
-    from tfcli.data.tokenizer import SubwordTokenizer
-    from tfcli.export import validate as v
     from tfcli.model.transformer import TransformerConfig, build_model
-    from tfcli.spec.schema import StudySpec
-    from tfcli.train.checkpoint import load_weights
-    from tfcli.train.device import Hardware, Placement, choose_placement
 
     folder = Path(folder)
     config = read_export_config(folder)  # checked: types, bounds, the study spec
@@ -91,11 +95,6 @@ class ExportedModel:
         return self.config.get("labels")
 
     def _encode(self, inputs: Sequence[Any]):
-        import warnings
-
-        from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
-        from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample
-
         d, max_length = self.spec.data, self.spec.model.max_length
         max_source, max_target = min(d.max_source_length, max_length), min(d.max_target_length, max_length)
         with warnings.catch_warnings():
@@ -123,8 +122,6 @@ class ExportedModel:
         import torch
 
         from tfcli.data.batching import bucket_batches
-        from tfcli.train.prepare import PreparedData
-        from tfcli.train.task_runtime import runtime_for
 
         inputs = list(inputs)
         if not inputs:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from tfcli.metrics import METEOR_NOTE
+
 
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
@@ -69,8 +71,6 @@ def _metrics(config: Mapping[str, Any]) -> list[str]:
     lines += _baseline(m.get("baseline"))
     lines += _confirmed(m.get("confirmed"))
     if "meteor" in m["values"]:
-        from tfcli.metrics import METEOR_NOTE
-
         lines += ["", f"Note: {METEOR_NOTE}"]
     return lines + [
         "",

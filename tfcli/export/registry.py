@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
+from tfcli import tracking as tr
 from tfcli.export.folder import ARTIFACT_KEY, EXPORT_FILES, read_export_config
 
 #: The pyfunc model's input columns per task.
@@ -23,8 +25,6 @@ def serving_module_path() -> Path:
 
 
 def _requirements() -> list[str]:
-    from importlib import metadata
-
     pins = []
     for package in ("tfcli", "mlflow", "torch", "tokenizers", "safetensors", "sacrebleu", "pydantic", "numpy", "pandas"):
         try:
@@ -41,8 +41,6 @@ def register_export(tracking, folder: str | Path, name: str, *, alias: str = "be
     export folder as artifacts, and loads it by running that file, never by unpickling.
     Returns :class:`tfcli.tracking.RegisteredModel`.
     """
-    from tfcli import tracking as tr
-
     folder = Path(folder)
     config = read_export_config(folder)
     p = config["provenance"]
@@ -60,8 +58,6 @@ def register_export(tracking, folder: str | Path, name: str, *, alias: str = "be
 
 
 def _log_export(tracking, staged: Path, config: dict, registered_name: str, alias: str, experiment_id: str):
-    from tfcli import tracking as tr
-
     p = config["provenance"]
     return tr.log_pyfunc_model(
         tracking,

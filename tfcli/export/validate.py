@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from tfcli.errors import ExportError, UserError
 from tfcli.model.config import KINDS, TransformerConfig, parameter_count
-from tfcli.spec.schema import ModelSpec
+from tfcli.spec.schema import ModelSpec, StudySpec
 from tfcli.spec.tasks import TASK_TYPES
 
 #: Caps on what a folder's files may hold (a real export is a few KB of JSON).
@@ -255,8 +255,6 @@ def validate_export_config(path: Path, raw: Any) -> dict:
             raise export_error(path, "labels must not repeat a class, but some repeat")
         if len(labels) != model.num_classes:
             raise export_error(path, f"labels must list model.num_classes={model.num_classes} classes, but list {len(labels)}")
-    from tfcli.spec.schema import StudySpec
-
     try:
         spec = StudySpec.model_validate(checked.study_spec)
     except ValidationError as err:

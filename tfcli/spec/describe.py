@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfcli.spec.conditions import grid_count
-from tfcli.spec.rules import field_kind, param_values
+from tfcli.spec.fields import field_kind, param_values
 from tfcli.spec.schema import StudySpec
 
 

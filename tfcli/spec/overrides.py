@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from tfcli.errors import ConfigError
-from tfcli.spec.rules import searchable_paths
+from tfcli.spec.fields import searchable_paths
 from tfcli.spec.schema import SEARCHABLE_SECTIONS, StudySpec
 
 

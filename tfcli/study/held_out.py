@@ -15,11 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from tfcli import tracking as tr
 from tfcli.records import Confirmation, TrialRecord, TrialStatus
 from tfcli.report.ranking import rank_trials
 from tfcli.spec.schema import StudySpec
 from tfcli.spec.trial import spec_from_payload, study_payload, trial_spec
 from tfcli.train.checkpoint import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
+from tfcli.train.held_out import evaluate_checkpoint_files
 from tfcli.tracking.test_scores import log_test_scores, test_metric
 
 _FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE)
@@ -37,14 +39,10 @@ def runs_to_score(spec: StudySpec, records: Sequence[TrialRecord], confirmations
 
 def _evaluate(payload: dict, config: dict, files: dict) -> tuple[dict, list]:
     """The Ray task: the trial's spec rebuilt on the worker, its checkpoint scored on test."""
-    from tfcli.train.held_out import evaluate_checkpoint_files
-
     return evaluate_checkpoint_files(trial_spec(spec_from_payload(payload), config), files, "test")
 
 
 def _checkpoint_files(tracking, record: TrialRecord) -> dict[str, bytes]:
-    from tfcli import tracking as tr
-
     with tempfile.TemporaryDirectory(prefix="tfcli-held-out-") as tmp:
         files = {}
         for name in _FILES:
@@ -61,10 +59,8 @@ def score_on_test(tracking, spec: StudySpec, study_id: str, *, top: int | None =
     that could not be scored (no checkpoint files, or an error on the worker)."""
     import ray
 
-    from tfcli.tracking import confirmation_records, trial_records
-
-    records = trial_records(tracking, spec.name, history=False)
-    todo = runs_to_score(spec, records, confirmation_records(tracking, spec.name), spec.report.test_top if top is None else top)
+    records = tr.trial_records(tracking, spec.name, history=False)
+    todo = runs_to_score(spec, records, tr.confirmation_records(tracking, spec.name), spec.report.test_top if top is None else top)
     if not todo:
         return []
     task = ray.remote(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu)(_evaluate)

@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+import pyarrow.fs
+import yaml
+
 from tfcli.errors import ConfigError, StudyError
 from tfcli.report.build import compare_studies
 from tfcli.spec.trial import searched_overrides
@@ -139,8 +142,6 @@ def _remove_ray_folder(storage: str, folder: str) -> None:
     path = experiment_path(folder, storage)
     try:
         if is_uri(storage):
-            import pyarrow.fs
-
             fs, root = pyarrow.fs.FileSystem.from_uri(storage)
             fs.delete_dir(f"{root.rstrip('/')}/{folder}")
         else:
@@ -213,8 +214,6 @@ def best_config(tracking, name: str) -> BestConfig:
 
 def _yaml_scalar(value: Any) -> str:
     """``value`` as one YAML scalar (or flow collection) that ``yaml.safe_load`` reads back as it is."""
-    import yaml
-
     text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True)
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
@@ -238,8 +237,6 @@ def set_options(config: Mapping[str, Any]) -> list[str]:
 def config_yaml(best: BestConfig) -> str:
     """A study-file fragment: the configuration as nested sections, under a comment that says
     which trial it is."""
-    import yaml
-
     nested: dict[str, dict[str, Any]] = {}
     for path, value in best.config.items():
         section, _, name = path.partition(".")

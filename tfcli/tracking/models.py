@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -53,17 +54,6 @@ def log_pyfunc_model(
     columns ``input_columns`` in, one string column out, with the optional params
     ``beam_size`` and ``batch_size`` (0: the model's own setting).
     """
-    import warnings
-
-    import mlflow
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-
-    signature = ModelSignature(
-        inputs=Schema([ColSpec("string", column) for column in input_columns]),
-        outputs=Schema([ColSpec("string", "prediction")]),
-        params=ParamSchema([ParamSpec("beam_size", "long", 0), ParamSpec("batch_size", "long", 0)]),
-    )
     client = tracking.client()
     with _fluent_store(tracking), no_progress_bars():
         logged = client.create_logged_model(
@@ -73,19 +63,16 @@ def log_pyfunc_model(
             params={k: truncate(param_value(v), MAX_PARAM_VALUE) for k, v in (params or {}).items()},
             tags={k: truncate(str(v), MAX_TAG_VALUE) for k, v in (tags or {}).items()},
         )
-        with warnings.catch_warnings():
-            # "An input example was not provided": the signature is given instead.
-            warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=str(code_path),
-                artifacts=dict(artifacts),
-                signature=signature,
-                pip_requirements=pip_requirements,
-                model_id=logged.model_id,
-                registered_model_name=registered_model_name,
-                await_registration_for=60,
-            )
+        info = _log_code_model(
+            name=name,
+            python_model=str(code_path),
+            artifacts=dict(artifacts),
+            signature=_signature(input_columns),
+            pip_requirements=pip_requirements,
+            model_id=logged.model_id,
+            registered_model_name=registered_model_name,
+            await_registration_for=60,
+        )
         version = str(info.registered_model_version)
         if alias:
             client.set_registered_model_alias(registered_model_name, alias, version)
@@ -97,6 +84,29 @@ def log_pyfunc_model(
         model_uri=f"models:/{logged.model_id}",
         registered_uri=f"models:/{registered_model_name}@{alias}" if alias else f"models:/{registered_model_name}/{version}",
     )
+
+
+def _signature(input_columns: list[str]):
+    """String columns ``input_columns`` in, one string column out; the optional params
+    ``beam_size`` and ``batch_size`` (0: the model's own setting)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", column) for column in input_columns]),
+        outputs=Schema([ColSpec("string", "prediction")]),
+        params=ParamSchema([ParamSpec("beam_size", "long", 0), ParamSpec("batch_size", "long", 0)]),
+    )
+
+
+def _log_code_model(**kwargs: Any):
+    """``mlflow.pyfunc.log_model(**kwargs)``, without its warning that no input example was
+    given (the signature is)."""
+    import mlflow
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
+        return mlflow.pyfunc.log_model(**kwargs)
 
 
 def download_model(tracking: Tracking, model_uri: str, dst: str | Path) -> Path:

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Mapping
 
 from tfcli.spec.schema import StudySpec
+from tfcli.train.loop import Trainer
 
 
 def evaluate_checkpoint_files(spec: StudySpec, files: Mapping[str, bytes], split: str = "test") -> tuple[dict[str, float], list[dict]]:
     """The metrics and per-example outputs of the checkpoint ``files`` on ``split``."""
     import torch
-
-    from tfcli.train.loop import Trainer
 
     torch.set_num_threads(max(1, int(spec.resources.cpu)))
     workdir = Path(tempfile.mkdtemp(prefix="tfcli-held-out-"))

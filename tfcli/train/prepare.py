@@ -6,6 +6,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfcli.data.builtin import load_data
+from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.tokenizer import SubwordTokenizer
+from tfcli.errors import DataError
 from tfcli.spec.schema import DataFiles, StudySpec
 
 SPLITS = ("train", "valid", "test")
@@ -53,9 +57,6 @@ def load_splits(spec: StudySpec):
     validate`` and ``study start`` call this on the driver, before Ray starts or anything is
     written to the store.
     """
-    from tfcli.data.builtin import load_data
-    from tfcli.errors import DataError
-
     d = spec.data
     splits = load_data(
         spec.task.type,
@@ -72,9 +73,6 @@ def load_splits(spec: StudySpec):
 
 
 def prepare(spec: StudySpec) -> PreparedData:
-    from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
-    from tfcli.data.tokenizer import SubwordTokenizer
-
     d, task = spec.data, spec.task.type
     splits = load_splits(spec)
     tokenizer = SubwordTokenizer.train(

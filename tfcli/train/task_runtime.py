@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tfcli.metrics import MetricSettings, compute_metrics
 from tfcli.spec.schema import StudySpec
 from tfcli.train.prepare import PreparedData
 
@@ -83,8 +84,6 @@ class TaskRuntime:
 
     # Evaluation --------------------------------------------------------------------------------
     def metric_settings(self):
-        from tfcli.metrics import MetricSettings
-
         return MetricSettings.from_eval(self.spec.eval)
 
     def evaluate(self, model, split: str, placement, limit: int | None = None) -> tuple[dict[str, float], list[dict]]:
@@ -92,7 +91,6 @@ class TaskRuntime:
         import torch
 
         from tfcli.data.batching import bucket_batches
-        from tfcli.metrics import compute_metrics
 
         encoded = self.data.encoded[split]
         count = len(encoded) if limit is None else min(limit, len(encoded))

@@ -13,6 +13,7 @@ from typing import Any
 
 from tfcli.spec.results import TRAIN_LOSS_POINTS_KEY, encode_points
 from tfcli.spec.trial import spec_from_payload, trial_spec
+from tfcli.train.loop import Trainer
 
 
 class TuneReporter:
@@ -33,8 +34,6 @@ def train_trial(config: dict[str, Any], study: dict[str, Any]) -> None:
     """Run one trial: resume from Tune's checkpoint when there is one (retry, restore, PBT)."""
     import torch
     from ray import tune
-
-    from tfcli.train.loop import Trainer
 
     spec = trial_spec(spec_from_payload(study), config)
     torch.set_num_threads(max(1, int(spec.resources.cpu)))

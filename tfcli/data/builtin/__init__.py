@@ -35,6 +35,7 @@ from tfcli.data.builtin.sentiment import SENTIMENT_LABELS, make_sentiment
 from tfcli.data.builtin.splits import generate_splits
 from tfcli.data.builtin.toylang import make_toylang
 from tfcli.data.examples import QAExample, Splits
+from tfcli.data.files import load_files
 from tfcli.spec.tasks import TASK_TYPES, TASKS
 from tfcli.errors import DataError
 
@@ -181,8 +182,6 @@ def _cap_sizes(splits: Splits, **sizes: int | None) -> Splits:
 
 
 def _load_file_source(task: str, source: dict, seed: int) -> Splits:
-    from tfcli.data.files import load_files
-
     return load_files(
         task,
         train=str(source["train"]),
