@@ -11,6 +11,7 @@ import math
 from typing import Any, Callable
 
 from tfcli.errors import DivergedError
+from tfcli.study.disk_full import hold_trial
 from tfcli.study.ray_internals import trial_session
 
 #: Result key of a trial's last report when it failed in a way that must not be retried.
@@ -68,6 +69,7 @@ def trial(config: dict[str, Any], target: Callable, study: dict[str, Any]) -> No
     except Exception as err:
         kind = _failure_kind(err)
         if kind is None:
+            hold_trial(err)  # a full disk: wait to be stopped, not retried (tfcli.study.disk_full)
             raise
         objective = study["spec"]["objective"]
         worst = -math.inf if objective["mode"] == "max" else math.inf
