@@ -46,6 +46,9 @@ HOLD_TRIAL_S = 120.0
 #: SQLAlchemy store, Ray Tune's syncer and experiment-state saving) is taken over.
 WATCHED_LOGGERS = ("", "tfcli", "mlflow", "ray", "ray.tune", "ray.train", "ray.tune.tune")
 
+#: How Tune's note on a SIGINT begins (``ray.tune.tune``, Ray 2.60).
+_TUNE_STOPPING = "Stop signal received"
+
 
 def hold_trial(err: BaseException) -> None:
     """On a Ray worker: when ``err`` is a full or read-only disk, wait for the driver to stop
@@ -84,7 +87,10 @@ class _DiskErrorLogs(logging.Filter):
         self.guard = guard
 
     def filter(self, record: logging.LogRecord) -> bool:
-        kind = text_problem(record.getMessage())
+        message = record.getMessage()
+        if self.guard.problem is not None and message.startswith(_TUNE_STOPPING):
+            return False  # Tune's note on the SIGINT the guard raised: the one line says it
+        kind = text_problem(message)
         if kind is None and record.exc_info and record.exc_info[1] is not None:
             kind = disk_problem(record.exc_info[1])
         if kind is None:
@@ -124,7 +130,7 @@ class DiskGuard:
         for handler in self._handlers:
             handler.addFilter(self._filter)
 
-    def on_step(self, iteration: int = 0, trials: Any = None, **info: Any) -> None:
+    def on_step_end(self, iteration: int = 0, trials: Any = None, **info: Any) -> None:
         self.check()
 
     def on_trial_error(self, iteration: int = 0, trials: Any = None, trial: Any = None, **info: Any) -> None:
