@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+import subprocess
 import time
 
 import pytest
@@ -27,7 +28,7 @@ def sigints():
 def test_a_logged_full_disk_error_is_taken_over_and_stops_the_study_once(tmp_path, sigints, caplog):
     caplog.set_level(logging.WARNING)
     guard = DiskGuard([tmp_path, tmp_path / "not-yet"], "s1")
-    assert guard.folders == [tmp_path.resolve()], "one folder per disk"
+    assert guard.folders == guard.disks == [tmp_path.resolve()], "a folder not made yet is watched through its parent"
     guard.setup()
     try:
         assert (tmp_path / RESERVE_NAME).is_file()
@@ -68,3 +69,24 @@ def test_only_a_full_disk_holds_a_failing_trial(monkeypatch):
     assert time.monotonic() - start < 0.2
     hold_trial(OSError(errno.ENOSPC, "No space left on device"))
     assert time.monotonic() - start >= 0.3
+
+
+def test_a_read_only_disk_stops_the_study(tmp_path, sigints):
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        guard = DiskGuard([folder], "s1")
+        guard.setup()
+        guard.check()
+        assert guard.problem is None
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        guard.check()
+        assert len(sigints) == 1 and guard.problem[0] == "read-only"
+        guard.close()
+        with pytest.raises(DiskFullError, match=f"the disk holding {folder.resolve()} is read-only"):
+            guard.raise_if_stopped([])
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tfcli.errors import DiskFullError
-from tfcli.tracking.disk_space import FULL, LOW_WATER_BYTES, Reserve, disk_problem, free_bytes, is_read_only, text_problem
+from tfcli.tracking.disk_space import FULL, LOW_WATER_BYTES, READ_ONLY, Reserve, disk_problem, free_bytes, is_read_only, text_problem
 
 #: How long a trial whose checkpoint met a full disk waits for the driver to stop it before
 #: its error goes the usual way (a worker whose own disk is full, on another node).
@@ -58,15 +58,16 @@ def hold_trial(err: BaseException) -> None:
 
 
 def study_folders(storage_path: str, callbacks: list) -> list[Path]:
-    """The local folders a study writes to: Ray's storage (unless a URI) and the store of
-    every callback that has a ``tracking`` (a server store has none on this machine)."""
-    folders = [] if "://" in storage_path else [Path(storage_path)]
+    """The local folders a study writes to: the store of every callback that has a
+    ``tracking`` (a server store has none on this machine), then Ray's storage (unless a
+    URI). A disk's reserve goes in the first of its folders: the store's, where there is one."""
+    folders: list = []
     for callback in callbacks:
         tracking = getattr(callback, "tracking", None)
-        if tracking is None:
-            continue
-        db = tracking.sqlite_path
-        folders += [p for p in (db.parent if db else None, tracking.artifact_root) if p is not None]
+        db = getattr(tracking, "sqlite_path", None)
+        folders += [p for p in (db.parent if db else None, getattr(tracking, "artifact_root", None)) if p is not None]
+    if "://" not in storage_path:
+        folders.append(storage_path)
     return [Path(p) for p in folders]
 
 
@@ -105,15 +106,15 @@ class DiskGuard:
 
     def __init__(self, folders: list[Path], name: str):
         self.name = name
+        self.folders = list(dict.fromkeys(_existing(f) for f in folders))
         by_disk: dict[int, Path] = {}
-        for folder in folders:
-            folder = _existing(folder)
+        for folder in self.folders:
             try:
                 by_disk.setdefault(os.stat(folder).st_dev, folder)
             except OSError:
                 continue
-        self.folders = list(by_disk.values())
-        self.reserves = [Reserve(f) for f in self.folders]
+        self.disks = list(by_disk.values())  # one folder per disk: room is measured and reserved per disk
+        self.reserves = [Reserve(f) for f in self.disks]
         self.problem: Optional[tuple[str, Path]] = None
         self._noticed: Optional[str] = None
         self._filter = _DiskErrorLogs(self)
@@ -170,24 +171,24 @@ class DiskGuard:
         if kind == FULL:
             what, fix = f"the disk holding {folder} is full", "free some space on it"
         else:
-            what, fix = f"the disk holding {folder} is read-only", "make it writable"
-        lost = f"; {len(lost_work)} write(s) to MLflow before the stop were lost" if lost_work else ""
+            what, fix = f"the disk holding {folder} is read-only (or the folder cannot be written)", "make it writable"
+        closed = f"but {len(lost_work)} write(s) to MLflow were lost" if lost_work else "and its runs are closed"
         raise DiskFullError(
-            f"{what}: the study stopped and its runs are closed{lost}; {fix}, then continue with: "
-            f"tfcli study resume {self.name}"
+            f"{what}: the study stopped {closed}; {fix}, then continue with: tfcli study resume {self.name}"
         )
 
     def _measure(self) -> Optional[tuple[str, Path]]:
         for folder in self.folders:
             if is_read_only(folder):
-                return ("read-only", folder)
+                return (READ_ONLY, folder)
+        for folder in self.disks:
             room = free_bytes(folder)
             if room is not None and room < LOW_WATER_BYTES:
                 return (FULL, folder)
         return None
 
     def _fullest(self) -> Path:
-        return min(self.folders, key=lambda f: free_bytes(f) or 0) if self.folders else Path.cwd()
+        return min(self.disks, key=lambda f: free_bytes(f) or 0) if self.disks else Path.cwd()
 
     def _trial_failed(self, trial: Any) -> None:
         from tfcli.tracking.ray_trial import trial_error_text
