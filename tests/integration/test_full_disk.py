@@ -5,7 +5,8 @@ The project (its MLflow store and Ray's storage, ``./mlruns/ray`` by default) li
 small tmpfs mounted by the test (root only, as here and in CI). Once the first trial has
 logged a step, the test fills the disk to the last byte, as another program would; later it
 grows the tmpfs (``mount -o remount,size=``) and resumes. Where mounting is not allowed, the
-same study runs with its store folder made unwritable instead (a read-only store).
+same study runs with its store's artifact folder made unwritable instead (a read-only store;
+root writes to it anyway, so as root without mounting the test is skipped).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def test_disk_full_mid_study_stops_in_one_line_and_resumes(small_disk):
         if refused is None:
             filler = fill(project)
         else:
-            os.chmod(project / "mlruns", 0o555)
+            os.chmod(project / "mlruns" / "artifacts", 0o555)
         out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
@@ -140,7 +141,7 @@ def test_disk_full_mid_study_stops_in_one_line_and_resumes(small_disk):
         subprocess.run(["mount", "-o", "remount,size=256m", str(project)], check=True)
         assert not (project / "mlruns" / RESERVE_NAME).exists(), "the reserve goes when the study ends"
     else:
-        os.chmod(project / "mlruns", 0o755)
+        os.chmod(project / "mlruns" / "artifacts", 0o755)
     assert_no_run_running(project)
     finished = {c.data.tags["tfcli.trial_id"]: (c.info.run_id, c.info.end_time) for c in study_runs(project, NAME)[1] if c.info.status == "FINISHED"}
 
