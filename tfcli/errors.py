@@ -62,6 +62,13 @@ class StudyError(UserError):
     """A study that cannot be started, resumed or found."""
 
 
+class DiskFullError(StudyError):
+    """A study stopped because a disk it writes to is full or read-only: its runs are closed
+    and it resumes once there is room. Exit code 1, not 2: the study file was not at fault."""
+
+    exit_code = 1
+
+
 class ClusterError(UserError):
     """An unreachable Ray cluster or tracking server, or a cluster that is set up wrong."""
 

@@ -129,7 +129,7 @@ class TfcliGroup(TyperGroup):
             message = str(err).strip() or type(err).__name__
             located = isinstance(err, StudySpecError)
             typer.echo(message if located else f"error: {message}", err=True)
-            ctx.exit(EXIT_USER_ERROR)
+            ctx.exit(getattr(err, "exit_code", EXIT_USER_ERROR))
 
 
 app = typer.Typer(

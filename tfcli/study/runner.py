@@ -55,6 +55,7 @@ from typing import Callable, Iterator
 
 from tfcli import crash_points
 from tfcli.errors import StudyError
+from tfcli.study.disk_full import disk_guard
 from tfcli.study.outcome import StudyOutcome, _summaries
 from tfcli.study.ray_internals import set_tuner_callbacks
 from tfcli.cluster.signals import connect_shielded, sigterm_as_interrupt
@@ -412,6 +413,7 @@ def _connected_run(
 ) -> StudyOutcome:
     """:func:`run_study` once the experiment is located: on Ray, from connecting to shutting down."""
     started = connect_shielded(lambda: connect(address))
+    disk = disk_guard(storage_path, callbacks, spec.name)
     try:
         _preflight(address, storage_path)
         payload = study_payload(spec, study_id=study_id, experiment=exp_name)
@@ -422,10 +424,12 @@ def _connected_run(
             # search.initial runs only in the study's first experiment, not in extensions or rebuilds.
             tuner = _new_tuner(wrapped, spec, exp_name, storage_path, initial=exp_name == spec.name and not search.get("rerun"), **search)
             crash_points.reached(crash_points.AFTER_TUNER_SAVED)
-        outcome = _fit(tuner, spec, callbacks, progress, exp_name, path, guard)
+        outcome = _fit(tuner, spec, [*callbacks, disk], progress, exp_name, path, guard)
+        disk.raise_if_stopped(outcome.lost_work)
         if after_fit is not None and not outcome.resumable and not outcome.lost_work:
             outcome = dataclasses.replace(outcome, notes=[*outcome.notes, *_closing_work(after_fit, guard, spec.name)])
         return outcome
     finally:
+        disk.close()
         if started:
             disconnect()

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from tfcli.errors import DivergedError
 from tfcli.spec.objective import objectives, scheduler_objective
 from tfcli.spec.trial import spec_from_payload
+from tfcli.study.disk_full import hold_trial
 from tfcli.study.ray_internals import trial_session
 
 #: Result key of a trial's last report when it failed in a way that must not be retried.
@@ -69,6 +70,7 @@ def trial(config: dict[str, Any], target: Callable, study: dict[str, Any]) -> No
     except Exception as err:
         kind = _failure_kind(err)
         if kind is None:
+            hold_trial(err)  # a full disk: wait to be stopped, not retried (tfcli.study.disk_full)
             raise
         tune.report(failure_result(study, kind, err, seen.get("step", 0)))
 
