@@ -92,7 +92,7 @@ class Postgres:
         _own(pwfile)
         self._run(
             "initdb", "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}", "--auth=scram-sha-256",
-            "--encoding=UTF8", "--locale=C", "--no-sync",
+            "--encoding=UTF8", "--locale=C",
         )
         pwfile.unlink()
         self.start()
@@ -100,8 +100,7 @@ class Postgres:
 
     def start(self) -> None:
         self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(START_TIMEOUT_S),
-            "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start",
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start",
         )
         wait_until(lambda: port_open(self.port), START_TIMEOUT_S, "PostgreSQL's port")
 
@@ -118,7 +117,7 @@ class Postgres:
         if pid is None:
             return
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop", timeout_s=60)
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout_s=90)
         except (AssertionError, subprocess.TimeoutExpired):
             pass
         if _alive(pid):
