@@ -27,7 +27,7 @@ from tests.cluster import postgres as pg
 from tests.cluster.conftest import tiny_study
 from tests.cluster.services import base_env, mlflow_server, run_tfcli, scratch_dir, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 NAME = "team"
 MLFLOW_CHATTER = ("🏃 View run", "🧪 View experiment")
