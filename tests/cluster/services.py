@@ -289,7 +289,7 @@ def mlflow_server(
 
     The store is ``backend_uri`` (a PostgreSQL database, say), else a SQLite file in ``root``;
     ``template_db``: an empty, migrated SQLite store to start from (migrating takes the server ~20 s;
-    an empty PostgreSQL database 60 to 80 s at a load of 10 to 20: give it ``start_timeout_s``).
+    an empty PostgreSQL database 30 to 80 s at a load of 9 to 20: give it ``start_timeout_s``).
     """
     if template_db is not None:
         shutil.copy(template_db, root / "server.db")
