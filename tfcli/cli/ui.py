@@ -54,6 +54,21 @@ def _open_when_up(health: str, url: str, server) -> None:
     threading.Thread(target=wait_then_open, daemon=True).start()
 
 
+def _print_views(header: str, base: str, studies, open_browser: bool = False) -> None:
+    """The UI's address and each study's runs view; with ``open_browser``, open the first (a server's UI)."""
+    import webbrowser
+
+    from tfcli.tracking import study_url
+
+    typer.echo(header)
+    for study in studies:
+        typer.echo(f"  {study.name}: {study_url(base, study.experiment_id)}")
+    if not studies:
+        typer.echo("  (no studies in this store yet)")
+    if open_browser:
+        webbrowser.open(study_url(base, studies[0].experiment_id) if studies else base)
+
+
 def ui(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to serve on.", min=1, max=65535)] = 5000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind; 127.0.0.1 keeps it on this machine, 0.0.0.0 opens it to the network.")] = "127.0.0.1",
@@ -62,17 +77,19 @@ def ui(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the first study's runs in a browser once the server answers.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show the server's own log (a line per request).")] = False,
 ) -> None:
-    """Serve the MLflow UI on the study store and print the runs view of each study."""
+    """Serve the MLflow UI on the study store and print the runs view of each study.
+
+    A tracking server already serves it: its address and the studies' runs views are printed.
+    """
     tracking = check_tracking(resolve_tracking(tracking_uri))
+    if tracking.is_remote:
+        _print_views(f"MLflow UI of the server {tracking.uri}", tracking.uri.rstrip("/"), list_studies(tracking), open_browser)
+        return
     command = ui_command(tracking, host=host, port=port, workers=workers, verbose=verbose)
     _check_port(host, port)
     base = f"http://{_url_host(host)}:{port}"
     studies = list_studies(tracking)
-    typer.echo(f"MLflow UI on {tracking.uri} at {base}  (Ctrl+C stops it)")
-    for study in studies:
-        typer.echo(f"  {study.name}: {study_url(base, study.experiment_id)}")
-    if not studies:
-        typer.echo("  (no studies in this store yet)")
+    _print_views(f"MLflow UI on {tracking.uri} at {base}  (Ctrl+C stops it)", base, studies)
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"Note: bound to {host}: anyone who can reach this machine can read (and write) the store.", err=True)
     # The server stays in this process group, so stopping the group stops it too.
