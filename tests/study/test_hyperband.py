@@ -32,7 +32,7 @@ def test_only_tunes_hyperband_is_settled():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(150)
 @pytest.mark.parametrize("attempt", [1, 2, 3])
 def test_hyperband_trials_that_reach_the_last_milestone_together_end(ray_session, tmp_path, attempt):
     (tmp_path / "lockstep").write_text("2")

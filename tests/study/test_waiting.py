@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
@@ -53,9 +54,12 @@ class Listener:
         self.states.append((trial_id, state))
 
     def on_notice(self, text):
+        self.notices.append(text)
+        self.free()
+
+    def free(self):
         import ray
 
-        self.notices.append(text)
         for hog in self.hogs:
             ray.kill(hog)
 
@@ -75,7 +79,12 @@ def test_a_study_whose_cpus_are_held_elsewhere_says_so_and_runs_once_they_are_fr
     assert all(ray_session.get([h.ready.remote() for h in hogs], timeout=120))
     listener = Listener(hogs)
     spec = make_spec(tmp_path, search={"num_samples": 2})
-    outcome = run_study(spec, fakes.fake_trainable, storage=str(tmp_path / "ray"), callbacks=[], study_id="test", progress=listener)
+    unstuck = threading.Timer(60, listener.free)  # without a notice the study still ends, and fails below
+    unstuck.start()
+    try:
+        outcome = run_study(spec, fakes.fake_trainable, storage=str(tmp_path / "ray"), callbacks=[], study_id="test", progress=listener)
+    finally:
+        unstuck.cancel()
 
     assert outcome.finished == 2
     assert len(listener.notices) == 1, listener.notices
@@ -84,3 +93,18 @@ def test_a_study_whose_cpus_are_held_elsewhere_says_so_and_runs_once_they_are_fr
         listener.notices[0],
     )
     assert match and match.group(1) in {t.trial_id for t in outcome.trials}
+
+
+def test_the_live_display_prints_the_notice_as_a_line():
+    import io
+
+    from rich.console import Console
+
+    from tfcli.cli.study_live import StudyLive
+
+    out = io.StringIO()
+    live = StudyLive(Console(file=out, width=200), make_spec(), total=2)
+    text = "waiting for resources: trial 1 needs 1 CPU, 0 of 2 free (2 by other Ray work or trials still starting)"
+    with live:
+        live.on_notice(text)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d " + re.escape(text), out.getvalue().strip())
