@@ -9,6 +9,10 @@ import pytest
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("COLUMNS", "200")
+# Ray starts its workers at niceness 15, below the other test process of -n 2: while that one
+# computes, the trials of a study here got a few percent of a core and took minutes to start.
+# Every Ray the suite starts (in process or through a tfcli subprocess) inherits this.
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 
 @pytest.fixture(autouse=True)

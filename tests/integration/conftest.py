@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_ray import start_local_ray
+
 TINY_STUDY = """\
 name: {name}
 task: {{type: {task}, data: 'builtin:{data}'}}
@@ -67,7 +69,7 @@ def ray_session():
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, logging_level="WARNING")
+    start_local_ray(ignore_reinit_error=True)
     yield ray
     ray.shutdown()
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_ray import start_local_ray
+
 REAL_STUDY = "tiny-report"
 STUDY_YAML = f"""\
 name: {REAL_STUDY}
@@ -69,7 +71,7 @@ def real_study(tmp_path_factory) -> RealStudy:
     study_id = "report-test-0001"
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        start_local_ray()
     try:
         callback = tr.MlflowStudyCallback(tracking, spec, study_id, study_file=None)
         outcome = run_study(spec, train_trial, storage=str(root / "ray"), callbacks=[callback], study_id=study_id)

@@ -36,6 +36,7 @@ def ray_session():
     import ray
     from ray import cloudpickle
 
+    from tests.local_ray import start_local_ray
     from tests.study import fakes
 
     # Workers cannot import the test package; ship the fake trainables by value.
@@ -43,6 +44,6 @@ def ray_session():
     if ray.is_initialized():  # someone else's Ray: use it, and leave it to them
         yield ray
         return
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    start_local_ray()
     yield ray
     ray.shutdown()

@@ -47,6 +47,26 @@ def _delay(study: dict) -> float:
     return 0.15
 
 
+def _lockstep(study: dict, step: int, timeout_s: float = 3.0) -> None:
+    """With a ``lockstep`` file (a group size) in the study folder, trials report each step
+    in groups: each waits until its group has reached the step, so their results reach the
+    driver together."""
+    base = study.get("base_dir")
+    path = os.path.join(base or "", "lockstep")
+    if not base or not os.path.exists(path):
+        return
+    with open(path) as f:
+        group = int(f.read().strip())
+    folder = os.path.join(base, "lockstep-steps", str(step))
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, uuid.uuid4().hex), "w").close()
+    position = len(os.listdir(folder))
+    wanted = -(-position // group) * group
+    deadline = time.monotonic() + timeout_s
+    while len(os.listdir(folder)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
 def fake_trainable(config: dict, study: dict) -> None:
     from ray import tune
 
@@ -77,6 +97,7 @@ def fake_trainable(config: dict, study: dict) -> None:
             raise DivergedError(f"loss is nan at step {step}")
         if seed == FLAKY and step > 2 * every and start == 0:
             raise RuntimeError("a flaky failure")
+        _lockstep(study, step)
         with tempfile.TemporaryDirectory() as folder:
             with open(os.path.join(folder, "state.json"), "w") as f:
                 json.dump({"step": step, "config": config}, f)

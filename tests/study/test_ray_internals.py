@@ -56,6 +56,20 @@ def test_the_checkpoint_manager_fields_the_tracking_callback_reads():
     assert hasattr(importlib.import_module("ray.tune.experiment.trial"), "_TrainingRunMetadata")
 
 
+def test_hyperband_keeps_each_trials_bracket():
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers import HyperBandScheduler
+    from ray.tune.schedulers.hyperband import _Bracket
+
+    scheduler = HyperBandScheduler(time_attr="step", metric="bleu", mode="max", max_t=40)
+    trial = Trial("fake", stub=True)
+    scheduler.on_trial_add(None, trial)
+    [(found, bracket)] = ray_internals.hyperband_trial_brackets(scheduler)
+    assert found is trial and isinstance(bracket, _Bracket)
+    assert bracket.current_trials() == [trial] and bracket.finished() is False
+    assert trial.is_saving is False and Trial.PAUSED == "PAUSED"
+
+
 def test_optuna_distributions_answer_contains():
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 

@@ -17,6 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.local_ray import start_local_ray
+
 from tfcli.errors import ClusterError, StudyError, UserError
 from tfcli import tracking as tr
 from tfcli.records import TrialStatus
@@ -387,7 +389,7 @@ def ray_session():
 
     # Ray's workers cannot import this test module: ship its trainables by value.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    start_local_ray(configure_logging=False)
     yield ray
     ray.shutdown()
 

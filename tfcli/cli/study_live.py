@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from tfcli.cli.log_lines import StudyLines, duration, short, status_every_s
+from tfcli.cli.log_lines import StudyLines, duration, short, stamp, status_every_s
 from tfcli.records import TrialState
 from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
@@ -125,6 +125,11 @@ class StudyLive:
             self._refresh()
             if self.lines_started:
                 self.lines.state(trial_id, self.trials[trial_id], previous, error)
+
+    def on_notice(self, text: str) -> None:
+        """A line about the study as a whole (what it waits for), printed above the table."""
+        with self.lock:
+            self.screen.print(stamp(text) if self.lines is not None else text, markup=False, highlight=False)
 
     # Rendering -----------------------------------------------------------------------------
     def _refresh(self) -> None:

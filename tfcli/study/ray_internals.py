@@ -21,6 +21,10 @@ them changes shape: re-check this module against the new version before updating
 - :func:`skip_qmc_samples`: ``QMCSampler._find_sample_id`` (checked against Optuna 5.1.0),
   which advances the study's Sobol counter; an extension's new Optuna study would otherwise
   start the sequence again and repeat the first configurations.
+- :func:`hyperband_trial_brackets`: ``HyperBandScheduler._trial_info`` (trial -> its
+  ``_Bracket`` and band) and the bracket's ``finished()`` and ``current_trials()``, which
+  :mod:`tfcli.study.hyperband` reads to find a trial that HyperBand left paused for good (Tune
+  has no public view of a scheduler's brackets).
 
 Imports Ray only inside functions (trial_wrapper imports this module on every worker).
 """
@@ -52,6 +56,12 @@ def trial_session() -> Any | None:
     except ImportError:  # a Ray without this internal
         return None
     return get_session()
+
+
+def hyperband_trial_brackets(scheduler: Any) -> list[tuple[Any, Any]]:
+    """(trial, bracket) for every trial a ``HyperBandScheduler`` has placed in a bracket; each
+    bracket answers ``finished()`` and ``current_trials()``."""
+    return [(trial, info[0]) for trial, info in list(scheduler._trial_info.items())]
 
 
 def distribution_contains(dist: Any, value: Any) -> bool:

@@ -61,9 +61,11 @@ from tfcli.study.ray_internals import set_tuner_callbacks
 from tfcli.cluster.signals import connect_shielded, sigterm_as_interrupt
 from tfcli.cluster.connect import connect, disconnect
 from tfcli.spec.schema import StudySpec
+from tfcli.study.hyperband import settled
 from tfcli.study.storage import experiment_path, resolve_storage
 from tfcli.spec.trial import study_payload
 from tfcli.study.trial_wrapper import trial
+from tfcli.study.waiting import notice_callback
 from tfcli.study.watch import Progress, _watch_class
 
 #: Seconds between experiment-state saves (Tune's default is at least 10). A driver killed
@@ -236,7 +238,7 @@ def _tune_config(spec: StudySpec, *, num_samples, max_concurrent, points_to_eval
             rerun=rerun,
             initial=initial,
         ),
-        scheduler=make_scheduler(spec),
+        scheduler=settled(make_scheduler(spec)),
         num_samples=num_samples or spec.search.num_samples,
         time_budget_s=spec.budget.time_seconds,
         # A new trial reuses a finished trial's worker process: torch, tfcli and
@@ -301,7 +303,7 @@ def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path:
 
     metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     watch = _watch_class()(progress, spec.train.max_steps)
-    _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch])
+    _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch, notice_callback(progress)])
     start = time.monotonic()
     interrupted_twice = False
     with _study_environment(spec):

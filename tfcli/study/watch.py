@@ -68,6 +68,14 @@ class Tracked:
         else:
             hook(name, state, config, error)
 
+    def on_notice(self, text: str) -> None:
+        """A line about the study as a whole (what it waits for), passed on as it is."""
+        hook = getattr(self.progress, "on_notice", None)
+        if hook is not None:
+            hook(text)
+        else:
+            logger.warning(text)
+
 
 class _WatchHooks:
     """The hooks of the driver-side Tune callback: forwards progress and notices SIGINT.
