@@ -19,6 +19,7 @@ HEAVY = ("torch", "ray", "mlflow", "pandas", "sklearn", "plotly")
 #: (file, function, module imported inside it): why it is imported there.
 DEFERRED = {
     ("cluster.py", "check", "ray"): "Ray: only `tfcli cluster check` joins a cluster",
+    ("study.py", "_print_dry_run", "tfcli.study.space_dry_run"): "Ray Tune's searchers: only a dry run draws configurations",
 }
 
 #: Files other helpers of issue 24 rework; their owners bring them under the rule.

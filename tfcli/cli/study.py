@@ -41,7 +41,6 @@ from tfcli.study.lifecycle import (
     resume_study,
     start_study,
 )
-from tfcli.study.space import describe_trials
 from tfcli.tracking import check_tracking, list_studies, readable_tracking, resolve_tracking, trial_records
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
@@ -209,6 +208,8 @@ def start(
 
 
 def _print_dry_run(spec, num_samples: int | None, screen, output: OutputFormat = OutputFormat.table) -> None:
+    from tfcli.study.space_dry_run import describe_trials  # Ray Tune's searchers: only for a dry run
+
     total = trial_count(spec, num_samples)
     shown = min(total, 10)
     rows = describe_trials(spec, shown)
