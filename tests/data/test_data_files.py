@@ -222,6 +222,13 @@ def test_a_line_longer_than_the_limit_is_refused_with_its_length_and_the_setting
     assert len(read_file("translation", p, max_line_length=length)) == 2  # the limit is inclusive
 
 
+def test_a_line_break_is_not_counted(tmp_path):
+    p = write(tmp_path / "t.tsv", "a\tb\r\n" + "x" * 98 + "\ty\r\n")
+    assert len(read_file("translation", p, max_line_length=100)) == 2
+    with pytest.raises(DataError, match=r"t.tsv:2: a line of 100 characters is longer than data.max_line_length \(99\)"):
+        read_file("translation", p, max_line_length=99)
+
+
 def test_a_csv_field_over_the_limit_is_refused_even_across_lines(tmp_path):
     """A quoted CSV field may span lines, each short: the field itself is measured, past the
     csv module's own 131,072-character limit too."""
