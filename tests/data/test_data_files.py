@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -170,3 +171,78 @@ def test_a_byte_that_is_not_utf8_is_located_by_line_and_column(tmp_path):
     with pytest.raises(DataError) as err:
         read_file("translation", str(bad))
     assert str(err.value).startswith(f"{bad}:3: not UTF-8 text (invalid continuation byte at column 3)")
+
+
+def test_a_line_with_a_separator_is_a_record_even_if_its_fields_are_only_spaces(tmp_path):
+    """Issue 27: ``"   \\t   "`` was skipped as a blank line; it is a record with empty fields."""
+    p = write(tmp_path / "train.tsv", "a\tb\n   \t   \n")
+    with pytest.raises(DataError) as err:
+        read_file("translation", p)
+    assert str(err.value) == f"{p}:2: empty source (only spaces)"
+    p = write(tmp_path / "train.csv", "source,target\na,b\n  ,  \n")
+    with pytest.raises(DataError) as err:
+        read_file("translation", p)
+    assert str(err.value) == f"{p}:3: empty source (only spaces)"
+    p = write(tmp_path / "quoted.csv", 'text,label\na,b\n"",""\n')
+    with pytest.raises(DataError, match=r"quoted.csv:3: empty text$"):
+        read_file("classification", p)
+    p = write(tmp_path / "train.jsonl", '{"source": "a", "target": "b"}\n{"source": "  ", "target": "\\t"}\n')
+    with pytest.raises(DataError, match=r"train.jsonl:2: empty source \(only spaces\)"):
+        read_file("translation", p)
+
+
+def test_a_line_of_only_spaces_without_a_separator_is_still_blank(tmp_path):
+    p = write(tmp_path / "train.tsv", "a\tb\n   \n\r\nc\td\n")
+    assert read_file("translation", p) == [Seq2SeqExample("a", "b"), Seq2SeqExample("c", "d")]
+    p = write(tmp_path / "train.csv", "source,target\na,b\n   \n\nc,d\n")
+    assert read_file("translation", p) == [Seq2SeqExample("a", "b"), Seq2SeqExample("c", "d")]
+    p = write(tmp_path / "train.jsonl", '{"source": "a", "target": "b"}\n  \t \n')
+    assert read_file("translation", p) == [Seq2SeqExample("a", "b")]
+
+
+@pytest.mark.parametrize(
+    "name,line",
+    [
+        ("t.tsv", "{long}\tb"),
+        ("t.jsonl", '{{"source": "{long}", "target": "b"}}'),
+        ("t.csv", "{long},b"),
+    ],
+)
+def test_a_line_longer_than_the_limit_is_refused_with_its_length_and_the_setting(tmp_path, name, line):
+    header = "source,target\n" if name.endswith(".csv") else ""
+    good = line.format(long="a" * 10)
+    p = write(tmp_path / name, header + good + "\n" + line.format(long="x" * 200) + "\n")
+    length = len(line.format(long="x" * 200))
+    with pytest.raises(DataError) as err:
+        read_file("translation", p, max_line_length=100)
+    assert str(err.value) == (
+        f"{p}:{2 + bool(header)}: a line of {length:,} characters is longer than data.max_line_length (100); "
+        "shorten or remove it, or raise data.max_line_length in the study file"
+    )
+    assert len(read_file("translation", p, max_line_length=length)) == 2  # the limit is inclusive
+
+
+def test_a_line_break_is_not_counted(tmp_path):
+    p = write(tmp_path / "t.tsv", "a\tb\r\n" + "x" * 98 + "\ty\r\n")
+    assert len(read_file("translation", p, max_line_length=100)) == 2
+    with pytest.raises(DataError, match=r"t.tsv:2: a line of 100 characters is longer than data.max_line_length \(99\)"):
+        read_file("translation", p, max_line_length=99)
+
+
+def test_a_csv_field_over_the_limit_is_refused_even_across_lines(tmp_path):
+    """A quoted CSV field may span lines, each short: the field itself is measured, past the
+    csv module's own 131,072-character limit too."""
+    field = "word\n" * 40_000
+    p = write(tmp_path / "t.csv", f'source,target\na,b\n"{field}",c\n')
+    with pytest.raises(DataError) as err:
+        read_file("translation", p, max_line_length=1_000)
+    assert str(err.value).startswith(f"{p}:40003: a field of 200,000 characters is longer than data.max_line_length (1,000)")
+    assert read_file("translation", p, max_line_length=200_000)[1] == Seq2SeqExample(field, "c")
+
+
+def test_a_ten_megabyte_line_is_refused_quickly_by_default(tmp_path):
+    p = write(tmp_path / "t.tsv", "a\tb\n" * 1000 + "x" * 10_000_000 + "\ty\n")
+    started = time.perf_counter()
+    with pytest.raises(DataError, match=r"t.tsv:1001: a line of 10,000,002 characters is longer than data.max_line_length \(100,000\)"):
+        read_file("translation", p)
+    assert time.perf_counter() - started < 1.0

@@ -80,6 +80,7 @@ BROKEN = [
     ("eval-every-beyond-max-steps", edit("eval_every: 50", "eval_every: 500"), 12, "train.eval_every", "eval_every <= max_steps"),
     ("bad-duration", edit("time: 10m", "time: soon"), 21, "budget.time", "duration"),
     ("negative-failures", edit("max_failures: 1", "max_failures: -1"), 21, "budget.max_failures", "greater than or equal to 0"),
+    ("max-line-length-not-positive", VALID + "data: {max_line_length: 0}\n", 22, "data.max_line_length", "greater than or equal to 1"),
     ("bad-name", edit("name: demo", "name: 'my study!'"), 1, "name", "pattern"),
     ("duplicate-key", edit("  heads: 4\n", "  heads: 4\n  heads: 8\n"), 8, "model.heads", "duplicate key"),
     ("pbt-without-random", edit("scheduler: {type: asha, grace_period: 50}", "scheduler: {type: pbt}").replace("method: random", "method: tpe"), 20, "scheduler.type", "needs search.method random"),
@@ -159,6 +160,7 @@ def test_defaults_are_filled():
     assert spec.model.d_model == 128 and spec.search.method == "random"
     ter = load_spec_text("name: x\ntask: {type: translation, data: 'builtin:dates'}\nobjective: {metric: ter}\n")
     assert ter.primary_objective.mode == "min"
+    assert spec.data.max_line_length == 100_000
 
 
 def test_relative_data_paths_resolve_against_the_study_folder(tmp_path):

@@ -18,7 +18,12 @@ qa              (not supported)              ``context``, ``question``, ``answer
 
 Every problem a user can cause is a :class:`~tfcli.errors.DataError` that names the file and,
 for a bad record, its line: ``train.tsv:17: expected 2 tab-separated fields, got 3``.
-Blank lines are skipped. Files are read as UTF-8 (a byte order mark is allowed).
+Files are read as UTF-8 (a byte order mark is allowed).
+
+Blank lines (nothing, or only spaces) are skipped. A line with a field separator (a tab in
+TSV, a comma in CSV) is a record, not a blank line: a field of only spaces in it is refused as
+empty, as it is in JSONL. A line longer than ``data.max_line_length`` characters (default
+100,000), or a CSV field longer than that, is refused before it is parsed.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ import csv
 import io
 import json
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample, Splits
+from tfcli.spec.schema import DEFAULT_MAX_LINE_LENGTH
 from tfcli.spec.tasks import TASK_TYPES
 from tfcli.errors import DataError
 
@@ -94,7 +101,7 @@ class _Record:
         if not isinstance(value, str):
             raise self.fail(f"{field} must be a string, but got {type(value).__name__} {value!r}")
         if not value.strip():
-            raise self.fail(f"empty {field}")
+            raise self.fail(f"empty {field}" + (" (only spaces)" if value else ""))
         return value
 
     def label(self, value, column: str) -> str:
@@ -215,7 +222,7 @@ def _read_tsv(task: str, path: str, text: str) -> list:
     out = []
     for lineno, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
-        if not line.strip():
+        if not line.strip() and "\t" not in line:
             continue
         parts = line.split("\t")
         rec = _Record(task, f"{path}:{lineno}")
@@ -246,7 +253,23 @@ def _read_jsonl(task: str, path: str, text: str, columns: dict[str, str]) -> lis
     return out
 
 
-def _read_csv(task: str, path: str, text: str, columns: dict[str, str]) -> list:
+@contextmanager
+def _csv_fields_up_to(length: int):
+    """Lift the csv module's own field limit (131,072) while a file is read, so that a long
+    field meets ``data.max_line_length``'s error, and put it back after."""
+    previous = csv.field_size_limit(max(csv.field_size_limit(), length))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _read_csv(task: str, path: str, text: str, columns: dict[str, str], max_line_length: int) -> list:
+    with _csv_fields_up_to(len(text) + 1):
+        return _csv_records(task, path, text, columns, max_line_length)
+
+
+def _csv_records(task: str, path: str, text: str, columns: dict[str, str], max_line_length: int) -> list:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -272,20 +295,47 @@ def _read_csv(task: str, path: str, text: str, columns: dict[str, str]) -> list:
             break
         except csv.Error as err:
             raise DataError(f"{path}:{reader.line_num}: {err}") from None
-        if not row or all(not cell.strip() for cell in row):
+        if len(row) <= 1 and not "".join(row).strip():
             continue
         rec = _Record(task, f"{path}:{reader.line_num}")
         if len(row) != len(header):
             raise rec.fail(f"expected {len(header)} comma-separated fields, got {len(row)}")
+        longest = max(map(len, row))
+        if longest > max_line_length:
+            raise rec.fail(f"a field of {longest:,} characters{_OVER_LIMIT.format(limit=max_line_length)}")
         values = {field: row[i] for field, i in index.items()}
         out.append(rec.example(values, columns))
     return out
 
 
+def _refuse_long_line(path: str, text: str, max_line_length: int) -> None:
+    """Refuse the first line of ``text`` longer than ``max_line_length`` characters, in linear time."""
+    if len(text) <= max_line_length:
+        return
+    lines = text.split("\n")
+    if max(map(len, lines)) <= max_line_length:
+        return
+    for lineno, line in enumerate(lines, start=1):
+        length = len(line.rstrip("\r"))
+        if length > max_line_length:
+            raise DataError(f"{path}:{lineno}: a line of {length:,} characters{_OVER_LIMIT.format(limit=max_line_length)}")
+
+
+_OVER_LIMIT = (
+    " is longer than data.max_line_length ({limit:,}); shorten or remove it, "
+    "or raise data.max_line_length in the study file"
+)
+
+
 def read_file(
-    task: str, path: str, *, format: str | None = None, columns: dict[str, str] | None = None
+    task: str,
+    path: str,
+    *,
+    format: str | None = None,
+    columns: dict[str, str] | None = None,
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
 ) -> list:
-    """Read one data file of ``task``; an empty file or a bad record is a DataError."""
+    """Read one data file of ``task``; an empty file, an over-long line or a bad record is a DataError."""
     if task not in TASK_TYPES:
         raise DataError(f"task must be one of {', '.join(TASK_TYPES)}, but got {task!r}")
     path = str(path)
@@ -294,12 +344,13 @@ def read_file(
         raise DataError(f"format must be one of {', '.join(FORMATS)}, but got {format!r}")
     mapping = _columns(task, fmt, columns, path)
     text = _read_text(path)
+    _refuse_long_line(path, text, max_line_length)
     if fmt == "tsv":
         examples = _read_tsv(task, path, text)
     elif fmt == "jsonl":
         examples = _read_jsonl(task, path, text, mapping)
     else:
-        examples = _read_csv(task, path, text, mapping)
+        examples = _read_csv(task, path, text, mapping, max_line_length)
     if not examples:
         raise DataError(f"{path}: no examples (the file is empty)")
     return examples
@@ -331,20 +382,23 @@ def load_files(
     format: str | None = None,
     columns: dict[str, str] | None = None,
     seed: int = 0,
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
 ) -> Splits:
     """Read the train, valid and test files of ``task``.
 
     ``format`` (``tsv``, ``jsonl`` or ``csv``) applies to every file; when None, each file's
     format comes from its suffix. ``columns`` maps the task's fields to CSV header names or
-    JSONL keys, e.g. ``{"source": "de", "target": "en"}``.
+    JSONL keys, e.g. ``{"source": "de", "target": "en"}``. A line (or CSV field) longer than
+    ``max_line_length`` characters is refused.
 
     A missing ``valid`` or ``test`` file is carved from the train file: 5% of its examples
     (at least one) for each missing split, chosen deterministically by ``seed``, and taken
     out of the training examples.
     """
-    train_ex = read_file(task, train, format=format, columns=columns)
-    valid_ex = read_file(task, valid, format=format, columns=columns) if valid else None
-    test_ex = read_file(task, test, format=format, columns=columns) if test else None
+    options = {"format": format, "columns": columns, "max_line_length": max_line_length}
+    train_ex = read_file(task, train, **options)
+    valid_ex = read_file(task, valid, **options) if valid else None
+    test_ex = read_file(task, test, **options) if test else None
     missing = [name for name, ex in (("valid", valid_ex), ("test", test_ex)) if ex is None]
     if missing:
         try:

@@ -141,6 +141,10 @@ class TrainSpec(Section):
     seed: int = 1
 
 
+#: The longest line of a data file, in characters, unless ``data.max_line_length`` says otherwise.
+DEFAULT_MAX_LINE_LENGTH = 100_000
+
+
 class DataSpec(Section):
     """How the task's data is prepared: tokenizer, lengths, and built-in set sizes."""
 
@@ -153,6 +157,11 @@ class DataSpec(Section):
     valid_size: Optional[int] = Field(None, ge=1)
     test_size: Optional[int] = Field(None, ge=1)
     seed: int = Field(0, description="Seed of the built-in generators and of carved splits.")
+    max_line_length: int = Field(
+        DEFAULT_MAX_LINE_LENGTH,
+        ge=1,
+        description="Data files: refuse a line (or a CSV field) longer than this many characters.",
+    )
 
 
 class EvalSpec(Section):

@@ -52,8 +52,9 @@ def tokenizer_texts(task: str, examples: list) -> list[str]:
 def load_splits(spec: StudySpec):
     """The study's train, valid and test examples, read and checked as a trial reads them.
 
-    Bad data (a line without a tab, bad JSON, an empty file or split, a missing column, a
-    byte that is not UTF-8) is a :class:`~tfcli.errors.DataError` naming FILE:LINE. ``study
+    Bad data (a line without a tab, a field of only spaces, a line longer than
+    ``data.max_line_length``, bad JSON, an empty file or split, a missing column, a byte that
+    is not UTF-8) is a :class:`~tfcli.errors.DataError` naming FILE:LINE. ``study
     validate`` and ``study start`` call this on the driver, before Ray starts or anything is
     written to the store.
     """
@@ -65,6 +66,7 @@ def load_splits(spec: StudySpec):
         valid_size=d.valid_size,
         test_size=d.test_size,
         seed=d.seed,
+        max_line_length=d.max_line_length,
     )
     for split in SPLITS:
         if not getattr(splits, split):

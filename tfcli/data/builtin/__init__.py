@@ -119,13 +119,15 @@ def load_data(
     valid_size: int | None = None,
     test_size: int | None = None,
     seed: int = 0,
+    max_line_length: int | None = None,
 ) -> Splits:
     """Load a task's data from ``"builtin:NAME"`` or from files.
 
     ``source`` is either ``"builtin:NAME"`` (a set made for ``task``) or a mapping with
     ``train`` and optionally ``valid``, ``test``, ``format`` and ``columns`` (see
     :func:`tfcli.data.files.load_files`). With files, a size caps that split at its first
-    ``size`` examples (after any valid/test carving).
+    ``size`` examples (after any valid/test carving), and ``max_line_length`` (when given) is
+    the longest line a file may hold.
     """
     if task not in TASK_TYPES:
         raise DataError(f"task must be one of {', '.join(TASK_TYPES)}, but got {task!r}")
@@ -135,7 +137,7 @@ def load_data(
             train_size=train_size, valid_size=valid_size, test_size=test_size, seed=seed,
         )
     _check_file_source(source)
-    splits = _load_file_source(task, source, seed)
+    splits = _load_file_source(task, source, seed, max_line_length)
     return _cap_sizes(splits, train=train_size, valid=valid_size, test=test_size)
 
 
@@ -181,7 +183,8 @@ def _cap_sizes(splits: Splits, **sizes: int | None) -> Splits:
     return splits
 
 
-def _load_file_source(task: str, source: dict, seed: int) -> Splits:
+def _load_file_source(task: str, source: dict, seed: int, max_line_length: int | None) -> Splits:
+    limit = {"max_line_length": max_line_length} if max_line_length is not None else {}
     return load_files(
         task,
         train=str(source["train"]),
@@ -190,6 +193,7 @@ def _load_file_source(task: str, source: dict, seed: int) -> Splits:
         format=source.get("format"),
         columns=source.get("columns"),
         seed=seed,
+        **limit,
     )
 
 
