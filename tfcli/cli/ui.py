@@ -56,10 +56,6 @@ def _open_when_up(health: str, url: str, server) -> None:
 
 def _print_views(header: str, base: str, studies, open_browser: bool = False) -> None:
     """The UI's address and each study's runs view; with ``open_browser``, open the first (a server's UI)."""
-    import webbrowser
-
-    from tfcli.tracking import study_url
-
     typer.echo(header)
     for study in studies:
         typer.echo(f"  {study.name}: {study_url(base, study.experiment_id)}")

@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
+
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+import optuna
 
 from tfcli.spec.conditions import active_parameters, is_conditional
 from tfcli.spec.objective import Objective
@@ -102,8 +106,6 @@ def _is_number(value: Any) -> bool:
 
 def distribution_for(name: str, spec: Optional[Mapping[str, Any]], observed: Sequence[Any]):
     """The Optuna distribution of a searched parameter, widened to hold every observed value."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
     spec = spec or {}
     kind = spec.get("distribution")
     numeric = all(_is_number(v) for v in observed)
@@ -161,7 +163,6 @@ def fanova(
             note="importance needs a parameter that varies between finished trials, but every one took a single value"
             + (f" (left out, as inactive in some trials: {', '.join(inactive)})" if inactive else ""),
         )
-    import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -212,9 +213,7 @@ def ped_anova(
     if len({v for _, v in points}) < 2:
         note = f"importance needs {metric} values that differ, but every finished trial scored {points[0][1]:g}"
         return _skip(PED_ANOVA, method, metric, mode, len(points), note, constant)
-    import warnings
 
-    import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -262,8 +261,6 @@ def active_config(config: Mapping[str, Any], params: Mapping[str, Any], paramete
 
 
 def _categorical(distribution) -> bool:
-    from optuna.distributions import CategoricalDistribution
-
     return isinstance(distribution, CategoricalDistribution)
 
 
