@@ -13,14 +13,9 @@ strict ``>``, which gives identical systems p = 1/(R+1), "significant"; this one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from tfcli.metrics.base import SuffStats
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 def resample_weights(n_examples: int, n_resamples: int, seed: int) -> "np.ndarray":

@@ -21,8 +21,6 @@ from tfcli.spec.tasks import TASKS
 from tfcli.metrics.base import Evaluation, SuffStats
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from tfcli.metrics.api import MetricSettings
 
 CLASSIFICATION_METRICS = tuple(m for m in TASKS["classification"].metrics if m != "loss")

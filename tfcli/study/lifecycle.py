@@ -22,23 +22,26 @@ from tfcli.records import TrialStatus
 from tfcli.spec.conditions import active_parameters
 from tfcli.spec.describe import trial_count
 from tfcli.spec.drift import drift_notice
-from tfcli.spec.rules import lockstep_problem
-from tfcli.spec.schema import DataFiles, StudySpec
+from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.held_out import score_on_test
+from tfcli.study.preflight import check_data_files, check_new_study, ensure_new_study, refuse_lockstep, refuse_orphan_ray_state
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
 from tfcli.study.runner import run_study
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
 from tfcli.study.watch import Tracked
-from tfcli.tracking import check_tracking, confirmation_records, list_studies, resolve_tracking, run_tags, study_record, trial_records
+from tfcli.tracking import confirmation_records, list_studies, run_tags, study_record, trial_records
 from tfcli.tracking.baselines import log_baselines
 from tfcli.tracking.claims import create_study_run
-from tfcli.tracking.locks import refuse_if_locked, study_lock
+from tfcli.tracking.locks import study_lock
 from tfcli.tracking.superseded import supersede_runs
 from tfcli.train.prepare import load_splits
 from tfcli.train.trainable import train_trial
 
 log = logging.getLogger(__name__)
+
+#: Re-exported: the CLI and the tests import the pre-flight checks from here as well.
+__all__ = ["check_data_files", "check_new_study", "ensure_new_study"]
 
 TAG_RAY_STORAGE = "tfcli.ray_storage"
 TAG_BASE_DIR = "tfcli.base_dir"
@@ -55,10 +58,6 @@ class StoredStudy:
     storage: str | None
     record: Any  # tfcli.records.StudyRecord
     tags: dict[str, str]  # the parent run's
-
-
-def _comparable(spec_json: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(spec_json, sort_keys=True))
 
 
 def known_study_names(tracking) -> list[str]:
@@ -107,45 +106,6 @@ def _tracked(callback, progress) -> dict:
     return {"callbacks": [callback], "progress": Tracked(progress, callback)}
 
 
-def ensure_new_study(spec: StudySpec, tracking, *, lock_held: bool = False) -> None:
-    """Refuse a study name the store already holds, saying how to resume or rename (or, while
-    another driver runs it, that it is running; ``lock_held``: this process holds the lock)."""
-    existing = study_record(tracking, spec.name)
-    if existing is not None:
-        if not lock_held:
-            refuse_if_locked(tracking, spec.name)
-        same = existing.spec_json and _comparable(json.loads(existing.spec_json)) == _comparable(spec.model_dump(mode="json"))
-        if same:
-            raise StudyError(
-                f"study {spec.name!r} already exists in {tracking.uri}; continue it with `tfcli study resume {spec.name}` "
-                f"or add trials with `tfcli study extend {spec.name} --num-samples N`"
-            )
-        raise StudyError(
-            f"study {spec.name!r} already exists in {tracking.uri} with a different study file; "
-            f"resume it with `tfcli study resume {spec.name}`, or give this study a new `name:` in {spec.source_file or 'the study file'}"
-        )
-
-
-def check_data_files(spec: StudySpec) -> None:
-    """Read a study's own data files on the driver, as a trial will, before Ray starts or the
-    store is touched: bad data is one DataError line naming FILE:LINE (exit 2), not a failed
-    trial per configuration. Built-in sets are generated, so there is nothing to read."""
-    if isinstance(spec.task.data, DataFiles):
-        load_splits(spec)
-
-
-def check_new_study(spec: StudySpec, tracking_uri: str | None, *, num_samples: int | None = None, max_concurrent: int | None = None):
-    """The pre-flight checks of a new study, in order, each before anything is written: a
-    ``hyperband`` that could stop no trial, its data files, the tracking store (opened here, and
-    returned), a name the store holds. ``tfcli study start`` runs them before it draws its
-    display; :func:`start_study` repeats the first and the last under the study's lock."""
-    _refuse_lockstep(spec, num_samples, max_concurrent)
-    check_data_files(spec)
-    tracking = check_tracking(resolve_tracking(tracking_uri))
-    ensure_new_study(spec, tracking)
-    return tracking
-
-
 def start_study(
     spec: StudySpec,
     tracking,
@@ -165,11 +125,11 @@ def start_study(
     the parent run (:func:`_log_baselines`), once per study.
     """
     spec = spec.with_search_seed()
-    _refuse_lockstep(spec, num_samples, max_concurrent)
+    refuse_lockstep(spec, num_samples, max_concurrent)
     with study_lock(tracking, spec.name) as lease:
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
-        _refuse_orphan_ray_state(spec.name, storage)
+        refuse_orphan_ray_state(spec.name, storage)
         study_id = uuid.uuid4().hex[:16]
         planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples))}
         lease_tags = lease.tags() if lease is not None else {}
@@ -200,30 +160,6 @@ def _held_out(tracking, spec: StudySpec, study_id: str):
 def _log_baselines(tracking, spec: StudySpec, run_id: str) -> None:
     """The floor the trials must clear (see :mod:`tfcli.baselines`), on the parent run."""
     log_baselines(tracking, run_id, compute_baselines(spec, load_splits(spec)))
-
-
-def _refuse_lockstep(spec: StudySpec, num_samples: int | None, max_concurrent: int | None) -> None:
-    """Refuse, before anything is written, a run that ``hyperband`` could not stop a trial of
-    (:func:`~tfcli.spec.rules.lockstep_problem`): the study file's limit against the full trial
-    count (a grid's too), or the ``--max-concurrent`` / ``--num-samples`` given."""
-    limit = max_concurrent if max_concurrent is not None else spec.search.max_concurrent
-    problem = lockstep_problem(spec.scheduler.type, limit, trial_count(spec, num_samples))
-    if problem:
-        where = f"--max-concurrent {max_concurrent}" if max_concurrent is not None else f"{spec.source_file or 'the study file'}: search.max_concurrent"
-        raise StudyError(f"{where}: {problem}")
-
-
-def _refuse_orphan_ray_state(name: str, storage: str) -> None:
-    """A Ray experiment folder for a name the store has no study of was left by something
-    else (a study whose MLflow store was deleted, or a foreign Tune run): never reuse it."""
-    from ray import tune
-
-    path = experiment_path(name, storage)
-    if tune.Tuner.can_restore(path):
-        raise StudyError(
-            f"Ray already keeps an experiment {name!r} at {path}, but the tracking store has no study of that "
-            "name; move that folder away, pass another --storage, or give the study a new `name:`"
-        )
 
 
 class NothingToResume(Exception):
@@ -420,7 +356,7 @@ def extend_study(
     """
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
-        _refuse_lockstep(stored.spec, num_samples, max_concurrent)
+        refuse_lockstep(stored.spec, num_samples, max_concurrent)
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
         unfinished = [r for r in records if not r.state.is_final]
