@@ -21,12 +21,12 @@ from tfcli.metrics import MetricSettings, compute_metrics
 from tfcli.model.config import parameter_count
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.baselines import compare_with_baselines
-from tfcli.report.ranking import Condition
 from tfcli.report.confirmed import confirmed_block
-from tfcli.tracking.baselines import baselines_from_metrics
-from tfcli.tracking.test_scores import TEST_METRIC_PREFIX
+from tfcli.report.ranking import Condition
 from tfcli.spec.schema import DataSpec, EvalSpec, TrainSpec
 from tfcli.spec.tasks import TASKS
+from tfcli.tracking.baselines import baselines_from_metrics
+from tfcli.tracking.test_scores import TEST_METRIC_PREFIX
 from tfcli.train.checkpoint import CONFIG_FILE, METRICS_FILE, MODEL_FILE, OUTPUTS_FILE, TOKENIZER_FILE
 
 _CHECKPOINT_FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, METRICS_FILE, OUTPUTS_FILE)

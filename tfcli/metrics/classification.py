@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfcli.errors import MetricError
-from tfcli.spec.tasks import TASKS
 from tfcli.metrics.base import Evaluation, SuffStats
+from tfcli.spec.tasks import TASKS
 
 if TYPE_CHECKING:
     from tfcli.metrics.api import MetricSettings

@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from scipy import stats
 import numpy as np
+from scipy import stats
 
 from tfcli.metrics.base import SuffStats
 from tfcli.metrics.bootstrap import percentile_interval, resample_weights

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from sacrebleu.metrics import BLEU, CHRF, TER
 import numpy as np
+from sacrebleu.metrics import BLEU, CHRF, TER
 
 from tfcli.errors import MetricError
 from tfcli.metrics.base import ArrayStats, Evaluation, SuffStats, library_version, mean_stats

@@ -27,8 +27,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tfcli.spec.conditions import active_parameters, is_conditional
 from tfcli.spec.objective import Objective

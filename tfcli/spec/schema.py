@@ -9,8 +9,8 @@ with line numbers lives in :mod:`tfcli.spec.load`. No Ray, MLflow or torch here.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 import secrets
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
