@@ -43,6 +43,14 @@ EXCEPTIONS = {
         "the pre-flight task, sent by value (cloudpickle) to every node and self-contained there: "
         "whether tfcli imports on the node is what it checks"
     ),
+    ("tfcli/tracking/store_repair.py", "arm_migration_crash"): (
+        "SQLAlchemy (about 250 ms), MLflow's database layer, only for the crash-window tests that arm "
+        "this hook; at the top it would load with every import of tfcli.tracking (`tfcli study validate` too)"
+    ),
+    ("tfcli/study/storage.py", "experiment_names"): (
+        "pyarrow.fs (about 280 ms), only to list a remote storage URI; at the top it would load with "
+        "every CLI command that resolves --storage (tfcli.cli.options), `tfcli study validate` too"
+    ),
 }
 
 #: Run by a fresh interpreter: the heavy libraries cannot load (an attempt is recorded and

@@ -22,9 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from tfcli import crash_points
 from tfcli.errors import StudyError
 from tfcli.tracking.sqlite_reader import VERIFIED_SCHEMAS
@@ -134,6 +131,8 @@ def arm_migration_crash() -> None:
     reliably). Uses SQLAlchemy's public event API; does nothing otherwise."""
     if not crash_points.armed(crash_points.DURING_STORE_MIGRATION):
         return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
         if _TMP_PREFIX in statement and statement.lstrip().upper().startswith("CREATE TABLE"):
