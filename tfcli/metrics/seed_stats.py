@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
 
 from tfcli.metrics.base import SuffStats
 from tfcli.metrics.bootstrap import percentile_interval, resample_weights
@@ -53,6 +52,8 @@ class SeedSummary:
 
 def seed_summary(values: Sequence[float]) -> SeedSummary:
     """Mean, standard deviation and 95% t-interval of the mean of one configuration's scores."""
+    from scipy import stats
+
     scores = np.asarray([float(v) for v in values], dtype=np.float64)
     if len(scores) == 0:
         raise ValueError("a seed summary needs at least one score")
@@ -70,6 +71,8 @@ def welch_test(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
     Two sets of constant scores have no variance to test against: p is 1 when their means
     are equal and 0 when they differ, and t and df are None (undefined).
     """
+    from scipy import stats
+
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if len(x) < 2 or len(y) < 2:
         raise ValueError(f"Welch's t-test needs at least 2 seeds per configuration, but got {len(x)} and {len(y)}")

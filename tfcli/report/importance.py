@@ -27,9 +27,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
 from tfcli.spec.conditions import active_parameters, is_conditional
 from tfcli.spec.objective import Objective
 from tfcli.spec.schema import StudySpec
@@ -106,6 +103,8 @@ def _is_number(value: Any) -> bool:
 
 def distribution_for(name: str, spec: Optional[Mapping[str, Any]], observed: Sequence[Any]):
     """The Optuna distribution of a searched parameter, widened to hold every observed value."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     spec = spec or {}
     kind = spec.get("distribution")
     numeric = all(_is_number(v) for v in observed)
@@ -163,6 +162,7 @@ def fanova(
             note="importance needs a parameter that varies between finished trials, but every one took a single value"
             + (f" (left out, as inactive in some trials: {', '.join(inactive)})" if inactive else ""),
         )
+    import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -214,6 +214,7 @@ def ped_anova(
         note = f"importance needs {metric} values that differ, but every finished trial scored {points[0][1]:g}"
         return _skip(PED_ANOVA, method, metric, mode, len(points), note, constant)
 
+    import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -261,6 +262,8 @@ def active_config(config: Mapping[str, Any], params: Mapping[str, Any], paramete
 
 
 def _categorical(distribution) -> bool:
+    from optuna.distributions import CategoricalDistribution
+
     return isinstance(distribution, CategoricalDistribution)
 
 
