@@ -43,6 +43,22 @@ EXCEPTIONS = {
         "the pre-flight task, sent by value (cloudpickle) to every node and self-contained there: "
         "whether tfcli imports on the node is what it checks"
     ),
+    ("tfcli/tracking/store_repair.py", "arm_migration_crash"): (
+        "SQLAlchemy (about 250 ms), MLflow's database layer, only for the crash-window tests that arm "
+        "this hook; at the top it would load with every import of tfcli.tracking (`tfcli study validate` too)"
+    ),
+    ("tfcli/report/importance.py", "distribution_for"): (
+        "Optuna (about 280 ms): `tfcli study` loads the report's modules (study.manage -> report.build), "
+        "so at the top it would load with `tfcli study validate`; only an importance analysis needs it"
+    ),
+    ("tfcli/report/importance.py", "_categorical"): "Optuna, as distribution_for",
+    ("tfcli/report/importance.py", "fanova"): "Optuna, as distribution_for",
+    ("tfcli/report/importance.py", "ped_anova"): "Optuna, as distribution_for",
+    ("tfcli/metrics/seed_stats.py", "seed_summary"): (
+        "scipy.stats (over a second): tfcli.metrics.api loads this module, and `tfcli study validate` "
+        "loads the metrics (study.lifecycle -> baselines); only a confirmed block's t-interval needs it"
+    ),
+    ("tfcli/metrics/seed_stats.py", "welch_test"): "scipy.stats, as seed_summary",
 }
 
 #: Run by a fresh interpreter: the heavy libraries cannot load (an attempt is recorded and

@@ -22,15 +22,10 @@ DEFERRED = {
     ("study.py", "_print_dry_run", "tfcli.study.space_dry_run"): "Ray Tune's searchers: only a dry run draws configurations",
 }
 
-#: Files other helpers of issue 24 rework; their owners bring them under the rule.
-NOT_YET = {"score.py", "study_live.py", "log_lines.py"}
-
 
 def _local_imports() -> set[tuple[str, str, str]]:
     found = set()
     for path in sorted(CLI.glob("*.py")):
-        if path.name in NOT_YET:
-            continue
         for function in ast.walk(ast.parse(path.read_text())):
             if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue

@@ -86,3 +86,19 @@ def test_the_token_authentication_internals():
     assert callable(module.get_auth_headers_if_auth_enabled)
     importlib.import_module(cluster_internals.TOKEN_SETUP_LOGGER)  # the logger is named after its module
     assert isinstance(cluster_internals.auth_headers(), dict)
+
+
+def test_a_pickled_nsga2_sampler_loads_by_its_old_and_new_name():
+    """Tune pickles the searcher with the Tuner: a study started while the sampler class lived
+    in ray_internals still resumes; the lock Optuna keeps is remade."""
+    import pickle
+
+    from tfcli.study import optuna_internals
+
+    data = pickle.dumps(optuna_internals.PicklableNSGAIISampler(seed=1), protocol=2)
+    old = data.replace(b"tfcli.study.optuna_internals", b"tfcli.study.ray_internals")
+    assert old != data
+    for blob in (data, old):
+        sampler = pickle.loads(blob)
+        assert type(sampler) is optuna_internals.PicklableNSGAIISampler
+        assert not sampler._thread_lock.locked()

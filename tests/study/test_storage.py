@@ -67,14 +67,14 @@ def handed(monkeypatch):
     monkeypatch.setattr(lifecycle, "ensure_new_study", lambda spec, tracking, **kw: None)
     monkeypatch.setattr(lifecycle, "study_lock", lambda tracking, name: contextlib.nullcontext())
     monkeypatch.setattr(lifecycle, "create_study_run", lambda tracking, spec, study_id, tags: seen.setdefault("parent_tags", tags))
-    monkeypatch.setattr(lifecycle, "_refuse_orphan_ray_state", lambda name, storage: None)
+    monkeypatch.setattr(lifecycle, "refuse_orphan_ray_state", lambda name, storage: None)
     monkeypatch.setattr(lifecycle, "_log_baselines", lambda tracking, spec, run_id: None)
     monkeypatch.setattr(lifecycle, "experiment_names", lambda storage: seen.setdefault("listed", storage) and ["st", "st-ext1"])
     import tfcli.tracking
 
     monkeypatch.setattr(tfcli.tracking, "ensure_experiment", lambda tracking, name: None, raising=False)
-    monkeypatch.setattr(tfcli.tracking, "trial_records", lambda tracking, name, history=False: [], raising=False)
-    monkeypatch.setattr(tfcli.tracking, "confirmation_records", lambda tracking, name: [], raising=False)
+    monkeypatch.setattr(lifecycle, "trial_records", lambda tracking, name, history=False: [])
+    monkeypatch.setattr(lifecycle, "confirmation_records", lambda tracking, name: [])
     record = types.SimpleNamespace(run_id="parent", status="RUNNING")
     stored = lifecycle.StoredStudy(spec=make_spec(name="st"), study_id="abc", storage="s3://bucket/x/", record=record, tags={})
     monkeypatch.setattr(lifecycle, "load_stored_study", lambda tracking, name: stored)

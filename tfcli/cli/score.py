@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from tfcli.cli.output import OutputFormat, console, print_json
 from tfcli.data.readers import ScoreInputs, read_score_inputs
+from tfcli.metrics import MetricSettings, compute_metrics, paired_bootstrap_many, pin_settings, resolve_metrics, sentence_scores
 from tfcli.metrics.notes import STEMMING_DEFAULT_NOTE
 
 HELP = f"""Score a file of outputs with the same metrics (and code) that studies use.
@@ -104,8 +107,6 @@ SETTING_OF_OPTION: dict[str, tuple[str, ...]] = {
 
 def _settings(options: dict[str, Any]):
     """The validated :class:`MetricSettings` of the given options (library defaults for the rest)."""
-    from tfcli.metrics import MetricSettings
-
     given = {}
     for option, names in SETTING_OF_OPTION.items():
         value = options[option]
@@ -124,14 +125,10 @@ def _fmt(value: float) -> str:
 
 def _plain(text: object) -> str:
     """User text (file names, labels) shown as is, never read as Rich markup."""
-    from rich.markup import escape
-
     return escape(str(text))
 
 
 def _print_scores(result, task: str, hyp: Path, n: int) -> None:
-    from rich.table import Table
-
     table = Table(title=f"{task}: {n} examples, {_plain(hyp)}", title_justify="left")
     table.add_column("metric")
     table.add_column("score", justify="right")
@@ -146,8 +143,6 @@ def _print_scores(result, task: str, hyp: Path, n: int) -> None:
 
 
 def _print_per_class(out, details: dict) -> None:
-    from rich.table import Table
-
     if "per_class" not in details:
         return
     table = Table(title="per class", title_justify="left")
@@ -164,8 +159,6 @@ def _print_notes(out, notes: list[str]) -> None:
 
 
 def _print_comparison(result_a, result_b, tests: dict, against: Path, hyp: Path, task: str, n: int) -> None:
-    from rich.table import Table
-
     table = Table(title=f"{task}: {n} examples, A = {_plain(against)}, B = {_plain(hyp)}", title_justify="left")
     for column in ("metric", "A", "B", "B - A", "95% CI of B - A", "p", "significant"):
         table.add_column(column, justify="left" if column == "metric" else "right")
@@ -200,8 +193,6 @@ def _split_metric_options(values: Optional[list[str]]) -> Optional[list[str]]:
 
 
 def _print_rouge(out, details: dict) -> None:
-    from rich.table import Table
-
     if "rouge" not in details:
         return
     table = Table(title="ROUGE precision, recall, F", title_justify="left")
@@ -213,8 +204,6 @@ def _print_rouge(out, details: dict) -> None:
 
 
 def _print_sentences(sentences: dict[str, list[float]]) -> None:
-    from rich.table import Table
-
     table = Table(title="sentence level", title_justify="left")
     table.add_column("line", justify="right")
     for name in sentences:
@@ -263,8 +252,6 @@ def score(
     qa_rules: Annotated[Optional[str], typer.Option("--qa-rules", metavar="RULES", help="squad_v1 (the official v1.1 script, default) or squad_v2 (unanswerable questions).")] = None,
     sentence_level: Annotated[bool, typer.Option("--sentence-level", help="Also give sacrebleu's per-line BLEU, chrF and TER.")] = False,
 ) -> None:
-    from tfcli.metrics import resolve_metrics
-
     settings = _settings(locals())
     names = resolve_metrics(task, _split_metric_options(metric))
     inputs = read_score_inputs(task, hyp, ref, against, sentence_sep)
@@ -291,8 +278,6 @@ def _payload(task: str, inputs: ScoreInputs, settings, result, sentences, files:
 
 def _score_system(task: str, names: list[str], inputs: ScoreInputs, settings, sentence_level: bool):
     """The --hyp system's corpus scores, and its sentence scores when asked."""
-    from tfcli.metrics import compute_metrics, sentence_scores
-
     result = compute_metrics(task, inputs.predictions, inputs.references, settings, names)
     sentences = sentence_scores(task, inputs.predictions, inputs.references, settings, names) if sentence_level else None
     return result, sentences
@@ -310,8 +295,6 @@ def _score_one(task, names, inputs: ScoreInputs, settings, sentence_level: bool,
 
 def _score_two(task, names, inputs: ScoreInputs, settings, sentence_level: bool, files: dict, output: OutputFormat) -> None:
     """Both systems scored alike, and the paired bootstrap test of B (--hyp) against A."""
-    from tfcli.metrics import compute_metrics, paired_bootstrap_many, pin_settings
-
     settings = pin_settings(task, settings, [inputs.predictions, inputs.baseline], inputs.references)
     result, sentences = _score_system(task, names, inputs, settings, sentence_level)
     result_a = compute_metrics(task, inputs.baseline, inputs.references, settings, names)

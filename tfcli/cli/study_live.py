@@ -11,6 +11,11 @@ import threading
 import time
 from typing import Any
 
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
 from tfcli.cli.log_lines import StudyLines, duration, short, stamp, status_every_s
 from tfcli.records import TrialState
 from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
@@ -80,8 +85,6 @@ class StudyLive:
     def _start(self) -> None:
         """Draw from the first trial event on, so that a study refused before any trial runs
         (no Ray, a damaged state) prints its one line without an empty table above it."""
-        from rich.live import Live
-
         self.live = Live(self.render(), console=self.screen, refresh_per_second=2, transient=False)
         self.live.__enter__()
 
@@ -160,10 +163,6 @@ class StudyLive:
         return f"{done}/{self.total} trials done, elapsed {duration(elapsed)}, ETA {eta}; {best_text}"
 
     def render(self):
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
         header = Text(f"{self.spec.name}: {self.progress_text()}")
         table = Table(show_edge=False, pad_edge=False)
         table.add_column("trial")

@@ -13,19 +13,20 @@ from typing import Any, Mapping, Optional, Sequence
 
 from pydantic import BaseModel
 
-from tfcli import tracking as tr
+from tfcli import __version__, tracking as tr
 from tfcli.export.choose import choose_trial
 from tfcli.export.folder import EXPORT_FILES, EXPORT_FORMAT, README_FILE, ExportError
 from tfcli.export.model_card import model_card
+from tfcli.metrics import MetricSettings, compute_metrics
 from tfcli.model.config import parameter_count
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.baselines import compare_with_baselines
-from tfcli.report.ranking import Condition
 from tfcli.report.confirmed import confirmed_block
-from tfcli.tracking.baselines import baselines_from_metrics
-from tfcli.tracking.test_scores import TEST_METRIC_PREFIX
+from tfcli.report.ranking import Condition
 from tfcli.spec.schema import DataSpec, EvalSpec, TrainSpec
 from tfcli.spec.tasks import TASKS
+from tfcli.tracking.baselines import baselines_from_metrics
+from tfcli.tracking.test_scores import TEST_METRIC_PREFIX
 from tfcli.train.checkpoint import CONFIG_FILE, METRICS_FILE, MODEL_FILE, OUTPUTS_FILE, TOKENIZER_FILE
 
 _CHECKPOINT_FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, METRICS_FILE, OUTPUTS_FILE)
@@ -232,8 +233,6 @@ def export_config(
     ``training`` (steps, time, parameters, device, precision) and ``provenance`` (study
     name and id, trial id, run ids, experiment id, tracking URI, artifact URI, step).
     """
-    from tfcli.metrics import MetricSettings
-
     spec = dict(checkpoint.get("study") or {})
     task = checkpoint.get("task") or (spec.get("task") or {}).get("type")
     data = _section(DataSpec, spec.get("data"))
@@ -292,8 +291,6 @@ def _tokenizer_section(data: DataSpec, model: Mapping[str, Any]) -> dict:
 def _metrics_section(task: Optional[str], outputs: Sequence[Mapping[str, Any]], numbers: Mapping[str, Any], settings, step) -> dict:
     """The validation metrics: those logged for the task, and any the saved outputs give that
     were not logged, recomputed with the study's settings (with their signatures)."""
-    from tfcli.metrics import compute_metrics
-
     signatures: dict[str, str] = {}
     recomputed: dict[str, float] = {}
     if outputs and task:
@@ -335,8 +332,6 @@ def _training_section(record: TrialRecord, numbers: Mapping[str, Any], step, par
 
 
 def _provenance(record: TrialRecord, study, tracking_uri: str, step) -> dict:
-    from tfcli import __version__
-
     return {
         "study": record.study,
         "study_id": record.study_id,

@@ -11,10 +11,10 @@ seen in a study is the score ``tfcli score`` prints for the same outputs.
 * qa: exact match and F1 with SQuAD's answer normalisation, best over the gold answers,
   by the official v1.1 script's rules (or SQuAD 2.0's).
 
-Every score is on a 0-100 scale. Heavy libraries (numpy, sacrebleu, nltk, rouge-score) are
-imported inside the functions that use them, and the names below load :mod:`tfcli.metrics.api`
-on first use, so importing this package (or one of its small modules, as ``tfcli --help``
-does) is cheap.
+Every score is on a 0-100 scale. NLTK and rouge-score (which load scikit-learn) and scipy are imported
+inside the functions that use them; numpy and sacrebleu at the top of the modules that use
+them. The names below load :mod:`tfcli.metrics.api` on first use, so importing this package
+is cheap.
 """
 
 from __future__ import annotations

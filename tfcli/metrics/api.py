@@ -9,6 +9,7 @@ from tfcli.spec.schema import EvalSpec
 from tfcli.spec.tasks import LOWER_IS_BETTER, TASK_TYPES, TASKS
 from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats
+from tfcli.metrics.bootstrap import paired_test, resample_weights
 from tfcli.metrics.classification import CLASSIFICATION_METRICS, check_classification_settings, run_classification
 from tfcli.metrics.qa import QA_METRICS, check_qa_settings, run_qa
 from tfcli.metrics.rouge import ROUGE_METRICS, ROUGE_TOKENIZERS, check_rouge_settings, resolve_tokenizer, run_rouge
@@ -375,8 +376,6 @@ def paired_bootstrap_many(
     settings: MetricSettings | None = None,
 ) -> dict[str, BootstrapResult]:
     """:func:`paired_bootstrap` for several metrics, sharing one draw and one scoring pass."""
-    from tfcli.metrics.bootstrap import paired_test, resample_weights
-
     _check_task(task)
     settings = settings or MetricSettings()
     settings.validate()

@@ -9,10 +9,10 @@ weighted sum of rows, so scoring and significance testing share one definition p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable, Sequence
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
 
 ScoreFn = Callable[["np.ndarray"], "np.ndarray"]
 
@@ -43,8 +43,6 @@ class SuffStats:
         raise NotImplementedError
 
     def corpus_score(self) -> float:
-        import numpy as np
-
         return float(self.score(self.sums(np.ones((1, self.n_examples))))[0])
 
 
@@ -65,8 +63,6 @@ class ArrayStats(SuffStats):
 
 def mean_stats(per_example: Sequence[float]) -> ArrayStats:
     """Statistics of a metric that is the mean of per-example scores."""
-    import numpy as np
-
     column = np.asarray(per_example, dtype=np.float64)
     values = np.column_stack([column, np.ones_like(column)])
     return ArrayStats(values, lambda sums: sums[:, 0] / sums[:, 1])
@@ -74,8 +70,6 @@ def mean_stats(per_example: Sequence[float]) -> ArrayStats:
 
 def library_version(distribution: str) -> str:
     """The installed version of a library, for signatures; ``unknown`` if it has no metadata."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(distribution)
     except PackageNotFoundError:

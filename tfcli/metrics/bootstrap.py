@@ -13,18 +13,13 @@ strict ``>``, which gives identical systems p = 1/(R+1), "significant"; this one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import numpy as np
 
 from tfcli.metrics.base import SuffStats
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 def resample_weights(n_examples: int, n_resamples: int, seed: int) -> "np.ndarray":
     """How often each example is drawn in each resample: (R, N) counts as floats."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     indices = rng.choice(n_examples, size=(n_resamples, n_examples), replace=True)
     offsets = (np.arange(n_resamples) * n_examples)[:, None]
@@ -34,8 +29,6 @@ def resample_weights(n_examples: int, n_resamples: int, seed: int) -> "np.ndarra
 
 def percentile_interval(values: "np.ndarray") -> tuple[float, float]:
     """95% interval by order statistics, with sacrebleu's choice of ranks (R // 40 from each end)."""
-    import numpy as np
-
     ordered = np.sort(values)
     lower = len(ordered) // 40
     return float(ordered[lower]), float(ordered[len(ordered) - lower - 1])
@@ -43,8 +36,6 @@ def percentile_interval(values: "np.ndarray") -> tuple[float, float]:
 
 def paired_test(stats_a: SuffStats, stats_b: SuffStats, weights: "np.ndarray") -> dict[str, float]:
     """Scores, bootstrap means, the difference b - a with its 95% interval, and the p-value."""
-    import numpy as np
-
     score_a, score_b = stats_a.corpus_score(), stats_b.corpus_score()
     boot_a = stats_a.score(stats_a.sums(weights))
     boot_b = stats_b.score(stats_b.sums(weights))

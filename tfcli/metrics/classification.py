@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfcli.spec.tasks import TASKS
+import numpy as np
+
+from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats
+from tfcli.spec.tasks import TASKS
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from tfcli.metrics.api import MetricSettings
 
 CLASSIFICATION_METRICS = tuple(m for m in TASKS["classification"].metrics if m != "loss")
@@ -41,8 +42,6 @@ class LabelCounts:
         zero_division: float = 0.0,
         pos_index: int | None = None,
     ):
-        import numpy as np
-
         self.labels = labels
         #: Which labels the averages run over (``None``: those seen, per resample).
         self.include = include
@@ -59,8 +58,6 @@ class LabelCounts:
 
         The last result is kept: every classification metric asks for the same resamples.
         """
-        import numpy as np
-
         if self._cached is not None and self._cached[0] is weights:
             return self._cached[1]
         k = len(self.labels)
@@ -74,14 +71,10 @@ class LabelCounts:
 
     def totals(self) -> "np.ndarray":
         """Counts over the whole corpus: (3, K)."""
-        import numpy as np
-
         return self.sums(np.ones((1, len(self.reference_index))))[0]
 
 
 def _ratio(numerator: "np.ndarray", denominator: "np.ndarray", zero_division: float = 0.0) -> "np.ndarray":
-    import numpy as np
-
     out = np.full(np.shape(numerator), zero_division, dtype=np.float64)
     return np.divide(numerator, denominator, out=out, where=denominator > 0)
 
@@ -111,8 +104,6 @@ def score_from_counts(
     ``include``: a (K,) mask of the labels averaged over (default: those seen);
     ``pos_index``: binary precision/recall/F1 of that label instead of the macro average.
     """
-    import numpy as np
-
     per_label = per_label_scores(counts, zero_division)
     support, predicted, correct = per_label["support"], per_label["predicted"], per_label["correct"]
     if metric == "accuracy":
@@ -153,8 +144,6 @@ ZERO_DIVISION_VALUES = (0.0, 1.0)
 
 
 def check_classification_settings(settings: "MetricSettings") -> None:
-    from tfcli.errors import MetricError
-
     value = settings.zero_division
     if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) not in ZERO_DIVISION_VALUES:
         raise MetricError(f"zero_division must be 0 or 1, but got {value!r}")
@@ -173,10 +162,6 @@ def check_classification_settings(settings: "MetricSettings") -> None:
 def label_counts(
     predictions: list[str], references: list[str], settings: "MetricSettings | None" = None
 ) -> LabelCounts:
-    import numpy as np
-
-    from tfcli.errors import MetricError
-
     given = list(settings.classification_labels) if settings and settings.classification_labels else None
     pos_label = settings.pos_label if settings else None
     # A positive label absent from the data still counts (its scores are zero_division), as in scikit-learn.

@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import regex
+
 from tfcli.errors import MetricError
 from tfcli.metrics.base import Evaluation, SuffStats, library_version, mean_stats
 from tfcli.metrics.notes import STEMMING_DEFAULT_NOTE  # noqa: F401 - documented here, shown by the CLI
@@ -48,7 +50,6 @@ class CjkTokenizer:
     """CJK characters one token each; Unicode words elsewhere, as rouge-score treats ASCII."""
 
     def __init__(self, use_stemmer: bool = True) -> None:
-        import regex
         from nltk.stem import porter
 
         self._stemmer = porter.PorterStemmer() if use_stemmer else None

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from tfcli.metrics.base import SuffStats
 from tfcli.metrics.bootstrap import percentile_interval, resample_weights
 from tfcli.spec.objective import Objective
@@ -50,7 +52,6 @@ class SeedSummary:
 
 def seed_summary(values: Sequence[float]) -> SeedSummary:
     """Mean, standard deviation and 95% t-interval of the mean of one configuration's scores."""
-    import numpy as np
     from scipy import stats
 
     scores = np.asarray([float(v) for v in values], dtype=np.float64)
@@ -70,7 +71,6 @@ def welch_test(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
     Two sets of constant scores have no variance to test against: p is 1 when their means
     are equal and 0 when they differ, and t and df are None (undefined).
     """
-    import numpy as np
     from scipy import stats
 
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -94,8 +94,6 @@ def two_level_bootstrap(
     the two-sided p-value of "no difference" (the shifted-null test of
     :mod:`tfcli.metrics.bootstrap`).
     """
-    import numpy as np
-
     if not seeds_a or not seeds_b:
         raise ValueError("the two-level bootstrap needs at least one seed per configuration")
     n_examples = seeds_a[0].n_examples

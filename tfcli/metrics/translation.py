@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
+from sacrebleu.metrics import BLEU, CHRF, TER
+
 from tfcli.errors import MetricError
 from tfcli.metrics.base import ArrayStats, Evaluation, SuffStats, library_version, mean_stats
 from tfcli.metrics.text import contains_cjk
@@ -79,8 +82,6 @@ def check_sacrebleu_settings(settings: "MetricSettings") -> None:
 
 def _sacrebleu_metric(name: str, settings: "MetricSettings"):
     """sacrebleu's own metric object, built with the settings' arguments."""
-    from sacrebleu.metrics import BLEU, CHRF, TER
-
     if name == "bleu":
         return BLEU(
             tokenize=settings.bleu_tokenize,
@@ -122,8 +123,6 @@ def sentence_scores(
 
 def text_tokenizer(tokenize: str) -> Callable[[str], str]:
     """sacrebleu's tokenizer ``tokenize``; a clear error when its extra packages are missing."""
-    from sacrebleu.metrics import BLEU
-
     try:
         return BLEU(tokenize=tokenize).tokenizer
     except (ImportError, RuntimeError) as err:
@@ -181,8 +180,6 @@ def run_sacrebleu(
 
 def _sacrebleu_stats(metric, predictions: list[str], streams) -> ArrayStats:
     """sacrebleu's per-segment sufficient statistics: what its own paired bootstrap resamples."""
-    import numpy as np
-
     values = np.asarray(metric._extract_corpus_statistics(predictions, streams), dtype=np.float64)
 
     def score(sums: np.ndarray) -> np.ndarray:

@@ -9,6 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tfcli import tracking as tr
+from tfcli.metrics import MetricSettings
+from tfcli.model.config import parameter_count
 from tfcli.records import StudyRecord, TrialRecord, TrialStatus
 from tfcli.report.confirmed import ConfirmedBlock, confirmed_block
 from tfcli.report.importance import Importance, active_config, fanova, ped_anova, search_space, stored_spec
@@ -24,8 +27,6 @@ from tfcli.tracking.test_scores import TEST_OUTPUTS_ARTIFACT, test_metric
 def test_check(tracking, study: StudyRecord, ranking: Ranking) -> Optional[str]:
     """One line when the validation winner is not the best on test among the trials scored on
     test, with the paired bootstrap of the two on their test outputs; None otherwise."""
-    from tfcli import tracking as tr
-
     key = test_metric(ranking.metric)
     scored = [row for row in ranking.ranked if key in row.record.metrics]
     if len(scored) < 2 or ranking.best is None or ranking.best not in scored:
@@ -69,9 +70,6 @@ def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[s
     data settings and are read from one ``checkpoint/config.json`` per distinct ``data.*``
     setting. Trials of a data setting without any checkpoint stay blank.
     """
-    from tfcli import tracking as tr
-    from tfcli.model.config import parameter_count
-
     counts: dict[str, Optional[int]] = {}
     sources = set()
     pending: dict[tuple, list[Row]] = {}
@@ -121,8 +119,6 @@ def _parameter_counts(tracking, rows: Sequence[Row], tags: dict) -> tuple[dict[s
 def confirmed(tracking, study: StudyRecord, ranking: Ranking) -> Optional[ConfirmedBlock]:
     """The confirmed block (:mod:`tfcli.report.confirmed`), with the two-level bootstrap over
     the confirmation runs' validation outputs; None before ``tfcli study confirm``."""
-    from tfcli import tracking as tr
-
     runs = tr.confirmation_records(tracking, study.name)
     if not runs or ranking.best is None:
         return None
@@ -140,8 +136,6 @@ def confirmed(tracking, study: StudyRecord, ranking: Ranking) -> Optional[Confir
 
 def _settings(study: StudyRecord):
     """The metric settings of the study's ``eval`` section (defaults when it cannot be read)."""
-    from tfcli.metrics import MetricSettings
-
     if study.spec_json:
         try:
             return MetricSettings.from_eval(json.loads(study.spec_json).get("eval"))
@@ -151,8 +145,6 @@ def _settings(study: StudyRecord):
 
 
 def _outputs(tracking, record: TrialRecord, tmp: Path) -> Optional[list[dict]]:
-    from tfcli import tracking as tr
-
     if not record.has_checkpoint:
         return None
     path = tr.download_run_artifact(
@@ -229,8 +221,6 @@ def pareto(tracking, study: StudyRecord, rows: Sequence[Row], parameters: Sequen
     """The Pareto front of a study with several objectives (None with one): each finished
     trial's point is every objective's value at its best checkpoint's step (from MLflow's
     metric history), else its last value; trials that failed or lack an objective are left out."""
-    from tfcli import tracking as tr
-
     objectives = objectives_of(study.spec_json)
     if len(objectives) < 2:
         return None

@@ -13,7 +13,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from tfcli import tracking as tr
 from tfcli.baselines.results import BaselineResult
+from tfcli.metrics import METEOR_NOTE
 from tfcli.records import StudyRecord, TrialRecord, TrialStatus
 from tfcli.report.analyses import _parameter_counts, confirmed, importances, pareto, significance, test_check
 from tfcli.report.baselines import BaselineComparison, compare_with_baselines
@@ -102,8 +104,6 @@ def build_report(
     curves: bool = False,
 ) -> Report:
     """Everything a single-study report shows. ``top`` None or 0: every ranked trial."""
-    from tfcli import tracking as tr
-
     snapshot = tr.load_study(tracking, name)
     study, records = snapshot.study, list(snapshot.trials)
     metric, mode = choose_metric(
@@ -160,8 +160,6 @@ def _add_analyses(tracking, report: Report, compare: int, *, with_significance: 
 
 def _add_curves(tracking, report: Report) -> None:
     """The learning curves (the ranking metric and both losses) of the top trials, for HTML."""
-    from tfcli import tracking as tr
-
     shown = report.ranking.ranked[:CURVES]
     report.histories = tr.metric_histories(tracking, [row.record.run_id for row in shown], report.metric)
     for key in (TRAIN_LOSS, VALID_LOSS):
@@ -178,8 +176,6 @@ def _value_notes(metric: str, at: str, objective: Optional[str], columns: Sequen
     else:
         notes = [f"{metric}: each trial's best value in its history (the logged checkpoint is the best by {objective})"]
     if metric == "meteor" or "meteor" in columns:
-        from tfcli.metrics import METEOR_NOTE
-
         notes.append(METEOR_NOTE)
     return notes
 
@@ -200,8 +196,6 @@ class StudyBest:
 
 def compare_studies(tracking, names: Sequence[str], *, metric: Optional[str] = None, mode: Optional[str] = None, at: str = "best") -> list[StudyBest]:
     """The best trial of each study by ``metric`` (default: each study's own objective)."""
-    from tfcli import tracking as tr
-
     result = []
     for name in names:
         snapshot = tr.load_study(tracking, name)

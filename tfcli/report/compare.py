@@ -8,6 +8,8 @@ import io
 import json
 from typing import Any, Sequence
 
+from rich.table import Table
+
 from tfcli.report.build import StudyBest
 from tfcli.report.cells import _json_value, _md_table, fmt_number
 
@@ -79,8 +81,6 @@ def compare_to_markdown(bests: Sequence[StudyBest]) -> str:
 
 
 def print_compare(bests: Sequence[StudyBest], console) -> None:
-    from rich.table import Table
-
     columns = compare_columns(bests)
     table = Table(title="Best trial of each study")
     for column in columns:

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
+from tfcli.metrics import seed_bootstrap
 from tfcli.metrics.seed_stats import ALPHA, TIE, SeedSummary, seed_summary, verdict, welch_test
 from tfcli.records import Confirmation, TrialStatus
 from tfcli.report.ranking import is_finite
@@ -155,8 +156,6 @@ def confirmed_block(
 
 def _bootstrap(winner_runs, other_runs, task, metric, outputs_of, settings) -> tuple[Optional[dict], Optional[str]]:
     """The two-level bootstrap of winner - other, or a note saying why there is none."""
-    from tfcli.metrics import seed_bootstrap
-
     if outputs_of is None:
         return None, "no validation outputs read"
     untestable = untestable_reason(task, metric)

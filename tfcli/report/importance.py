@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
@@ -212,7 +213,6 @@ def ped_anova(
     if len({v for _, v in points}) < 2:
         note = f"importance needs {metric} values that differ, but every finished trial scored {points[0][1]:g}"
         return _skip(PED_ANOVA, method, metric, mode, len(points), note, constant)
-    import warnings
 
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances

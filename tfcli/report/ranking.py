@@ -15,6 +15,7 @@ KILLED trials, and trials without a value, are listed apart.
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import re
@@ -289,8 +290,6 @@ def cell(row: Row, column: str, metric: str) -> Any:
 
 def searched_parameters(spec_json: Optional[str], records: Sequence[TrialRecord]) -> list[str]:
     """The study's searched parameters: from its spec, else the keys of the trials' configs."""
-    import json
-
     names: list[str] = []
     if spec_json:
         try:

@@ -16,6 +16,8 @@ import io
 import json
 from typing import Any, Optional, Sequence
 
+from rich.table import Table
+
 from tfcli.report.build import Report
 from tfcli.report.cells import _json_value, _md_table, fmt_count, fmt_duration, fmt_number
 from tfcli.report.compare import compare_to_csv, compare_to_json, compare_to_markdown, print_compare  # noqa: F401 - the CLI's formats
@@ -235,8 +237,6 @@ def print_table(report: Report, console) -> None:
 
 
 def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[str] = (), **options):
-    from rich.table import Table
-
     table = Table(title=title, **options)
     for column in headers:
         table.add_column(column, justify="left" if column in left else "right")

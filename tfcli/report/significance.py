@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
+from tfcli.metrics import MetricSettings, metric_names, paired_bootstrap
 from tfcli.metrics.api import SIGNIFICANCE_LEVEL
 
 
@@ -74,8 +75,6 @@ def skipped(metric: str, note: str, top_trial: Optional[str] = None) -> Signific
 
 def untestable_reason(task: Optional[str], metric: str) -> Optional[str]:
     """None when ``metric`` can be tested on outputs for ``task``, else the reason it cannot."""
-    from tfcli.metrics import metric_names
-
     if metric == "loss":
         return "loss is not computed from outputs, so it has no paired test (rank by a task metric for one)"
     if task is None:
@@ -112,8 +111,6 @@ def compare_outputs(
     Outputs are matched by ``index``; a pair whose examples or references differ (the data
     settings were searched) or whose outputs are missing gets a note instead of a test.
     """
-    from tfcli.metrics import MetricSettings, paired_bootstrap
-
     settings = settings or MetricSettings()
     top_id, top_outputs = top
     if not top_outputs:

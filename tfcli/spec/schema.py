@@ -9,6 +9,8 @@ with line numbers lives in :mod:`tfcli.spec.load`. No Ray, MLflow or torch here.
 from __future__ import annotations
 
 import re
+import secrets
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
@@ -364,8 +366,6 @@ class StudySpec(Section):
 
     def resolve_path(self, path: str) -> str:
         """A data path from the study file, resolved against the study file's folder."""
-        from pathlib import Path
-
         candidate = Path(path).expanduser()
         if candidate.is_absolute() or self._base_dir is None:
             return str(candidate)
@@ -390,7 +390,6 @@ class StudySpec(Section):
         when a study starts (or is dry-run) and stored with it, so the study can be repeated."""
         if self.search.seed is not None:
             return self
-        import secrets
 
         search = self.search.model_copy(update={"seed": secrets.randbelow(2**31)})
         return self.model_copy(update={"search": search})

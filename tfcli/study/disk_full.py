@@ -36,6 +36,7 @@ from typing import Any, Optional
 
 from tfcli.errors import DiskFullError
 from tfcli.tracking.disk_space import FULL, LOW_WATER_BYTES, READ_ONLY, Reserve, disk_problem, free_bytes, is_read_only, text_problem
+from tfcli.tracking.ray_trial import trial_error_text
 
 #: How long a trial whose checkpoint met a full disk waits for the driver to stop it before
 #: its error goes the usual way (a worker whose own disk is full, on another node).
@@ -191,8 +192,6 @@ class DiskGuard:
         return min(self.disks, key=lambda f: free_bytes(f) or 0) if self.disks else Path.cwd()
 
     def _trial_failed(self, trial: Any) -> None:
-        from tfcli.tracking.ray_trial import trial_error_text
-
         kind = text_problem(trial_error_text(trial)) if trial is not None else None
         if kind is not None:
             self.notice(kind)

@@ -9,28 +9,39 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from tfcli import crash_points
+from tfcli.baselines import compute_baselines
+from tfcli.cluster.connect import connect, disconnect
 from tfcli.errors import StudyError
 from tfcli.records import TrialStatus
 from tfcli.spec.conditions import active_parameters
 from tfcli.spec.describe import trial_count
 from tfcli.spec.drift import drift_notice
-from tfcli.spec.rules import lockstep_problem
-from tfcli.spec.schema import DataFiles, StudySpec
+from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
+from tfcli.study.held_out import score_on_test
+from tfcli.study.preflight import check_data_files, check_new_study, ensure_new_study, refuse_lockstep, refuse_orphan_ray_state
 from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
+from tfcli.study.runner import run_study
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
 from tfcli.study.watch import Tracked
-from tfcli.tracking import check_tracking, resolve_tracking
+from tfcli.tracking import confirmation_records, list_studies, run_tags, study_record, trial_records
+from tfcli.tracking.baselines import log_baselines
 from tfcli.tracking.claims import create_study_run
-from tfcli.tracking.locks import refuse_if_locked, study_lock
+from tfcli.tracking.locks import study_lock
+from tfcli.tracking.superseded import supersede_runs
 from tfcli.train.prepare import load_splits
+from tfcli.train.trainable import train_trial
 
 log = logging.getLogger(__name__)
+
+#: Re-exported: the CLI and the tests import the pre-flight checks from here as well.
+__all__ = ["check_data_files", "check_new_study", "ensure_new_study"]
 
 TAG_RAY_STORAGE = "tfcli.ray_storage"
 TAG_BASE_DIR = "tfcli.base_dir"
@@ -49,13 +60,7 @@ class StoredStudy:
     tags: dict[str, str]  # the parent run's
 
 
-def _comparable(spec_json: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(spec_json, sort_keys=True))
-
-
 def known_study_names(tracking) -> list[str]:
-    from tfcli.tracking import list_studies
-
     return sorted(record.name for record in list_studies(tracking))
 
 
@@ -66,8 +71,6 @@ def _unknown(tracking, name: str) -> StudyError:
 
 
 def load_stored_study(tracking, name: str) -> StoredStudy:
-    from tfcli.tracking import study_record
-
     record = study_record(tracking, name)
     if record is None:
         raise _unknown(tracking, name)
@@ -80,8 +83,6 @@ def load_stored_study(tracking, name: str) -> StoredStudy:
 
 
 def _parent_tags(tracking, run_id: str) -> dict[str, str]:
-    from tfcli.tracking import run_tags
-
     return run_tags(tracking, run_id)
 
 
@@ -105,47 +106,6 @@ def _tracked(callback, progress) -> dict:
     return {"callbacks": [callback], "progress": Tracked(progress, callback)}
 
 
-def ensure_new_study(spec: StudySpec, tracking, *, lock_held: bool = False) -> None:
-    """Refuse a study name the store already holds, saying how to resume or rename (or, while
-    another driver runs it, that it is running; ``lock_held``: this process holds the lock)."""
-    from tfcli.tracking import study_record
-
-    existing = study_record(tracking, spec.name)
-    if existing is not None:
-        if not lock_held:
-            refuse_if_locked(tracking, spec.name)
-        same = existing.spec_json and _comparable(json.loads(existing.spec_json)) == _comparable(spec.model_dump(mode="json"))
-        if same:
-            raise StudyError(
-                f"study {spec.name!r} already exists in {tracking.uri}; continue it with `tfcli study resume {spec.name}` "
-                f"or add trials with `tfcli study extend {spec.name} --num-samples N`"
-            )
-        raise StudyError(
-            f"study {spec.name!r} already exists in {tracking.uri} with a different study file; "
-            f"resume it with `tfcli study resume {spec.name}`, or give this study a new `name:` in {spec.source_file or 'the study file'}"
-        )
-
-
-def check_data_files(spec: StudySpec) -> None:
-    """Read a study's own data files on the driver, as a trial will, before Ray starts or the
-    store is touched: bad data is one DataError line naming FILE:LINE (exit 2), not a failed
-    trial per configuration. Built-in sets are generated, so there is nothing to read."""
-    if isinstance(spec.task.data, DataFiles):
-        load_splits(spec)
-
-
-def check_new_study(spec: StudySpec, tracking_uri: str | None, *, num_samples: int | None = None, max_concurrent: int | None = None):
-    """The pre-flight checks of a new study, in order, each before anything is written: a
-    ``hyperband`` that could stop no trial, its data files, the tracking store (opened here, and
-    returned), a name the store holds. ``tfcli study start`` runs them before it draws its
-    display; :func:`start_study` repeats the first and the last under the study's lock."""
-    _refuse_lockstep(spec, num_samples, max_concurrent)
-    check_data_files(spec)
-    tracking = check_tracking(resolve_tracking(tracking_uri))
-    ensure_new_study(spec, tracking)
-    return tracking
-
-
 def start_study(
     spec: StudySpec,
     tracking,
@@ -164,15 +124,12 @@ def start_study(
     ``baselines``: score the task's reference baselines on the driver first and log them on
     the parent run (:func:`_log_baselines`), once per study.
     """
-    from tfcli.study.runner import run_study
-    from tfcli.train.trainable import train_trial
-
     spec = spec.with_search_seed()
-    _refuse_lockstep(spec, num_samples, max_concurrent)
+    refuse_lockstep(spec, num_samples, max_concurrent)
     with study_lock(tracking, spec.name) as lease:
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
-        _refuse_orphan_ray_state(spec.name, storage)
+        refuse_orphan_ray_state(spec.name, storage)
         study_id = uuid.uuid4().hex[:16]
         planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples))}
         lease_tags = lease.tags() if lease is not None else {}
@@ -197,42 +154,12 @@ def start_study(
 
 def _held_out(tracking, spec: StudySpec, study_id: str):
     """The closing work of a completed run: the held-out test scores (:mod:`tfcli.study.held_out`)."""
-    from tfcli.study.held_out import score_on_test
-
     return lambda: score_on_test(tracking, spec, study_id)
 
 
 def _log_baselines(tracking, spec: StudySpec, run_id: str) -> None:
     """The floor the trials must clear (see :mod:`tfcli.baselines`), on the parent run."""
-    from tfcli.baselines import compute_baselines
-    from tfcli.tracking.baselines import log_baselines
-    from tfcli.train.prepare import load_splits
-
     log_baselines(tracking, run_id, compute_baselines(spec, load_splits(spec)))
-
-
-def _refuse_lockstep(spec: StudySpec, num_samples: int | None, max_concurrent: int | None) -> None:
-    """Refuse, before anything is written, a run that ``hyperband`` could not stop a trial of
-    (:func:`~tfcli.spec.rules.lockstep_problem`): the study file's limit against the full trial
-    count (a grid's too), or the ``--max-concurrent`` / ``--num-samples`` given."""
-    limit = max_concurrent if max_concurrent is not None else spec.search.max_concurrent
-    problem = lockstep_problem(spec.scheduler.type, limit, trial_count(spec, num_samples))
-    if problem:
-        where = f"--max-concurrent {max_concurrent}" if max_concurrent is not None else f"{spec.source_file or 'the study file'}: search.max_concurrent"
-        raise StudyError(f"{where}: {problem}")
-
-
-def _refuse_orphan_ray_state(name: str, storage: str) -> None:
-    """A Ray experiment folder for a name the store has no study of was left by something
-    else (a study whose MLflow store was deleted, or a foreign Tune run): never reuse it."""
-    from ray import tune
-
-    path = experiment_path(name, storage)
-    if tune.Tuner.can_restore(path):
-        raise StudyError(
-            f"Ray already keeps an experiment {name!r} at {path}, but the tracking store has no study of that "
-            "name; move that folder away, pass another --storage, or give the study a new `name:`"
-        )
 
 
 class NothingToResume(Exception):
@@ -257,10 +184,6 @@ def resume_study(
     unfinished and never-started trials as a new Tune experiment built from the records
     (:func:`_rebuild`). Raises :class:`NothingToResume` for a study that has ended.
     """
-    from tfcli.study.runner import run_study
-    from tfcli.tracking import confirmation_records, trial_records
-    from tfcli.train.trainable import train_trial
-
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
         notice = drift_notice(stored.spec)
@@ -302,8 +225,6 @@ def resume_study(
 
 
 def _supersede_orphans(tracking, records, path: str) -> None:
-    from tfcli.tracking.superseded import supersede_runs
-
     unfinished = {r.trial_id: r.run_id for r in records if not r.state.is_final}
     orphans = orphan_trial_ids(path, set(unfinished))
     supersede_runs(tracking, [unfinished[t] for t in sorted(orphans)], "Ray's saved state never held this trial")
@@ -342,7 +263,6 @@ def _rebuild(stored: StoredStudy, tracking, records, *, storage: str, address: s
     Grid search runs the grid points that no finished trial covers.
     """
     from tfcli.study.space import rebuild_configs
-    from tfcli.tracking.superseded import supersede_runs
 
     spec = stored.spec
     finished = [r for r in records if r.state.is_final]
@@ -367,9 +287,6 @@ def _rebuild(stored: StoredStudy, tracking, records, *, storage: str, address: s
 def _run_more(stored: StoredStudy, tracking, *, storage: str, address, experiment: str, progress, plan=None, **search):
     """A new Tune experiment ``experiment`` under the study's parent run: what ``extend``,
     ``resume --rebuild`` and ``confirm`` run (``search``: see :func:`~tfcli.study.runner.run_study`)."""
-    from tfcli.study.runner import run_study
-    from tfcli.train.trainable import train_trial
-
     return run_study(
         stored.spec,
         train_trial,
@@ -404,8 +321,6 @@ def warm_start(records, spec: StudySpec) -> tuple[list[dict], list]:
     One objective: its best value. Several: a list per trial, in objective order, of each
     objective's last value, which is what the searcher was told when the trial completed.
     """
-    import math
-
     searched = set(spec.search.parameters)
     metrics = [o.metric for o in spec.objectives]
     points, rewards = [], []
@@ -439,11 +354,9 @@ def extend_study(
     experiment ``NAME-extK`` whose searcher is given the earlier trials' configurations and
     results; the MLflow callback attaches to the same parent run by study id.
     """
-    from tfcli.tracking import trial_records
-
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
-        _refuse_lockstep(stored.spec, num_samples, max_concurrent)
+        refuse_lockstep(stored.spec, num_samples, max_concurrent)
         storage = resolve_storage(storage or stored.storage)
         records = trial_records(tracking, name, history=False)
         unfinished = [r for r in records if not r.state.is_final]
@@ -482,8 +395,6 @@ def confirm_study(
     Running ``confirm`` again adds only what no confirmation run covers yet; while one is
     unfinished it says to resume instead. Returns the outcome and how many runs it started.
     """
-    from tfcli.tracking import confirmation_records, trial_records
-
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
         notice = drift_notice(stored.spec)
@@ -519,9 +430,6 @@ def score_held_out(name: str, tracking, *, address: str | None = None, top: int 
     """Score the study's top trials (``top``, default ``report.test_top``, at least 1) and its
     confirmation runs on the test split now (``tfcli report NAME --test``); what could not
     be scored, one line each. Runs that have their test score are skipped."""
-    from tfcli.cluster.connect import connect, disconnect
-    from tfcli.study.held_out import score_on_test
-
     with study_lock(tracking, name):
         stored = load_stored_study(tracking, name)
         started = connect(address)

@@ -15,12 +15,9 @@ them changes shape: re-check this module against the new version before updating
   OptunaSearch (checked against Ray 2.60.0): tfcli tells it earlier trials of a define-by-run
   space or with several objectives, and queues partial ``search.initial`` points on it
   (OptunaSearch's own ``points_to_evaluate`` needs every parameter of a distribution space).
-- :func:`nsga2_sampler_class`: ``NSGAIISampler`` (its base ``BaseGASampler``) keeps a
-  ``threading.Lock`` in ``_thread_lock`` (checked against Optuna 5.1.0), so it cannot be
-  pickled, and Tune pickles the searcher with the Tuner; the subclass drops and remakes it.
-- :func:`skip_qmc_samples`: ``QMCSampler._find_sample_id`` (checked against Optuna 5.1.0),
-  which advances the study's Sobol counter; an extension's new Optuna study would otherwise
-  start the sequence again and repeat the first configurations.
+- :func:`nsga2_sampler_class` and :func:`skip_qmc_samples`: private Optuna APIs, kept in
+  :mod:`tfcli.study.optuna_internals`, which imports Optuna at its top (this module is
+  imported on every worker, which needs no Optuna).
 - :func:`hyperband_trial_brackets`: ``HyperBandScheduler._trial_info`` (trial -> its
   ``_Bracket`` and band) and the bracket's ``finished()`` and ``current_trials()``, which
   :mod:`tfcli.study.hyperband` reads to find a trial that HyperBand left paused for good (Tune
@@ -31,13 +28,14 @@ Imports Ray only inside functions (trial_wrapper imports this module on every wo
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from tfcli.errors import ClusterError
 
 #: The Ray version these were checked against.
 CHECKED_RAY_VERSION = "2.60.0"
-#: The Optuna version :func:`skip_qmc_samples` and :func:`distribution_contains` were checked against.
+#: The Optuna version :func:`distribution_contains` was checked against.
 CHECKED_OPTUNA_VERSION = "5.1.0"
 
 
@@ -77,48 +75,10 @@ def optuna_search_study(searcher: Any) -> Any:
     return study
 
 
-def skip_qmc_samples(sampler: Any, study: Any, count: int) -> None:
-    """Advance ``sampler``'s (an ``optuna.samplers.QMCSampler``) sequence in ``study`` past
-    ``count`` samples, as if the study's first ``count`` trials had been sampled by it."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    if not trials or count <= 0:
-        return
-    space = sampler.infer_relative_search_space(study, trials[0])
-    if not space:
-        return
-    for _ in range(count):
-        sampler._find_sample_id(study, space)
-
-
-_NSGA2_CLASS: list = []
-
-
-def nsga2_sampler_class() -> type:
-    """``optuna.samplers.NSGAIISampler`` that pickles (published here by name for pickle)."""
-    if not _NSGA2_CLASS:
-        import threading
-
-        from optuna.samplers import NSGAIISampler
-
-        class PicklableNSGAIISampler(NSGAIISampler):
-            def __getstate__(self):
-                state = self.__dict__.copy()
-                state.pop("_thread_lock", None)
-                return state
-
-            def __setstate__(self, state):
-                self.__dict__.update(state)
-                self._thread_lock = threading.Lock()
-
-        PicklableNSGAIISampler.__module__ = __name__
-        PicklableNSGAIISampler.__qualname__ = "PicklableNSGAIISampler"
-        _NSGA2_CLASS.append(PicklableNSGAIISampler)
-    return _NSGA2_CLASS[0]
-
-
 def __getattr__(name: str):
+    """``PicklableNSGAIISampler`` by its old name: the Tune state of a study started before it
+    moved to :mod:`tfcli.study.optuna_internals` pickled it as this module's, and resolving it
+    only when such a state is loaded keeps Optuna off the workers that import this module."""
     if name == "PicklableNSGAIISampler":
-        return nsga2_sampler_class()
+        return importlib.import_module("tfcli.study.optuna_internals").PicklableNSGAIISampler
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

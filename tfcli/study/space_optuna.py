@@ -22,7 +22,8 @@ from tfcli.errors import StudyError
 from tfcli.spec import conditions
 from tfcli.spec.fields import field_kind
 from tfcli.spec.schema import ParamSpec, StudySpec
-from tfcli.study.ray_internals import distribution_contains, nsga2_sampler_class, optuna_search_study, skip_qmc_samples
+from tfcli.study.optuna_internals import nsga2_sampler_class, skip_qmc_samples
+from tfcli.study.ray_internals import distribution_contains, optuna_search_study
 from tfcli.study.space_rules import quantized_bounds, snap
 
 #: Trials that Optuna's TPE sampler draws at random before it models results (its default).

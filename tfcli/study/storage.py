@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.fs
+
 
 def default_storage() -> str:
     """Where Ray keeps studies unless told otherwise: ``./mlruns/ray``, made absolute."""
@@ -37,7 +39,6 @@ def experiment_names(storage: str) -> list[str]:
     if not is_uri(storage):
         root = Path(storage)
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    import pyarrow.fs
 
     fs, root = pyarrow.fs.FileSystem.from_uri(storage)
     infos = fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -76,8 +77,6 @@ def log_run_artifact(tracking: Tracking, run_id: str, local_path: str | Path, ar
 
 
 def read_text_artifact(client: "MlflowClient", run_id: str, path: str) -> Optional[str]:
-    import tempfile
-
     try:
         with tempfile.TemporaryDirectory() as tmp, no_progress_bars():
             local = client.download_artifacts(run_id, path, tmp)

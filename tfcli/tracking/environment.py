@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import subprocess
+from importlib import metadata
 from typing import Optional
 
 from tfcli.tracking.tags import (
@@ -16,8 +18,6 @@ from tfcli.tracking.tags import (
 
 def environment_tags() -> dict[str, str]:
     """Git commit and dirty flag of the cwd's repository (best effort), versions, user."""
-    from importlib import metadata
-
     tags = {}
     for package in ("tfcli", "torch", "ray", "mlflow"):
         try:
@@ -30,8 +30,6 @@ def environment_tags() -> dict[str, str]:
         tags[TAG_MLFLOW_GIT_COMMIT] = commit
         tags[TAG_GIT_DIRTY] = "true" if dirty else "false"
     try:
-        import getpass
-
         tags[TAG_MLFLOW_USER] = getpass.getuser()
     except Exception:  # noqa: BLE001
         pass

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
+from filelock import FileLock, Timeout
+
 from tfcli.errors import StudyError
 from tfcli.tracking.lease import DriverLease
 
@@ -53,8 +55,6 @@ def study_lock(tracking, name: str) -> Iterator[Optional[DriverLease]]:
     on the study's parent run, yielded so that a new study's driver can put it on the parent
     run it creates (:meth:`~tfcli.tracking.lease.DriverLease.tags`, then ``attach``).
     """
-    from filelock import FileLock, Timeout
-
     path = study_lock_path(tracking.sqlite_path, name)
     if path is None:
         lease = DriverLease(tracking.client(), name)
@@ -89,8 +89,6 @@ def refuse_if_locked(tracking, name: str) -> None:
 @contextmanager
 def store_lock(db: Optional[Path], uri: str) -> Iterator[None]:
     """Hold the lock of the store at ``db`` (``uri``), waiting for another process's first open."""
-    from filelock import FileLock, Timeout
-
     folder = _lock_folder(db)
     if folder is None:
         yield

@@ -8,6 +8,8 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 
+import yaml
+
 from tfcli.records import TrialState
 from tfcli.tracking.claims import description_tags, study_run_tags
 from tfcli.tracking.environment import environment_tags
@@ -61,8 +63,6 @@ def attach_parent(
     if study_file and Path(study_file).is_file():
         study_text = Path(study_file).read_text(encoding="utf-8")
     if study_text is None:
-        import yaml
-
         study_text = yaml.safe_dump(json.loads(spec_json), sort_keys=False)
     client.log_text(run_id, study_text, STUDY_FILE_ARTIFACT)
     return run_id

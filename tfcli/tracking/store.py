@@ -6,9 +6,12 @@ import logging
 import os
 import re
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
+from urllib.parse import unquote, urlparse
 
 from tfcli.errors import ClusterError, StudyError
 from tfcli.tracking.locks import store_lock
@@ -179,8 +182,6 @@ def _local_path(location: Optional[str]) -> Optional[Path]:
     if not location:
         return None
     if location.startswith("file:"):
-        from urllib.parse import unquote, urlparse
-
         return Path(unquote(urlparse(location).path))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", location):
         return None
@@ -239,9 +240,6 @@ def _wait_while_new_and_empty(db: Path) -> Optional[bytes]:
 
 
 def _probe_server(uri: str, timeout_s: float) -> None:
-    import urllib.error
-    import urllib.request
-
     url = f"{uri.rstrip('/')}/health"
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - user's server
@@ -307,7 +305,6 @@ def _sqlite_path(uri: str, base: Optional[Path] = None) -> Optional[Path]:
     raw = uri[len("sqlite:///"):].partition("?")[0]
     if not raw or raw == ":memory:":
         return None
-    from urllib.parse import unquote
 
     path = Path(unquote(raw)).expanduser()
     if not path.is_absolute():

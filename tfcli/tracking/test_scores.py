@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -28,8 +29,6 @@ def log_test_scores(
     tracking: Tracking, run_id: str, metrics: Mapping[str, float], outputs: Sequence[Mapping], *, step: Optional[int]
 ) -> None:
     """Log the test ``metrics`` (numbers only) and the per-example ``outputs`` on ``run_id``."""
-    import time
-
     from mlflow.entities import Metric
 
     client = tracking.client()

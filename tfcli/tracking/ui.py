@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tfcli.errors import StudyError
@@ -24,8 +25,6 @@ def ui_command(tracking: Tracking, *, host: str, port: int, workers: int = 1, ve
     artifact root of new experiments and the destination of proxied artifact uploads. Unless
     ``verbose``, uvicorn keeps its access log (a line per request) and its info lines to itself.
     """
-    import sys
-
     if tracking.is_remote:
         raise StudyError(
             f"`tfcli ui` serves a local store, but the tracking URI is the server {tracking.uri}; "

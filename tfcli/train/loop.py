@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import shutil
@@ -15,13 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tfcli.data.prefetch import Prefetcher
 from tfcli.errors import DivergedError
 from tfcli.records import Evidence, TrialState, decide_state
 from tfcli.records.state import STOPPED_BY_SCHEDULER
 from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
 from tfcli.spec.results import MAX_TIME_KEY, reached_end
 from tfcli.spec.schema import StudySpec, parse_duration
+from tfcli.train.checkpoint import METRICS_FILE, load_trainer_state, load_weights, save_checkpoint
 from tfcli.train.costs import peak_memory_mb
+from tfcli.train.device import Hardware, choose_placement
+from tfcli.train.prepare import prepare
+from tfcli.train.schedule import lr_factor
+from tfcli.train.step import StepRunner, make_optimizer
+from tfcli.train.task_runtime import runtime_for
 
 
 @dataclass
@@ -76,11 +84,6 @@ class Trainer:
         hardware=None,
     ):
         import torch
-
-        from tfcli.train.device import Hardware, choose_placement
-        from tfcli.train.prepare import prepare
-        from tfcli.train.step import StepRunner, make_optimizer
-        from tfcli.train.task_runtime import runtime_for
 
         self.spec = spec
         self.workdir = Path(workdir)
@@ -153,8 +156,6 @@ class Trainer:
 
     def _next_batch(self):
         """The next collated training batch, collated ahead in a background thread."""
-        from tfcli.data.prefetch import Prefetcher
-
         if self._stream is None:
             plan = self._batch_plan(self.epoch, self.batch_in_epoch)
             self._stream = Prefetcher((e, p, self.task.collate("train", ix)) for e, p, ix in plan)
@@ -168,8 +169,6 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ training
     def _set_lr(self) -> float:
-        from tfcli.train.schedule import lr_factor
-
         t = self.spec.train
         lr = t.lr * lr_factor(t.schedule, self.step + 1, t.warmup_steps, t.max_steps)
         for group in self.optimizer.param_groups:
@@ -257,8 +256,6 @@ class Trainer:
     # ---------------------------------------------------------------------------- evaluation
     def evaluate_split(self, split: str, checkpoint: Path | None = None, limit: int | None = None) -> tuple[dict[str, float], list[dict]]:
         """Metrics and per-example outputs of the model (or of ``checkpoint``) on a split."""
-        from tfcli.train.checkpoint import load_weights
-
         if checkpoint is not None:
             load_weights(self._bare_model(), checkpoint, device=self.placement.device)
         return self.task.evaluate(self.model, split, self.placement, limit=limit)
@@ -314,8 +311,6 @@ class Trainer:
     def save(self, path: Path, metrics: dict[str, Any], outputs: list[dict]) -> Path:
         import torch
 
-        from tfcli.train.checkpoint import save_checkpoint
-
         state = {
             "step": self.step,
             "epoch": self.epoch,
@@ -338,11 +333,7 @@ class Trainer:
         )
 
     def _restore(self, path: Path) -> None:
-        import json
-
         import torch
-
-        from tfcli.train.checkpoint import METRICS_FILE, load_trainer_state, load_weights
 
         load_weights(self._bare_model(), path, device=self.placement.device)
         state = load_trainer_state(path)
