@@ -63,7 +63,11 @@ def handed(monkeypatch):
     monkeypatch.setattr(runner, "_check_saved_state", lambda *a: seen.setdefault("checked", a[1]))
     monkeypatch.setattr(runner, "connect", lambda address: False)
     monkeypatch.setattr(runner, "_build_trainable", lambda *a: None)
-    monkeypatch.setattr(lifecycle, "_callback", lambda tracking, spec, sid, storage, address, plan=None: seen.setdefault("tag", storage))
+    def callback(tracking, spec, sid, storage, address, plan=None):
+        seen.setdefault("tag", storage)
+        return types.SimpleNamespace(number_of=lambda trial_id: None, checkpoint_stored=lambda trial_id: True)
+
+    monkeypatch.setattr(lifecycle, "_callback", callback)
     monkeypatch.setattr(lifecycle, "ensure_new_study", lambda spec, tracking, **kw: None)
     monkeypatch.setattr(lifecycle, "study_lock", lambda tracking, name: contextlib.nullcontext())
     monkeypatch.setattr(lifecycle, "create_study_run", lambda tracking, spec, study_id, tags: seen.setdefault("parent_tags", tags))

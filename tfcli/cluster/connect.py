@@ -184,8 +184,6 @@ def join_cluster(address: str) -> bool:
     """Join the Ray cluster at ``address`` as :func:`connect` does, with
     :func:`~tfcli.cluster.checks.requested_runtime_env`; True when this call connected (and
     should shut down)."""
-    import logging
-
     import ray
 
     if ray.is_initialized():

@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import random
 import signal
 import threading
 import time
@@ -54,16 +55,17 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from tfcli import crash_points
+from tfcli.cluster.checks import preflight
+from tfcli.cluster.connect import connect, disconnect
+from tfcli.cluster.signals import connect_shielded, sigterm_as_interrupt
 from tfcli.errors import StudyError
+from tfcli.spec.schema import StudySpec
+from tfcli.spec.trial import study_payload
 from tfcli.study.disk_full import disk_guard
+from tfcli.study.hyperband import settled
 from tfcli.study.outcome import StudyOutcome, _summaries
 from tfcli.study.ray_internals import set_tuner_callbacks
-from tfcli.cluster.signals import connect_shielded, sigterm_as_interrupt
-from tfcli.cluster.connect import connect, disconnect
-from tfcli.spec.schema import StudySpec
-from tfcli.study.hyperband import settled
 from tfcli.study.storage import experiment_path, resolve_storage
-from tfcli.spec.trial import study_payload
 from tfcli.study.trial_wrapper import trial
 from tfcli.study.waiting import notice_callback
 from tfcli.study.watch import Progress, _watch_class
@@ -85,7 +87,6 @@ class _QuietTune(logging.Filter):
 @contextmanager
 def _study_environment(spec: StudySpec) -> Iterator[None]:
     """Settings Tune reads from the environment, for the duration of ``fit()``."""
-    import random
 
     settings = {
         "TUNE_GLOBAL_CHECKPOINT_S": str(CHECKPOINT_PERIOD_S),
@@ -158,8 +159,6 @@ def _check_saved_state(exp_name: str, path: str, resume: bool) -> None:
 def _preflight(address: str | None, storage_path: str) -> None:
     """On a cluster, check that every node can run the study before starting it."""
     if (address or os.environ.get("RAY_ADDRESS") or "local") != "local":
-        from tfcli.cluster.checks import preflight
-
         preflight(storage_path)
 
 
