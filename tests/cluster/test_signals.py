@@ -51,6 +51,15 @@ def test_sigterm_calls_the_sigint_handler_and_is_remembered():
 
 
 def test_sigterm_with_the_default_sigint_handler_is_a_keyboard_interrupt():
+    # Python's default handler, set here: an xdist worker runs with SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _default_sigint_case()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _default_sigint_case():
     with signals.sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGTERM)
         for _ in range(100):  # the handler runs between bytecodes of the main thread

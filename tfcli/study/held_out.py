@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 from tfcli import tracking as tr
 from tfcli.records import Confirmation, TrialRecord, TrialStatus
 from tfcli.report.ranking import rank_trials
+from tfcli.report.values import tie_losses
 from tfcli.spec.schema import StudySpec
 from tfcli.spec.trial import spec_from_payload, study_payload, trial_spec
 from tfcli.train.checkpoint import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE
@@ -27,12 +28,20 @@ from tfcli.tracking.test_scores import log_test_scores, test_metric
 _FILES = (MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE)
 
 
-def runs_to_score(spec: StudySpec, records: Sequence[TrialRecord], confirmations: Sequence[Confirmation], top: int) -> list[TrialRecord]:
+def runs_to_score(
+    spec: StudySpec,
+    records: Sequence[TrialRecord],
+    confirmations: Sequence[Confirmation],
+    top: int,
+    losses: Optional[Mapping[str, float]] = None,
+) -> list[TrialRecord]:
     """The top ``top`` finished trials by the objective and the finished confirmation runs
-    that have a checkpoint and no test score yet, best trials first."""
+    that have a checkpoint and no test score yet, best trials first. ``losses``: the tied
+    trials' validation loss by run id (:func:`tfcli.report.values.tie_losses`), so that the
+    top ``top`` are the report's, by the one tie rule."""
     metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     finished = [r for r in records if r.status is TrialStatus.FINISHED and not r.error and r.has_checkpoint]
-    ranked = [row.record for row in rank_trials(finished, metric, mode, at="best").ranked[:top]] if top else []
+    ranked = [row.record for row in rank_trials(finished, metric, mode, at="best", losses=losses).ranked[:top]] if top else []
     confirmed = [c.record for c in confirmations if c.record.status is TrialStatus.FINISHED and c.record.has_checkpoint and not c.record.error]
     return [r for r in [*ranked, *confirmed] if test_metric(metric) not in r.metrics]
 
@@ -60,7 +69,8 @@ def score_on_test(tracking, spec: StudySpec, study_id: str, *, top: int | None =
     import ray
 
     records = tr.trial_records(tracking, spec.name, history=False)
-    todo = runs_to_score(spec, records, tr.confirmation_records(tracking, spec.name), spec.report.test_top if top is None else top)
+    losses = tie_losses(tracking, records, spec.primary_objective.metric, "best")
+    todo = runs_to_score(spec, records, tr.confirmation_records(tracking, spec.name), spec.report.test_top if top is None else top, losses)
     if not todo:
         return []
     task = ray.remote(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu)(_evaluate)
