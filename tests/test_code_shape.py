@@ -59,6 +59,16 @@ EXCEPTIONS = {
         "loads the metrics (study.lifecycle -> baselines); only a confirmed block's t-interval needs it"
     ),
     ("tfcli/metrics/seed_stats.py", "welch_test"): "scipy.stats, as seed_summary",
+    ("tfcli/train/task_runtime.py", "metric_settings"): (
+        "the metrics (sacrebleu, which probes $TMPDIR with a file when imported): `tfcli predict` loads "
+        "this module and must write nothing, in the export folder or out (tests/export/test_damaged_exports.py); "
+        "only an evaluation scores"
+    ),
+    ("tfcli/train/task_runtime.py", "evaluate"): "the metrics, as metric_settings",
+    ("tfcli/export/study_export.py", "export_config"): (
+        "the metrics, as task_runtime's: tfcli.export is the package `tfcli predict` imports"
+    ),
+    ("tfcli/export/study_export.py", "_metrics_section"): "the metrics, as export_config",
 }
 
 #: Run by a fresh interpreter: the heavy libraries cannot load (an attempt is recorded and

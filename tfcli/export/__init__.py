@@ -23,10 +23,12 @@ The modules: :mod:`~tfcli.export.folder` (the folder's files and format, reading
 :mod:`~tfcli.export.choose` (which trial), :mod:`~tfcli.export.study_export` (writing the
 folder), :mod:`~tfcli.export.model_card`, :mod:`~tfcli.export.registry` (MLflow) and
 :mod:`~tfcli.export.loading` (loading and predicting). None imports torch, Ray or MLflow at
-import time.
+import time; those that read a study load on first use (see ``_ON_USE``).
 """
 
-from tfcli.export.choose import choose_trial, find_trial
+import importlib
+from typing import Any
+
 from tfcli.export.folder import (
     ARTIFACT_KEY,
     EXPORT_FILES,
@@ -38,8 +40,23 @@ from tfcli.export.folder import (
 )
 from tfcli.export.loading import ExportedModel, inputs_from_model_input, load_export, read_inputs
 from tfcli.export.model_card import model_card
-from tfcli.export.registry import INPUT_COLUMNS, register_export, serving_module_path
-from tfcli.export.study_export import ExportResult, best_trial_where, export_config, export_study
+
+#: Names whose modules read a study (the report's ranking, the baselines, the metrics): they load
+#: on first use, so that ``tfcli predict``, which loads an export folder only, imports none of
+#: that (sacrebleu, for one, writes a probe file into $TMPDIR when imported).
+_ON_USE = {
+    "choose_trial": "choose", "find_trial": "choose",
+    "INPUT_COLUMNS": "registry", "register_export": "registry", "serving_module_path": "registry",
+    "ExportResult": "study_export", "best_trial_where": "study_export", "export_config": "study_export",
+    "export_study": "study_export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 __all__ = [
     "ARTIFACT_KEY",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from tfcli.metrics import METEOR_NOTE
+from tfcli.metrics.notes import METEOR_NOTE
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

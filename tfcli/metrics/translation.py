@@ -16,6 +16,7 @@ from sacrebleu.metrics import BLEU, CHRF, TER
 from tfcli.errors import MetricError
 from tfcli.metrics.base import ArrayStats, Evaluation, SuffStats, library_version, mean_stats
 from tfcli.metrics.text import contains_cjk
+from tfcli.metrics.notes import METEOR_NOTE
 
 if TYPE_CHECKING:
     from tfcli.metrics.api import MetricSettings
@@ -29,12 +30,6 @@ BLEU_TOKENIZERS = ("13a", "intl", "zh", "char", "none", "ja-mecab", "ko-mecab")
 _CJK_TOKENIZERS = frozenset({"zh", "char", "ja-mecab", "ko-mecab"})
 
 _EXTRAS = {"ja-mecab": "sacrebleu[ja]", "ko-mecab": "sacrebleu[ko]"}
-
-METEOR_NOTE = (
-    "METEOR here matches exact words and Porter stems only, without WordNet synonyms "
-    "(NLTK's WordNet data is not available offline), so it runs lower than full METEOR "
-    "and is not comparable with published METEOR scores."
-)
 
 #: sacrebleu warns at this many hypotheses ending in " ." (text that looks tokenized).
 _TOKENIZED_PERIOD_LINES = 100

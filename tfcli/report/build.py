@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 
 from tfcli import tracking as tr
 from tfcli.baselines.results import BaselineResult
-from tfcli.metrics import METEOR_NOTE
+from tfcli.metrics.notes import METEOR_NOTE
 from tfcli.records import StudyRecord, TrialRecord, TrialStatus
 from tfcli.report.analyses import _parameter_counts, confirmed, importances, pareto, significance, test_check
 from tfcli.report.baselines import BaselineComparison, compare_with_baselines

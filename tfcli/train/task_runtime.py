@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tfcli.metrics import MetricSettings, compute_metrics
 from tfcli.spec.schema import StudySpec
 from tfcli.train.prepare import PreparedData
 
@@ -84,10 +83,14 @@ class TaskRuntime:
 
     # Evaluation --------------------------------------------------------------------------------
     def metric_settings(self):
+        from tfcli.metrics import MetricSettings
+
         return MetricSettings.from_eval(self.spec.eval)
 
     def evaluate(self, model, split: str, placement, limit: int | None = None) -> tuple[dict[str, float], list[dict]]:
         """Loss and task metrics on ``split`` (its first ``limit`` examples), and the outputs."""
+        from tfcli.metrics import compute_metrics
+
         import torch
 
         from tfcli.data.batching import bucket_batches
