@@ -11,6 +11,8 @@ step written twice.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,18 +78,17 @@ def _runs(client, name: str, role: str = "trial"):
     return [r for r in runs if r.data.tags.get("tfcli.role") == role]
 
 
-def _study_with_outage(team, name: str, outage, env: dict | None = None) -> tuple[subprocess.CompletedProcess, list]:
+def _study_with_outage(team, name: str, outage) -> tuple[subprocess.CompletedProcess, list]:
     """Run study ``name``; once a trial has evaluated, call ``outage()``; the study's result and trial runs."""
     from mlflow import MlflowClient
 
     _, server, root = team
-    env = base_env(MLFLOW_TRACKING_URI=server.url, **(env or {}))
     driver = root / name
     driver.mkdir()
     (driver / f"{name}.yaml").write_text(tiny_study(name, samples=2, steps=STEPS, train_extra=", log_every: 4"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tfcli", "study", "start", f"{name}.yaml", "--storage", str(driver / "ray")],
-        cwd=driver, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=driver, env=base_env(MLFLOW_TRACKING_URI=server.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True,
     )
     client = MlflowClient(tracking_uri=server.url)
@@ -104,13 +105,12 @@ def _study_with_outage(team, name: str, outage, env: dict | None = None) -> tupl
         started = time.monotonic()
         outage()
         print(f"{name}: the fault lasted {time.monotonic() - started:.0f} s (server back up included)")
-        assert proc.poll() is None, "the study ended during the outage: the fault did not land mid-study"
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the study ended during the fault (exit {proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
         out, err = proc.communicate(timeout=400)
     finally:
         if proc.poll() is None:
-            import os
-            import signal
-
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
