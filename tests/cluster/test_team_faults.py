@@ -123,6 +123,7 @@ def _assert_nothing_lost(done: subprocess.CompletedProcess, trials: list, team) 
     _, server, _ = team
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "not recorded" not in done.stdout + done.stderr, done.stderr[-3000:]
+    assert "MLflow: log_batch failed" not in done.stderr, f"a metric batch was lost:\n{done.stderr[-3000:]}"
     numbers = sorted(r.data.tags.get("tfcli.trial_number") for r in trials)
     assert len(trials) == 2 and len(set(numbers)) == 2, f"one MLflow run per trial: {numbers}"
     assert all(r.info.status == "FINISHED" for r in trials), [r.info.status for r in trials]
