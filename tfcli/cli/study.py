@@ -195,7 +195,7 @@ def start(
     if dry_run:
         _print_dry_run(spec, num_samples, screen, output)
         return
-    tracking = check_new_study(spec, tracking_uri, num_samples=num_samples, max_concurrent=max_concurrent)
+    tracking = check_new_study(spec, tracking_uri, num_samples=num_samples, max_concurrent=max_concurrent, address=address)
     total = trial_count(spec, num_samples)
     screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
     live = StudyLive(screen, spec, total)

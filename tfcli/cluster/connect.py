@@ -35,6 +35,38 @@ def _split_address(address: str) -> tuple[str, int] | None:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def check_address(address: str | None) -> None:
+    """Refuse, before anything is written, an address tfcli cannot join: a Ray Client
+    address (``ray://``, as ``--address`` or ``RAY_ADDRESS``), or a HOST:PORT where nothing
+    listens. ``study start`` checks this before it creates the study's parent run, so a typo
+    in ``--address`` leaves no study behind."""
+    given = address
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    if address.startswith("ray://"):
+        where = f"--address {address}" if given else f"RAY_ADDRESS is {address}"
+        raise ClusterError(
+            f"Ray Client addresses are not supported, but {'got ' if given else ''}{where}; "
+            "give the head node's GCS address (HOST:6379) or use `tfcli cluster submit`"
+        )
+    if address not in ("local", "auto"):
+        _reachable(address)
+
+
+def _reachable(address: str) -> None:
+    """ClusterError in one line when nothing accepts a TCP connection at HOST:PORT."""
+    hostport = _split_address(address)
+    if hostport is None:
+        return
+    try:
+        socket.create_connection(hostport, timeout=5).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ClusterError(
+            f"cannot reach a Ray cluster at {address}: {reason.lower()}; "
+            "start one with `ray start --head` or check --address (HOST:6379)"
+        ) from None
+
+
 def _probe_cluster(address: str) -> None:
     """Fail fast, in one line, when nothing answers at ``address``.
 
@@ -43,16 +75,7 @@ def _probe_cluster(address: str) -> None:
     it safely), so: a TCP connect first, then a trial connection in a subprocess that is
     killed after :data:`CONNECT_TIMEOUT_S`.
     """
-    hostport = _split_address(address)
-    if hostport is not None:
-        try:
-            socket.create_connection(hostport, timeout=5).close()
-        except OSError as err:
-            reason = err.strerror or type(err).__name__
-            raise ClusterError(
-                f"cannot reach a Ray cluster at {address}: {reason.lower()}; "
-                "start one with `ray start --head` or check --address (HOST:6379)"
-            ) from None
+    _reachable(address)
     code = "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR')"
     try:
         done = subprocess.run(
@@ -91,21 +114,14 @@ def connect(address: str | None = None) -> bool:
     import ray
 
     if address and address.startswith("ray://"):
-        raise ClusterError(
-            f"Ray Client addresses are not supported, but got --address {address}; "
-            "give the head node's GCS address (HOST:6379) or use `tfcli cluster submit`"
-        )
+        check_address(address)
     if ray.is_initialized():
         return False
+    check_address(address)
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     if address == "local":
         _start_embedded()
         return True
-    if address.startswith("ray://"):  # from RAY_ADDRESS
-        raise ClusterError(
-            f"Ray Client addresses are not supported, but RAY_ADDRESS is {address}; "
-            "give the head node's GCS address (HOST:6379) or use `tfcli cluster submit`"
-        )
     _probe_cluster(address)
     try:
         ray.init(address=address, runtime_env=requested_runtime_env(), log_to_driver=False, logging_level=logging.WARNING)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tfcli.cluster.connect import check_address
 from tfcli.errors import StudyError
 from tfcli.spec.describe import trial_count
 from tfcli.spec.rules import lockstep_problem
@@ -52,13 +53,18 @@ def check_data_files(spec: StudySpec) -> None:
         load_splits(spec)
 
 
-def check_new_study(spec: StudySpec, tracking_uri: str | None, *, num_samples: int | None = None, max_concurrent: int | None = None):
+def check_new_study(
+    spec: StudySpec, tracking_uri: str | None, *, num_samples: int | None = None, max_concurrent: int | None = None,
+    address: str | None = None,
+):
     """The pre-flight checks of a new study, in order, each before anything is written: a
-    ``hyperband`` that could stop no trial, its data files, the tracking store (opened here, and
-    returned), a name the store holds. ``tfcli study start`` runs them before it draws its
-    display; :func:`start_study` repeats the first and the last under the study's lock."""
+    ``hyperband`` that could stop no trial, its data files, the Ray address (no ``ray://``,
+    something listening), the tracking store (opened here, and returned), a name the store
+    holds. ``tfcli study start`` runs them before it draws its display; :func:`start_study`
+    repeats the first and the last under the study's lock."""
     refuse_lockstep(spec, num_samples, max_concurrent)
     check_data_files(spec)
+    check_address(address)
     tracking = check_tracking(resolve_tracking(tracking_uri))
     ensure_new_study(spec, tracking)
     return tracking
