@@ -118,3 +118,26 @@ def marks(base_dir, kind: str | None = None) -> list[dict]:
             with open(os.path.join(folder, name)) as f:
                 out.append(json.load(f))
     return out
+
+
+def checkpoints_then_dies(config: dict) -> None:
+    """Reports ``steps`` results with a checkpoint each; the first attempt raises after
+    ``die_after`` of them (``config["marker"]`` records that it did). Each result says the
+    step the attempt started from (0: from the start)."""
+    from ray import tune
+
+    checkpoint = tune.get_checkpoint()
+    start = 0
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            with open(os.path.join(folder, "state.json")) as f:
+                start = json.load(f)["step"]
+    first_attempt = not os.path.exists(config["marker"])
+    for step in range(start + 1, config["steps"] + 1):
+        if first_attempt and step > config["die_after"]:
+            open(config["marker"], "w").close()
+            raise RuntimeError("the driver would have been killed here")
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "state.json"), "w") as f:
+                json.dump({"step": step}, f)
+            tune.report({"step": step, "started_from": start}, checkpoint=tune.Checkpoint.from_directory(folder))

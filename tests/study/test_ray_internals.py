@@ -51,7 +51,9 @@ def test_the_checkpoint_manager_fields_the_tracking_callback_reads():
 
     manager = _CheckpointManager(CheckpointConfig(num_to_keep=1))
     assert manager._checkpoint_results == []
-    assert manager.latest_checkpoint_result is None
+    assert manager.latest_checkpoint_result is None is manager._latest_checkpoint_result
+    metadata_class = importlib.import_module("ray.tune.trainable.metadata")._TrainingRunMetadata
+    assert all(callable(getattr(metadata_class, name)) for name in ("from_json_state", "get_json_state", "invalidate_cache"))
     assert "run_metadata" in inspect.getsource(Trial.__init__)
     assert hasattr(importlib.import_module("ray.tune.experiment.trial"), "_TrainingRunMetadata")
 

@@ -4,11 +4,12 @@ knows which configurations a study still owes."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from tests.study.conftest import make_spec
-from tfcli.study.ray_state import ray_state_problem, saved_trial_ids
+from tfcli.study.ray_state import drop_gone_checkpoints, ray_state_problem, saved_trial_ids
 from tfcli.study.space import rebuild_configs
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,15 +54,15 @@ def test_a_state_older_than_mlflow_is_a_problem(tmp_path):
     assert "ff000" not in problem, "trials of the study's other Tune experiments are not this state's"
 
 
-def test_the_newest_state_file_is_read(tmp_path):
+def test_the_state_file_tune_restores_from_is_read(tmp_path):
+    """Tune restores from the greatest name (its session's start time), whatever the mtimes."""
     import os
 
-    old = write_state(tmp_path / "exp", ["ab12c_00000"], "experiment_state-a.json")
-    new = write_state(tmp_path / "exp", ["ab12c_00000", "ab12c_00001"], "experiment_state-b.json")
-    os.utime(old, (1, 1))
+    old = write_state(tmp_path / "exp", ["ab12c_00000"], "experiment_state-2026-12-02_10-00-00.json")
+    new = write_state(tmp_path / "exp", ["ab12c_00000", "ab12c_00001"], "experiment_state-2026-12-02_11-00-00.json")
+    os.utime(new, (1, 1))
+    os.utime(old, (2, 2))
     assert ray_state_problem(str(tmp_path / "exp"), {"ab12c_00001"}) is None
-    os.utime(new, (0, 0))
-    assert ray_state_problem(str(tmp_path / "exp"), {"ab12c_00001"}) is not None
 
 
 def grid_spec():
@@ -87,3 +88,36 @@ def test_unfinished_trials_the_state_never_saved_are_orphans(tmp_path):
     write_state(tmp_path / "exp", ["ab12c_00000"])
     found = orphan_trial_ids(str(tmp_path / "exp"), {"ab12c_00000", "ab12c_00001", "ff000_00003"})
     assert found == {"ab12c_00001"}
+
+
+@pytest.mark.parametrize("keep", [1, None], ids=["only-the-latest-kept", "all-kept"])
+def test_a_trial_whose_latest_checkpoint_ray_deleted_resumes(tmp_path, ray_session, keep):
+    """Ray deletes a superseded checkpoint as it registers the next one and saves its state a
+    moment later; a driver killed in between leaves a state naming a checkpoint that is gone
+    (CI saw it: "Could not recover from checkpoint as it does not exist on storage anymore").
+    Here the trial's newest checkpoint is deleted after the fact, which is the same state."""
+    from ray import tune
+
+    from tests.study import fakes
+
+    config = {"marker": str(tmp_path / "died"), "steps": 5, "die_after": 3}
+    run_config = tune.RunConfig(
+        name="gone", storage_path=str(tmp_path), verbose=0,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=keep, checkpoint_score_attribute="step", checkpoint_score_order="max"),
+    )
+    tune.Tuner(fakes.checkpoints_then_dies, param_space=config, run_config=run_config).fit()
+    experiment = tmp_path / "gone"
+    (checkpoint,) = experiment.glob("*/checkpoint_000002")
+    shutil.rmtree(checkpoint)
+    assert drop_gone_checkpoints(str(tmp_path / "nothing-here")) == []
+
+    lines = drop_gone_checkpoints(str(experiment))
+
+    assert len(lines) == 1 and "checkpoint_000002 is gone" in lines[0]
+    assert ("continues from checkpoint_000001" if keep is None else "starts again") in lines[0]
+    assert drop_gone_checkpoints(str(experiment)) == [], "a repaired state needs no repair"
+    restored = tune.Tuner.restore(str(experiment), trainable=fakes.checkpoints_then_dies, resume_errored=True)
+    (result,) = restored.fit()
+    assert result.error is None, result.error
+    assert result.metrics["step"] == 5
+    assert result.metrics["started_from"] == (2 if keep is None else 0)

@@ -26,7 +26,7 @@ from tfcli.spec.schema import StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.held_out import score_on_test
 from tfcli.study.preflight import check_data_files, check_new_study, ensure_new_study, refuse_lockstep, refuse_orphan_ray_state
-from tfcli.study.ray_state import orphan_trial_ids, ray_state_problem
+from tfcli.study.ray_state import drop_gone_checkpoints, orphan_trial_ids, ray_state_problem
 from tfcli.study.runner import run_study
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
 from tfcli.study.watch import Tracked
@@ -210,6 +210,8 @@ def resume_study(
         if rebuild:
             return _rebuild(stored, tracking, records, storage=storage, address=address, progress=progress)
         _supersede_orphans(tracking, records, experiment_path(experiment, storage))
+        for line in drop_gone_checkpoints(experiment_path(experiment, storage)):
+            log.warning(line)
         return run_study(
             stored.spec,
             train_trial,

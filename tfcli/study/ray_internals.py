@@ -18,6 +18,12 @@ them changes shape: re-check this module against the new version before updating
 - :func:`nsga2_sampler_class` and :func:`skip_qmc_samples`: private Optuna APIs, kept in
   :mod:`tfcli.study.optuna_internals`, which imports Optuna at its top (this module is
   imported on every worker, which needs no Optuna).
+- :func:`without_gone_checkpoints`: a trial's run metadata in Ray's experiment state
+  (``ray.tune.trainable.metadata._TrainingRunMetadata`` and its ``_CheckpointManager``'s
+  ``_checkpoint_results`` and ``_latest_checkpoint_result``): Ray deletes a superseded
+  checkpoint as it registers the next one and saves the state only afterwards, so a driver
+  killed in between leaves a state whose latest checkpoint is gone; Tune has no public way
+  to restore such a trial from an earlier checkpoint or from the start.
 - :func:`hyperband_trial_brackets`: ``HyperBandScheduler._trial_info`` (trial -> its
   ``_Bracket`` and band) and the bracket's ``finished()`` and ``current_trials()``, which
   :mod:`tfcli.study.hyperband` reads to find a trial that HyperBand left paused for good (Tune
@@ -29,6 +35,7 @@ Imports Ray only inside functions (trial_wrapper imports this module on every wo
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from tfcli.errors import ClusterError
@@ -60,6 +67,29 @@ def hyperband_trial_brackets(scheduler: Any) -> list[tuple[Any, Any]]:
     """(trial, bracket) for every trial a ``HyperBandScheduler`` has placed in a bracket; each
     bracket answers ``finished()`` and ``current_trials()``."""
     return [(trial, info[0]) for trial, info in list(scheduler._trial_info.items())]
+
+
+def without_gone_checkpoints(run_metadata_json: str, exists) -> tuple[str, str, str | None] | None:
+    """A trial's run metadata (as Ray's experiment state holds it) without checkpoints that are gone.
+
+    ``exists(path)`` says whether a checkpoint folder is still on storage. When the latest
+    checkpoint is, returns None. Otherwise returns the metadata with every gone checkpoint
+    dropped and the newest that remains (by Ray's ``checkpoint_NNNNNN`` name) made the latest,
+    or none kept, so the trial starts again; with the gone path and the one it resumes from.
+    """
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    metadata = _TrainingRunMetadata.from_json_state(run_metadata_json)
+    manager = metadata.checkpoint_manager
+    latest = getattr(manager, "_latest_checkpoint_result", None)
+    if latest is None or exists(latest.checkpoint.path):
+        return None
+    kept = [r for r in manager._checkpoint_results if r is not latest and exists(r.checkpoint.path)]
+    manager._checkpoint_results = kept
+    newest = max(kept, key=lambda r: Path(r.checkpoint.path).name, default=None)
+    manager._latest_checkpoint_result = newest
+    metadata.invalidate_cache()
+    return metadata.get_json_state(), latest.checkpoint.path, newest.checkpoint.path if newest else None
 
 
 def distribution_contains(dist: Any, value: Any) -> bool:

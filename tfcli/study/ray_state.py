@@ -10,8 +10,10 @@ rebuilds the study from MLflow's records instead).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from tfcli.study.ray_internals import without_gone_checkpoints
 from tfcli.study.storage import is_uri
 
 TUNER_FILE = "tuner.pkl"
@@ -19,8 +21,8 @@ STATE_GLOB = "experiment_state-*.json"
 
 
 def _newest_state(folder: Path) -> Path | None:
-    states = sorted(folder.glob(STATE_GLOB), key=lambda p: p.stat().st_mtime)
-    return states[-1] if states else None
+    """The state file Tune restores from: the greatest name (each holds its session's start time)."""
+    return max(folder.glob(STATE_GLOB), key=lambda p: p.name, default=None)
 
 
 def saved_trial_ids(state_file: Path) -> list[str]:
@@ -83,3 +85,47 @@ def orphan_trial_ids(path: str, trial_ids: set[str]) -> set[str]:
         return set()
     prefixes = {_prefix(i) for i in ids}
     return {i for i in trial_ids - ids if _prefix(i) in prefixes}
+
+
+#: Trial statuses in Ray's state that a resume continues (a finished trial is not run again).
+_CONTINUED = {"PENDING", "RUNNING", "PAUSED", "ERROR"}
+
+
+def drop_gone_checkpoints(path: str) -> list[str]:
+    """Make the saved state of the experiment at ``path`` name no checkpoint that is gone.
+
+    Ray deletes a trial's superseded checkpoint when it registers the next one and saves its
+    state a moment later; a driver killed in between leaves a state whose trial would fail
+    on resume with "Could not recover from checkpoint". Each such unfinished trial is set to
+    continue from its newest checkpoint still on storage, or to start again (tfcli's MLflow
+    writer skips the steps the trial's run already holds). Returns one line per trial changed.
+    """
+    if is_uri(path):
+        return []
+    folder = Path(path)
+    state_file = _newest_state(folder)
+    if state_file is None:
+        return []
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    changed = []
+    for entry in state["trial_data"]:
+        trial = json.loads(entry[0]) if isinstance(entry[0], str) else entry[0]
+        if trial.get("status") not in _CONTINUED:
+            continue
+        repaired = without_gone_checkpoints(entry[1], lambda p: _checkpoint_here(folder, p).is_dir())
+        if repaired is None:
+            continue
+        entry[1], gone, kept = repaired
+        where = f"continues from {Path(kept).name}" if kept else "starts again"
+        changed.append(f"trial {trial['trial_id']}: its checkpoint {Path(gone).name} is gone (the driver stopped as Ray replaced it); it {where}")
+    if changed:
+        staged = state_file.with_suffix(".repair")
+        staged.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(staged, state_file)
+    return changed
+
+
+def _checkpoint_here(folder: Path, checkpoint_path: str) -> Path:
+    """A checkpoint's folder under this experiment folder (the study may have been moved)."""
+    recorded = Path(checkpoint_path)
+    return folder / recorded.parent.name / recorded.name
