@@ -117,3 +117,46 @@ def test_a_point_outside_the_space_is_refused_before_anything_runs(project, cli)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output + result.stderr
     assert "s.yaml:12: search.initial.0.train.lr: must lie in [0.001, 0.01]" in result.stderr
+
+
+def test_a_warm_start_tells_the_new_searcher_the_earlier_study_and_names_it(project, ray_session, cli):
+    """Issue 26, acceptance 3 and 6: TPE seeded from a finished study of the same store."""
+    from tfcli.spec.load import load_spec
+    from tfcli.study.ray_internals import optuna_search_study
+    from tfcli.study.space import make_searcher
+    from tfcli.study.warm_start import warm_start_from
+    from tfcli.tracking import resolve_tracking, trial_records
+
+    wide = start(cli, project, study_text("wide", method="tpe", samples=3, steps=10, parameters=NUMERIC, scheduler="{type: fifo}"))
+    assert wide.exit_code == 0, wide.output + wide.stderr
+    _, configs = children_configs(project, "wide")
+    lrs = sorted(c["train.lr"] for c in configs.values())
+    narrow = NUMERIC.replace("max: 1.0e-2", f"max: {lrs[1]!r}")  # the largest learning rate falls outside
+    warm_text = study_text("warm", method="tpe", samples=1, steps=10, parameters=narrow, scheduler="{type: fifo}")
+    warm_text = warm_text.replace("  seed: 5\n", "  seed: 5\n  warm_start: {study: wide}\n")
+    line = warm_text.splitlines().index("  warm_start: {study: wide}") + 1
+
+    for bad, said in [
+        (warm_text.replace("{study: wide}", "{study: nope}"), "no study named 'nope'"),
+        (warm_text.replace("scheduler:", "objective: {metric: chrf, mode: max}\nscheduler:"), "ranks trials by bleu (max) and this one by chrf (max)"),
+        (warm_text.replace("type: translation, data: 'builtin:dates'", "type: classification, data: 'builtin:sentiment'"), "is a translation study and this one is classification"),
+    ]:
+        refused = start(cli, project, bad)
+        assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+        assert f"s.yaml:{line}: search.warm_start.study: " in refused.stderr and said in refused.stderr, refused.stderr
+    random = start(cli, project, warm_text.replace("method: tpe", "method: random"))
+    assert random.exit_code == 2 and f"s.yaml:{line}: search.warm_start: search.method random does not learn" in random.stderr, random.stderr
+
+    result = start(cli, project, warm_text)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "the searcher was told 2 finished trial(s) of study 'wide'; skipped 1 outside this study's space" in result.output
+    (parent,), _ = study_runs(project, "warm")
+    assert parent.data.tags["tfcli.warm_start"] == "wide" and parent.data.tags["tfcli.warm_start_trials"] == "2"
+
+    warm = warm_start_from(load_spec(project / "s.yaml"), resolve_tracking(None))
+    searcher = make_searcher(load_spec(project / "s.yaml"), points_to_evaluate=warm.points, evaluated_rewards=warm.rewards)
+    told = optuna_search_study(getattr(searcher, "searcher", searcher)).trials
+    records = trial_records(resolve_tracking(None), "wide", history=False)
+    expected = sorted((r.objective_value, r.config["train.lr"], r.config["train.warmup_steps"]) for r in records if r.config["train.lr"] <= lrs[1])
+    assert len(expected) == 2
+    assert sorted((t.value, t.params["train.lr"], t.params["train.warmup_steps"]) for t in told) == expected

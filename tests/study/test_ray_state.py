@@ -90,6 +90,7 @@ def test_unfinished_trials_the_state_never_saved_are_orphans(tmp_path):
     assert found == {"ab12c_00001"}
 
 
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("keep", [1, None], ids=["only-the-latest-kept", "all-kept"])
 def test_a_trial_whose_latest_checkpoint_ray_deleted_resumes(tmp_path, ray_session, keep):
     """Ray deletes a superseded checkpoint as it registers the next one and saves its state a

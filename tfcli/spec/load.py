@@ -366,3 +366,16 @@ def load_spec_text(text: str, filename: str = "<study>", base_dir: Path | None =
         raise StudySpecError(problems)
     assert spec is not None
     return spec
+
+
+def field_problem(spec: StudySpec, path: Path_, message: str) -> StudySpecError:
+    """A problem with a field of a loaded study that only a later check can see (a study the
+    store does not hold), located as the file's own problems are: ``FILE:LINE: field: message``
+    (the line read from the study file as it is now)."""
+    filename = spec.source_file or "<study>"
+    line = None
+    try:
+        line = parse_yaml(Path(filename).read_text(encoding="utf-8"), filename).line_of(path)
+    except (OSError, UnicodeDecodeError, StudySpecError):
+        pass
+    return StudySpecError([SpecProblem(filename, line, format_path(path), message)])

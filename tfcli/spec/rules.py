@@ -24,6 +24,7 @@ from tfcli.spec.search_rules import (
     initial_problems,
     method_problems,
     search_problems,
+    warm_start_problems,
 )
 from tfcli.spec.tasks import TASKS
 
@@ -213,7 +214,7 @@ def cross_check(data: Any, base_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     for check in (
         search_problems, _heads_problems, _schedule_problems, _objective_problems,
-        condition_problems, method_problems, initial_problems,
+        condition_problems, method_problems, initial_problems, warm_start_problems,
     ):
         problems.extend(check(data))
     problems.extend(_task_problems(data, base_dir))

@@ -261,6 +261,14 @@ class ParamSpec(Section):
 SearchMethod = Literal["random", "grid", "tpe", "gp", "cmaes", "qmc", "nsga2"]
 
 
+class WarmStartSpec(Section):
+    study: str = Field(
+        ..., min_length=1,
+        description="A finished study of the same store, task and objectives whose finished trials the searcher "
+        "is told before the first trial (those whose values fit this study's space).",
+    )
+
+
 class SearchSpec(Section):
     method: SearchMethod = Field(
         "random",
@@ -278,6 +286,9 @@ class SearchSpec(Section):
         description="Known starting points, run as the first trials when the study starts (not on resume or "
         "extend): each maps searched parameters to values, e.g. {train.lr: 1.0e-3, model.d_model: 128}. A point "
         "may leave parameters out; the searcher fills them. Not with method grid.",
+    )
+    warm_start: Optional[WarmStartSpec] = Field(
+        None, description="Seed the searcher with another study's finished trials: {study: NAME}. tpe, gp, cmaes, nsga2."
     )
 
 

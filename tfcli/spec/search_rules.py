@@ -244,6 +244,27 @@ def method_problems(data: dict) -> Iterator[Problem]:
         )
 
 
+#: Methods whose sampler learns from earlier trials, so that a warm start can change what they draw.
+LEARNING_METHODS = ("tpe", "gp", "cmaes", "nsga2")
+
+
+def warm_start_problems(data: dict) -> Iterator[Problem]:
+    """``search.warm_start``: only a searcher that learns from earlier trials can use them, and
+    a study's own trials are what ``extend`` is for. Whether the named study exists, and has
+    this task and objectives, needs the store: :func:`tfcli.study.warm_start.check_warm_start`."""
+    search = data.get("search")
+    if not isinstance(search, dict) or not isinstance(search.get("warm_start"), dict):
+        return
+    method = search.get("method", "random")
+    if method not in LEARNING_METHODS:
+        yield ("search", "warm_start"), (
+            f"search.method {method} does not learn from earlier trials, so a warm start changes nothing; "
+            f"use one of {', '.join(LEARNING_METHODS)}, or remove search.warm_start"
+        )
+    if search["warm_start"].get("study") is not None and search["warm_start"].get("study") == data.get("name"):
+        yield ("search", "warm_start", "study"), "a study cannot warm-start from itself; add trials with `tfcli study extend NAME --num-samples N`"
+
+
 def initial_problems(data: dict) -> Iterator[Problem]:
     """``search.initial``: a list of points, each inside the space (see
     :func:`tfcli.spec.conditions.point_problems`); not under grid, which runs every combination."""

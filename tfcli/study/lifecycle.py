@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 from tfcli import crash_points
 from tfcli.baselines import compute_baselines
 from tfcli.cluster.connect import connect, disconnect
 from tfcli.errors import StudyError
 from tfcli.records import TrialStatus
-from tfcli.spec.conditions import active_parameters
 from tfcli.spec.describe import trial_count
 from tfcli.spec.drift import drift_notice
 from tfcli.spec.schema import StudySpec
@@ -29,8 +25,10 @@ from tfcli.study.preflight import check_data_files, check_new_study, ensure_new_
 from tfcli.study.ray_state import drop_gone_checkpoints, orphan_trial_ids, ray_state_problem
 from tfcli.study.runner import run_study
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
+from tfcli.study.stored import TAG_BASE_DIR, TAG_PLANNED_TRIALS, TAG_RAY_STORAGE, TAG_SOURCE_FILE, StoredStudy, known_study_names, load_stored_study
+from tfcli.study.warm_start import searcher_points, warm_start_from
 from tfcli.study.watch import Tracked
-from tfcli.tracking import confirmation_records, list_studies, run_tags, study_record, trial_records
+from tfcli.tracking import confirmation_records, trial_records
 from tfcli.tracking.baselines import log_baselines
 from tfcli.tracking.claims import create_study_run
 from tfcli.tracking.locks import study_lock
@@ -41,50 +39,7 @@ from tfcli.train.trainable import train_trial
 log = logging.getLogger(__name__)
 
 #: Re-exported: the CLI and the tests import the pre-flight checks from here as well.
-__all__ = ["check_data_files", "check_new_study", "ensure_new_study"]
-
-TAG_RAY_STORAGE = "tfcli.ray_storage"
-TAG_BASE_DIR = "tfcli.base_dir"
-TAG_SOURCE_FILE = "tfcli.source_file"
-TAG_PLANNED_TRIALS = "tfcli.planned_trials"  # trials of the start and every extension, in all
-
-
-@dataclass
-class StoredStudy:
-    """A study found in the tracking store."""
-
-    spec: StudySpec
-    study_id: str
-    storage: str | None
-    record: Any  # tfcli.records.StudyRecord
-    tags: dict[str, str]  # the parent run's
-
-
-def known_study_names(tracking) -> list[str]:
-    return sorted(record.name for record in list_studies(tracking))
-
-
-def _unknown(tracking, name: str) -> StudyError:
-    names = known_study_names(tracking)
-    known = ", ".join(names) if names else "none yet (tfcli study start FILE starts one)"
-    return StudyError(f"no study named {name!r} in {tracking.uri}; known studies: {known}")
-
-
-def load_stored_study(tracking, name: str) -> StoredStudy:
-    record = study_record(tracking, name)
-    if record is None:
-        raise _unknown(tracking, name)
-    tags = _parent_tags(tracking, record.run_id)
-    spec_json = record.spec_json or tags.get("tfcli.spec_json")
-    if not spec_json:
-        raise StudyError(f"study {name!r} has no stored study file in {tracking.uri}; start it again under a new name")
-    spec = StudySpec.model_validate(json.loads(spec_json)).located(tags.get(TAG_BASE_DIR) or None, tags.get(TAG_SOURCE_FILE) or None)
-    return StoredStudy(spec=spec, study_id=record.study_id, storage=tags.get(TAG_RAY_STORAGE) or None, record=record, tags=tags)
-
-
-def _parent_tags(tracking, run_id: str) -> dict[str, str]:
-    return run_tags(tracking, run_id)
-
+__all__ = ["check_data_files", "check_new_study", "ensure_new_study", "known_study_names", "StoredStudy", "TAG_RAY_STORAGE"]
 
 def _parent_run_tags(spec: StudySpec, storage: str) -> dict[str, str]:
     """What resume and extend need of a study besides its spec: where Ray keeps it, and where
@@ -130,8 +85,9 @@ def start_study(
         ensure_new_study(spec, tracking, lock_held=True)
         storage = resolve_storage(storage)
         refuse_orphan_ray_state(spec.name, storage)
+        warm = warm_start_from(spec, tracking)
         study_id = uuid.uuid4().hex[:16]
-        planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples))}
+        planned = {TAG_PLANNED_TRIALS: str(trial_count(spec, num_samples)), **(warm.tags() if warm else {})}
         lease_tags = lease.tags() if lease is not None else {}
         parent_run_id = create_study_run(tracking, spec, study_id, {**_parent_run_tags(spec, storage), **planned, **lease_tags})
         if lease is not None:
@@ -139,15 +95,20 @@ def start_study(
         crash_points.reached(crash_points.AFTER_PARENT_RUN)
         if baselines:
             _log_baselines(tracking, spec, parent_run_id)
+        tracked = _tracked(_callback(tracking, spec, study_id, storage, address), progress)
+        if warm is not None:
+            tracked["progress"].on_notice(warm.line())
         return run_study(
             spec,
             train_trial,
             storage=storage,
-            **_tracked(_callback(tracking, spec, study_id, storage, address), progress),
+            **tracked,
             address=address,
             num_samples=num_samples,
             max_concurrent=max_concurrent,
             study_id=study_id,
+            points_to_evaluate=warm.points if warm else None,
+            evaluated_rewards=warm.rewards if warm else None,
             after_fit=_held_out(tracking, spec, study_id),
         )
 
@@ -277,7 +238,7 @@ def _rebuild(stored: StoredStudy, tracking, records, *, storage: str, address: s
             f"Add trials with `tfcli study extend {spec.name} --num-samples N`"
         )
     rerun = rebuild_configs(spec, [dict(r.config) for r in finished], [dict(r.config) for r in unfinished], remaining)
-    points, rewards = warm_start(finished, spec)
+    points, rewards = searcher_points(finished, spec)
     experiment = _next_experiment(spec.name, storage)
     supersede_runs(tracking, [r.run_id for r in unfinished], f"rebuilt as Tune experiment {experiment}")
     return _run_more(
@@ -317,29 +278,6 @@ def _latest_experiment(name: str, storage: str) -> str:
     return extensions[-1] if extensions else name
 
 
-def warm_start(records, spec: StudySpec) -> tuple[list[dict], list]:
-    """The finished trials' searched values and objective values, for the searcher.
-
-    One objective: its best value. Several: a list per trial, in objective order, of each
-    objective's last value, which is what the searcher was told when the trial completed.
-    """
-    searched = set(spec.search.parameters)
-    metrics = [o.metric for o in spec.objectives]
-    points, rewards = [], []
-    for record in records:
-        if record.status is not TrialStatus.FINISHED:
-            continue
-        values = [record.objective_value] if len(metrics) == 1 else [record.metrics.get(m) for m in metrics]
-        if any(v is None or not math.isfinite(v) for v in values):
-            continue
-        config = {k: v for k, v in dict(record.config).items() if k in searched}
-        if set(config) != set(active_parameters(spec, config, constants=True)):
-            continue  # the study file's space changed since: the searcher cannot take this point
-        points.append(config)
-        rewards.append(float(values[0]) if len(metrics) == 1 else [float(v) for v in values])
-    return points, rewards
-
-
 def extend_study(
     name: str,
     tracking,
@@ -366,7 +304,10 @@ def extend_study(
             raise StudyError(
                 f"study {name!r} has {len(unfinished)} unfinished trial(s); finish them with `tfcli study resume {name}` before extending it"
             )
-        points, rewards = warm_start(records, stored.spec)
+        points, rewards = searcher_points(records, stored.spec)
+        warm = warm_start_from(stored.spec, tracking)
+        if warm is not None:
+            points, rewards = [*points, *warm.points], [*rewards, *warm.rewards]
         experiment = _next_experiment(name, storage)
         planned = planned_trials(stored, len(records)) + trial_count(stored.spec, num_samples)
         tracking.client().set_tag(stored.record.run_id, TAG_PLANNED_TRIALS, str(planned))

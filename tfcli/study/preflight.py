@@ -17,6 +17,7 @@ from tfcli.spec.describe import trial_count
 from tfcli.spec.rules import lockstep_problem
 from tfcli.spec.schema import DataFiles, StudySpec
 from tfcli.study.storage import experiment_path
+from tfcli.study.warm_start import check_warm_start
 from tfcli.tracking import check_tracking, resolve_tracking, study_record
 from tfcli.tracking.locks import refuse_if_locked
 from tfcli.train.prepare import load_splits
@@ -60,13 +61,14 @@ def check_new_study(
     """The pre-flight checks of a new study, in order, each before anything is written: a
     ``hyperband`` that could stop no trial, its data files, the Ray address (no ``ray://``,
     something listening), the tracking store (opened here, and returned), a name the store
-    holds. ``tfcli study start`` runs them before it draws its display; :func:`start_study`
+    holds, the study ``search.warm_start`` names. ``tfcli study start`` runs them before it draws its display; :func:`start_study`
     repeats the first and the last under the study's lock."""
     refuse_lockstep(spec, num_samples, max_concurrent)
     check_data_files(spec)
     check_address(address)
     tracking = check_tracking(resolve_tracking(tracking_uri))
     ensure_new_study(spec, tracking)
+    check_warm_start(spec, tracking)
     return tracking
 
 

@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from tfcli.records.state import RAY_ERROR, RAY_PAUSED, RAY_PENDING, RAY_RUNNING
 from tfcli.study.ray_internals import without_gone_checkpoints
 from tfcli.study.storage import is_uri
 
@@ -88,7 +89,7 @@ def orphan_trial_ids(path: str, trial_ids: set[str]) -> set[str]:
 
 
 #: Trial statuses in Ray's state that a resume continues (a finished trial is not run again).
-_CONTINUED = {"PENDING", "RUNNING", "PAUSED", "ERROR"}
+_CONTINUED = {RAY_PENDING, RAY_RUNNING, RAY_PAUSED, RAY_ERROR}
 
 
 def drop_gone_checkpoints(path: str) -> list[str]:
