@@ -26,7 +26,7 @@ from tfcli.cli.study_live import StudyLive
 from tfcli.errors import DataError, StudySpecError
 from tfcli.records import TrialState
 from tfcli.cluster.signals import EXIT_TERMINATED, terminated
-from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
+from tfcli.spec.describe import resolved, scheduler_summary, space_size, space_summary, trial_count
 from tfcli.spec.load import check_spec_file, load_spec
 from tfcli.spec.schema import StudySpec
 from tfcli.spec.templates import write_template
@@ -197,7 +197,7 @@ def start(
         return
     tracking = check_new_study(spec, tracking_uri, num_samples=num_samples, max_concurrent=max_concurrent, address=address)
     total = trial_count(spec, num_samples)
-    screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
+    screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; {scheduler_summary(spec)}; MLflow store {tracking.uri}")
     live = StudyLive(screen, spec, total)
     with live:
         outcome = start_study(
