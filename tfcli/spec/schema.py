@@ -312,9 +312,24 @@ class ResourcesSpec(Section):
     gpu: float = Field(0.0, ge=0.0)
 
 
+class TargetSpec(Section):
+    metric: str = Field(description="An objective, or any metric the evaluations log; reached in its direction.")
+    value: float = Field(description="The value that ends the study once a trial reports it (or better).")
+
+
 class BudgetSpec(Section):
     time: Duration = Field(None, description="Wall-clock limit of the study: 90s, 30m, 2h.")
     max_failures: int = Field(0, ge=0, le=100, description="Retries of a failed trial from its last checkpoint.")
+    target: Optional[TargetSpec] = Field(
+        None,
+        description="End the study as soon as a trial reports this value of the metric or better, e.g. "
+        "{metric: bleu, value: 30}; trials still running are stopped.",
+    )
+    patience: Optional[int] = Field(
+        None, ge=1, le=100000,
+        description="End the study after this many trials in a row end without beating the study's best "
+        "(by the first objective); trials still running are stopped.",
+    )
 
     @property
     def time_seconds(self) -> float | None:
