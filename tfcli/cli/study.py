@@ -26,7 +26,7 @@ from tfcli.cli.study_live import StudyLive
 from tfcli.errors import DataError, StudySpecError
 from tfcli.records import TrialState
 from tfcli.cluster.signals import EXIT_TERMINATED, terminated
-from tfcli.spec.describe import resolved, space_size, space_summary, trial_count
+from tfcli.spec.describe import resolved, scheduler_summary, space_size, space_summary, trial_count
 from tfcli.spec.load import check_spec_file, load_spec
 from tfcli.spec.schema import StudySpec
 from tfcli.spec.templates import write_template
@@ -136,6 +136,7 @@ def study_summary(outcome, name: str, search_seed: int | None = None) -> dict:
         "failures": [{"trial": t.label, "trial_id": t.trial_id, "error": t.error} for t in outcome.trials if t.status.is_failure],
         "not_recorded": list(outcome.lost_work),
         "notes": list(outcome.notes),
+        "stopped_early": outcome.stopped_early,
         "search_seed": search_seed,
         "interrupted": bool(outcome.interrupted or outcome.unfinished),
         "next": f"tfcli study resume {name}" if outcome.interrupted or outcome.unfinished else f"tfcli report {name}",
@@ -154,6 +155,8 @@ def _finish(outcome, name: str, screen, output: OutputFormat = OutputFormat.tabl
         best_text = f"; best {outcome.metric} {best['value']:.3f} (trial {best['trial']})" if best else ""
         counts = ", ".join(f"{n} {state}" for state, n in states.items() if state != TrialState.RUNNING.value)
         screen.print(f"{name}: {counts} in {outcome.elapsed_s:.0f}s{best_text}")
+        if summary["stopped_early"]:
+            screen.print(f"Ended early: {summary['stopped_early']}", markup=False)
         for failure in summary["failures"]:
             if failure["error"]:
                 screen.print(f"  trial {failure['trial']} failed: {failure['error']}", markup=False)
@@ -197,7 +200,7 @@ def start(
         return
     tracking = check_new_study(spec, tracking_uri, num_samples=num_samples, max_concurrent=max_concurrent, address=address)
     total = trial_count(spec, num_samples)
-    screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; MLflow store {tracking.uri}")
+    screen.print(f"Study {spec.name}: {spec.task.type}, {space_summary(spec)}; {scheduler_summary(spec)}; MLflow store {tracking.uri}")
     live = StudyLive(screen, spec, total)
     with live:
         outcome = start_study(

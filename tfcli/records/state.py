@@ -91,6 +91,9 @@ _AS_MLFLOW = {
 #: Why a trial ended early on purpose (the tag ``tfcli.stop_reason``).
 STOPPED_BY_SCHEDULER = "scheduler"
 STOPPED_BY_TIME_BUDGET = "time_budget"
+#: The study ended early (``budget.target`` reached, ``budget.patience`` spent) while it ran.
+STOPPED_BY_TARGET = "target"
+STOPPED_BY_PATIENCE = "patience"
 
 # Ray Tune's trial statuses.
 RAY_PENDING, RAY_RUNNING, RAY_PAUSED = "PENDING", "RUNNING", "PAUSED"
@@ -105,7 +108,8 @@ class Evidence:
     ``ray_status``: Ray's status of the trial, when Ray ran it and the caller read it.
     ``reached_end``: its last result is at ``train.max_steps`` or its ``train.max_time``
     budget (:func:`tfcli.spec.results.reached_end`). ``stopped_by``: it was ended early on
-    purpose (:data:`STOPPED_BY_SCHEDULER`, :data:`STOPPED_BY_TIME_BUDGET`). ``failure``: why
+    purpose (:data:`STOPPED_BY_SCHEDULER`, :data:`STOPPED_BY_TIME_BUDGET`, :data:`STOPPED_BY_TARGET`,
+    :data:`STOPPED_BY_PATIENCE`). ``failure``: why
     it failed, when it did (a reported no-retry failure such as ``diverged``, or an error
     that ended it). ``checkpoint_stored``: False when its best checkpoint could not be
     stored. ``interrupted``: the study stopped (Ctrl-C, SIGTERM, a lost driver) before the

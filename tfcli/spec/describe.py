@@ -39,6 +39,17 @@ def space_summary(spec: StudySpec) -> str:
     return f"{size} distinct configurations; {spec.search.num_samples} trials by {spec.search.method} search"
 
 
+def scheduler_summary(spec: StudySpec) -> str:
+    """Which scheduler a study runs and the metric it watches (``StudySpec.scheduler_objective``)."""
+    if spec.scheduler.type == "fifo":
+        return "scheduler fifo (no early stopping)"
+    watched = spec.scheduler_objective
+    why = ""
+    if spec.scheduler.metric is None and watched.metric != spec.primary_objective.metric:
+        why = f"; {spec.primary_objective.metric} is flat early, set scheduler.metric to choose"
+    return f"scheduler {spec.scheduler.type} watches {watched.metric} ({watched.mode}{why})"
+
+
 def resolved(spec: StudySpec) -> dict[str, Any]:
     """The study with every default filled in, as plain data."""
     return spec.model_dump(mode="json", exclude_none=False)

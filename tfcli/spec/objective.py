@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Seque
 
 from tfcli.errors import MetricError
 from tfcli.records import MetricBest, TrialRecord
-from tfcli.spec.tasks import LOWER_IS_BETTER
+from tfcli.spec.tasks import LOWER_IS_BETTER, metric_range
 
 T = TypeVar("T")
 
@@ -154,6 +154,22 @@ class Objective:
         ranked = self.ranked(items, key)
         return ranked[0] if ranked and self.outranks(key(ranked[0]), None) else None
 
+    def reaches(self, value: Optional[float], target: float) -> bool:
+        """Whether ``value`` is ``target`` or better (a budget's target; never a non-finite value)."""
+        return _finite(value) and self.margin(value, target) >= 0
+
+    def target_problem(self, target: float) -> Optional[str]:
+        """Why a target of ``target`` makes no sense for this metric, or None: no value can
+        reach it, or every value does (the metric's range: :func:`~tfcli.spec.tasks.metric_range`)."""
+        low, high = metric_range(self.metric)
+        best, worst = (high, low) if self.maximize else (low, high)
+        word = "maximised" if self.maximize else "minimised"
+        if best is not None and self.margin(target, best) > 0:
+            return f"{self.metric} is {word} and its best possible value is {best:g}, so a target of {target:g} can never be reached"
+        if worst is not None and self.margin(target, worst) <= 0:
+            return f"{self.metric} is {word} and never worse than {worst:g}, so every evaluation reaches a target of {target:g}"
+        return None
+
     def best_point(self, points: Iterable[tuple[int, float]]) -> Optional[MetricBest]:
         """The best ``(step, value)`` of a metric's history; the earliest step wins a tie."""
         top: Optional[MetricBest] = None
@@ -181,6 +197,11 @@ def scheduler_objective(spec: Any) -> Objective:
     """What a study's scheduler acts on (``StudySpec.scheduler_objective``)."""
     chosen = spec.scheduler_objective
     return Objective(chosen.metric, chosen.mode or metric_mode(chosen.metric))
+
+
+def objective_for(spec: Any, metric: str) -> Objective:
+    """``metric`` as the study ranks it: an objective's own direction, else its natural one."""
+    return next((o for o in objectives(spec) if o.metric == metric), None) or Objective.natural(metric)
 
 
 def better(a: Optional[float], b: Optional[float], mode: str) -> bool:

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from tfcli.spec.architecture import attention_problem
 from tfcli.spec.fields import field_kind, param_values, value_problem
 from tfcli.spec.problems import Problem, section
-from tfcli.spec.schema import DataFiles, ModelSpec, ObjectiveSpec, SchedulerSpec, SearchSpec, TaskSpec, TrainSpec
+from tfcli.spec.objective import Objective, metric_mode
+from tfcli.spec.schema import BudgetSpec, DataFiles, ModelSpec, ObjectiveSpec, SchedulerSpec, SearchSpec, TaskSpec, TrainSpec
 from tfcli.spec.search_rules import (
     condition_problems,
     initial_problems,
@@ -75,6 +76,9 @@ def _task_problems(data: dict, base_dir: Path) -> Iterator[Problem]:
     named = [((*where, "metric"), objective.metric) for where, objective in _objectives(data)]
     if scheduler is not None and scheduler.metric is not None:
         named.append((("scheduler", "metric"), scheduler.metric))
+    budget = section(data, "budget", BudgetSpec)
+    if budget is not None and budget.target is not None:
+        named.append((("budget", "target", "metric"), budget.target.metric))
     for where, metric in named:
         if metric not in info.objective_metrics:
             close = difflib.get_close_matches(metric, info.objective_metrics, n=1, cutoff=0.6)
@@ -207,6 +211,22 @@ def _schedule_problems(data: dict) -> Iterator[Problem]:
             )
 
 
+def _target_problems(data: dict) -> Iterator[Problem]:
+    """``budget.target``: a value its metric can reach, in the direction the study ranks it
+    (an unknown metric is reported by :func:`_task_problems`)."""
+    budget = section(data, "budget", BudgetSpec)
+    task = section(data, "task", TaskSpec)
+    if budget is None or budget.target is None or task is None:
+        return
+    metric = budget.target.metric
+    if metric not in TASKS[task.type].objective_metrics:
+        return
+    modes = {objective.metric: objective.mode for _, objective in _objectives(data) if objective.mode}
+    problem = Objective(metric, modes.get(metric) or metric_mode(metric)).target_problem(budget.target.value)
+    if problem:
+        yield ("budget", "target", "value"), problem
+
+
 def cross_check(data: Any, base_dir: Path) -> list[Problem]:
     """Every cross-field problem in the raw study mapping ``data``, as (path, message)."""
     if not isinstance(data, dict):
@@ -214,7 +234,7 @@ def cross_check(data: Any, base_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
     for check in (
         search_problems, _heads_problems, _schedule_problems, _objective_problems,
-        condition_problems, method_problems, initial_problems, warm_start_problems,
+        condition_problems, method_problems, initial_problems, warm_start_problems, _target_problems,
     ):
         problems.extend(check(data))
     problems.extend(_task_problems(data, base_dir))

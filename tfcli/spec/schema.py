@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from tfcli.spec.architecture import ACTIVATIONS, MODEL_DEFAULTS, NORMS, POOLINGS, POSITIONALS
-from tfcli.spec.tasks import TASKS
+from tfcli.spec.tasks import EARLY_SIGNAL_METRIC, FLAT_EARLY_METRICS, TASKS
 
 
 class Section(BaseModel):
@@ -292,13 +292,19 @@ class SearchSpec(Section):
     )
 
 
+#: Schedulers that stop trials at rungs: under an objective that is flat early they act on
+#: the validation loss unless ``scheduler.metric`` says otherwise (PBT exploits by the objective).
+LOSS_FIRST_SCHEDULERS = ("asha", "hyperband")
+
+
 class SchedulerSpec(Section):
     type: Literal["fifo", "asha", "hyperband", "pbt"] = "fifo"
     metric: Optional[str] = Field(
         None,
         description="The metric asha, hyperband and pbt stop or exploit on, in its own direction: one of the "
-        "objectives, or any metric the evaluations log (loss ranks trials from the first evaluation, when BLEU is "
-        "still 0 for all); needed when the study has several objectives (default: the objective).",
+        "objectives, or any metric the evaluations log; needed when the study has several objectives. Default: "
+        "the objective; for asha and hyperband under a generation metric that is flat early (bleu, chrf, rouge*, "
+        "ter, meteor, exact_match), loss, which ranks trials from the first evaluation, when BLEU is still 0 for all.",
     )
     grace_period: Optional[int] = Field(None, ge=1, description="Training steps before a trial can be stopped.")
     reduction_factor: float = Field(3.0, gt=1.0)
@@ -317,9 +323,24 @@ class ResourcesSpec(Section):
     gpu: float = Field(0.0, ge=0.0)
 
 
+class TargetSpec(Section):
+    metric: str = Field(description="An objective, or any metric the evaluations log; reached in its direction.")
+    value: float = Field(description="The value that ends the study once a trial reports it (or better).")
+
+
 class BudgetSpec(Section):
     time: Duration = Field(None, description="Wall-clock limit of the study: 90s, 30m, 2h.")
     max_failures: int = Field(0, ge=0, le=100, description="Retries of a failed trial from its last checkpoint.")
+    target: Optional[TargetSpec] = Field(
+        None,
+        description="End the study as soon as a trial reports this value of the metric or better, e.g. "
+        "{metric: bleu, value: 30}; trials still running are stopped.",
+    )
+    patience: Optional[int] = Field(
+        None, ge=1, le=100000,
+        description="End the study after this many trials in a row end without beating the study's best "
+        "(by the first objective); trials still running are stopped.",
+    )
 
     @property
     def time_seconds(self) -> float | None:
@@ -419,13 +440,18 @@ class StudySpec(Section):
     @property
     def scheduler_objective(self) -> ObjectiveSpec:
         """What asha, hyperband and pbt act on: ``scheduler.metric`` (an objective, with its mode,
-        or another metric the evaluations log, in that metric's direction), else the first
-        objective. Trials are still ranked, and checkpoints kept, by the first objective."""
+        or another metric the evaluations log, in that metric's direction); else, for asha and
+        hyperband under an objective that is flat early (BLEU, chrF, ROUGE, TER, METEOR, exact
+        match), the validation loss; else the first objective. Trials are still ranked, and
+        checkpoints kept, by the first objective."""
+        metric = self.scheduler.metric
+        if metric is None and self.scheduler.type in LOSS_FIRST_SCHEDULERS and self.primary_objective.metric in FLAT_EARLY_METRICS:
+            metric = EARLY_SIGNAL_METRIC
         for objective in self.objectives:
-            if objective.metric == self.scheduler.metric:
+            if objective.metric == metric:
                 return objective
-        if self.scheduler.metric is not None:
-            return ObjectiveSpec(metric=self.scheduler.metric, mode=TASKS[self.task.type].default_mode(self.scheduler.metric))
+        if metric is not None:
+            return ObjectiveSpec(metric=metric, mode=TASKS[self.task.type].default_mode(metric))
         return self.primary_objective
 
     @model_validator(mode="after")

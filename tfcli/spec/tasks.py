@@ -18,6 +18,24 @@ COST_METRICS = ("parameters", "train_time_s", "tokens_per_s", "decode_ms_per_exa
 #: Metrics where lower is better; every other metric is better when higher.
 LOWER_IS_BETTER = frozenset({"ter", "loss", "parameters", "train_time_s", "decode_ms_per_example", "peak_memory_mb"})
 
+#: Generation metrics that are flat early: every trial scores about the same (BLEU 0) at the
+#: first evaluations, so a scheduler's first rungs cannot tell trials apart by them.
+FLAT_EARLY_METRICS = frozenset({"bleu", "chrf", "ter", "meteor", "rouge1", "rouge2", "rougeL", "rougeLsum", "exact_match"})
+#: What ASHA and HyperBand act on when the objective is flat early and ``scheduler.metric`` is
+#: not set: the validation loss separates trials from the first evaluation.
+EARLY_SIGNAL_METRIC = "loss"
+#: Metrics on a 0-100 scale (every score of every task); losses and costs are >= 0 only.
+PERCENT_METRICS = frozenset(
+    {"bleu", "chrf", "meteor", "rouge1", "rouge2", "rougeL", "rougeLsum", "exact_match", "f1", "accuracy",
+     "precision", "recall", "f1_micro", "precision_micro", "recall_micro", "f1_weighted", "precision_weighted",
+     "recall_weighted"}
+)
+
+
+def metric_range(metric: str) -> tuple[float, float | None]:
+    """The values ``metric`` can take: (lowest, highest or None when unbounded)."""
+    return (0.0, 100.0) if metric in PERCENT_METRICS else (0.0, None)
+
 
 @dataclass(frozen=True)
 class TaskInfo:

@@ -314,7 +314,7 @@ def extend_study(
         outcome = _run_more(
             stored, tracking, storage=storage, address=address, experiment=experiment, progress=progress,
             num_samples=num_samples, max_concurrent=max_concurrent,
-            points_to_evaluate=points or None, evaluated_rewards=rewards or None,
+            points_to_evaluate=points or None, evaluated_rewards=rewards or None, earlier=records,
         )
     return outcome, len(points)
 

@@ -54,6 +54,8 @@ class StudyOutcome:
     lost_work: list[str] = field(default_factory=list)
     #: What the study's closing work (test scores) could not do, one line each; not a failure.
     notes: list[str] = field(default_factory=list)
+    #: Why the study ended early (``budget.target`` reached, ``budget.patience`` spent), or None.
+    stopped_early: str | None = None
 
     def count(self, state: TrialState) -> int:
         return sum(t.status is state for t in self.trials)
@@ -126,6 +128,8 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
     summaries = []
     for t in analysis.trials:
         last = t.last_result or {}
+        if watch.study_stop and not last and t.trial_id not in watch.started:
+            continue  # suggested but never started when the study's stopper ended it: no run, no trial
         history = (t.metric_analysis or {}).get(metric, {})
         best = history.get(mode)
         if best is not None and (not isinstance(best, (int, float)) or math.isinf(best) or math.isnan(best)):
@@ -159,7 +163,8 @@ def _evidence(t, last: dict, spec: StudySpec, watch) -> Evidence:
     if t.trial_id in watch.stopped_early:
         stopped_by = STOPPED_BY_SCHEDULER
     elif t.status == RAY_TERMINATED and t.trial_id not in watch.completed:
-        stopped_by = STOPPED_BY_TIME_BUDGET  # Tune tells no hook of the trials its time budget ends
+        # Tune tells no hook of the trials its time budget or the study's stopper ends.
+        stopped_by = watch.study_stop or STOPPED_BY_TIME_BUDGET
     else:
         stopped_by = None
     return Evidence(

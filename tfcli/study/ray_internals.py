@@ -54,6 +54,16 @@ def set_tuner_callbacks(tuner: Any, callbacks: list) -> None:
     internal.get_run_config().callbacks = list(callbacks)
 
 
+def set_tuner_stopper(tuner: Any, stopper: Any) -> None:
+    """Set the experiment's stopper on the Tuner's in-process RunConfig, after it was built or
+    restored (like :func:`set_tuner_callbacks`: ``Tuner.restore`` would bring back a pickled copy,
+    and the runner must hold the object Tune asks)."""
+    internal = getattr(tuner, "_local_tuner", None)
+    if internal is None:  # pragma: no cover - only under Ray Client, which connect() refuses
+        raise ClusterError("Ray Client mode is not supported; give the GCS address (HOST:6379)")
+    internal.get_run_config().stop = stopper
+
+
 def trial_session() -> Any | None:
     """The Ray session of the trial running in this worker (has ``.report``), or None."""
     try:

@@ -52,19 +52,20 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from tfcli import crash_points
 from tfcli.cluster.checks import preflight
 from tfcli.cluster.connect import connect, disconnect
 from tfcli.cluster.signals import connect_shielded, sigterm_as_interrupt
 from tfcli.errors import StudyError
+from tfcli.records import TrialRecord
 from tfcli.spec.schema import StudySpec
 from tfcli.spec.trial import study_payload
 from tfcli.study.disk_full import disk_guard
 from tfcli.study.hyperband import settled
 from tfcli.study.outcome import StudyOutcome, _summaries
-from tfcli.study.ray_internals import set_tuner_callbacks
+from tfcli.study.ray_internals import set_tuner_callbacks, set_tuner_stopper
 from tfcli.study.storage import experiment_path, resolve_storage
 from tfcli.study.trial_wrapper import trial
 from tfcli.study.waiting import notice_callback
@@ -296,13 +297,18 @@ class _InterruptGuard:
         self.ignored += 1
 
 
-def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path: str, guard: _InterruptGuard) -> StudyOutcome:
-    """Run the Tuner with the callbacks and the live display, and summarise how it went."""
+def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path: str, guard: _InterruptGuard, stopper=None) -> StudyOutcome:
+    """Run the Tuner with the callbacks, the live display and the study's stopper
+    (:mod:`tfcli.study.stopping`), and summarise how it went."""
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     metric, mode = spec.primary_objective.metric, spec.primary_objective.mode
     watch = _watch_class()(progress, spec.train.max_steps)
-    _attach_callbacks(tuner, [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch, notice_callback(progress)])
+    attached = [*callbacks, JsonLoggerCallback(), CSVLoggerCallback(), watch, notice_callback(progress)]
+    if stopper is not None:
+        attached = [*_stopping_callbacks(stopper, attached, watch), *attached]
+        set_tuner_stopper(tuner, stopper)
+    _attach_callbacks(tuner, attached)
     start = time.monotonic()
     interrupted_twice = False
     with _study_environment(spec):
@@ -326,7 +332,19 @@ def _fit(tuner, spec: StudySpec, callbacks: list, progress, exp_name: str, path:
         interrupted=watch.interrupted or interrupted_twice,
         elapsed_s=elapsed,
         lost_work=[line for cb in callbacks for line in getattr(cb, "lost_work", [])],
+        stopped_early=watch.study_stop_note,
     )
+
+
+def _stopping_callbacks(stopper, callbacks: list, watch) -> list:
+    """Wire the study's stopper: the callbacks that record the end of a study learn why it ended
+    (``study_stopped(reason, note)``), trials are named as the views name them, and the
+    stopper hears of every trial's end (first, so patience counts before anything reads it)."""
+    from tfcli.study.stopping import trial_end_callback
+
+    stopper.listeners = [cb.study_stopped for cb in callbacks if hasattr(cb, "study_stopped")]
+    stopper.label_of = lambda trial_id: watch.number_of(trial_id) if watch.number_of(trial_id) is not None else trial_id
+    return [trial_end_callback(stopper)]
 
 
 def _closing_work(after_fit: Callable[[], list[str]], guard: _InterruptGuard, name: str) -> list[str]:
@@ -369,6 +387,7 @@ def run_study(
     rerun: list[dict] | None = None,
     fixed_configs: list[dict] | None = None,
     after_fit: Callable[[], list[str]] | None = None,
+    earlier: Sequence[TrialRecord] = (),
 ) -> StudyOutcome:
     """Run (or, with ``resume``, continue) the study ``spec`` as a Tune experiment.
 
@@ -381,6 +400,8 @@ def run_study(
     passes ``fixed_configs``, the only configurations to run, each to its last step.
     ``after_fit()``: closing work done on the same Ray when the experiment completed (the
     held-out test scores); it returns notes for the outcome.
+    ``earlier``: the study's trials before this experiment (``extend``), for ``budget.target``
+    and ``budget.patience`` (:mod:`tfcli.study.stopping`).
     ``callbacks``: Tune callbacks (the MLflow one) run on the driver; they need not pickle.
     ``num_samples`` / ``max_concurrent`` override the study file.
 
@@ -403,14 +424,14 @@ def run_study(
         return _connected_run(
             spec, trainable, guard, address=address, storage_path=storage_path, path=path, exp_name=exp_name,
             study_id=study_id, resume=resume, retry_failed=retry_failed, callbacks=callbacks, progress=progress,
-            after_fit=after_fit, num_samples=num_samples, max_concurrent=max_concurrent,
+            after_fit=after_fit, earlier=earlier, num_samples=num_samples, max_concurrent=max_concurrent,
             points_to_evaluate=points_to_evaluate, evaluated_rewards=evaluated_rewards, rerun=rerun, fixed_configs=fixed_configs,
         )
 
 
 def _connected_run(
     spec: StudySpec, trainable, guard: _InterruptGuard, *, address, storage_path, path, exp_name, study_id, resume,
-    retry_failed, callbacks, progress, after_fit, **search,
+    retry_failed, callbacks, progress, after_fit, earlier, **search,
 ) -> StudyOutcome:
     """:func:`run_study` once the experiment is located: on Ray, from connecting to shutting down."""
     started = connect_shielded(lambda: connect(address))
@@ -425,7 +446,11 @@ def _connected_run(
             # search.initial runs only in the study's first experiment, not in extensions or rebuilds.
             tuner = _new_tuner(wrapped, spec, exp_name, storage_path, initial=exp_name == spec.name and not search.get("rerun"), **search)
             crash_points.reached(crash_points.AFTER_TUNER_SAVED)
-        outcome = _fit(tuner, spec, [*callbacks, disk], progress, exp_name, path, guard)
+        from tfcli.study.stopping import study_stopper  # imports Ray
+
+        # study confirm runs its fixed configurations to the end: no target, no patience.
+        stopper = None if search.get("fixed_configs") else study_stopper(spec, earlier)
+        outcome = _fit(tuner, spec, [*callbacks, disk], progress, exp_name, path, guard, stopper)
         disk.raise_if_stopped(outcome.lost_work)
         if after_fit is not None and not outcome.resumable and not outcome.lost_work:
             outcome = dataclasses.replace(outcome, notes=[*outcome.notes, *_closing_work(after_fit, guard, spec.name)])

@@ -92,7 +92,14 @@ class _WatchHooks:
         self.completed: set[str] = set()
         self.started: set[str] = set()
         self.told: dict[str, TrialState] = {}  # the last state told per trial
+        self.study_stop: str | None = None  # why the study's stopper ended it (tfcli.study.stopping)
+        self.study_stop_note: str | None = None
         self._warned = False
+
+    def study_stopped(self, reason: str, note: str) -> None:
+        """The study's stopper ended the study (``budget.target`` or ``budget.patience``)."""
+        self.study_stop, self.study_stop_note = reason, note
+        self._tell("on_notice", f"Study ends early: {note}")
 
     def setup(self, **info):
         # tune.run installs its SIGINT handler before it sets up callbacks; wrap it to

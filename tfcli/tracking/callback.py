@@ -20,7 +20,7 @@ from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_point
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.children import load_children
 from tfcli.tracking.environment import current_ray_address
-from tfcli.tracking.parent import attach_parent
+from tfcli.tracking.parent import attach_parent, study_stop_tags
 from tfcli.tracking.ray_trial import trial_error_text, best_checkpoint
 from tfcli.tracking.store import Tracking, ensure_experiment
 from tfcli.tracking.summary import study_summary
@@ -102,7 +102,7 @@ class StudyTracker:
     """
 
     _RUNTIME = (
-        "parent_run_id", "experiment_id", "_children", "_writer", "_client", "_budget_s", "_t0", "lost_work",
+        "parent_run_id", "experiment_id", "_children", "_writer", "_client", "_budget_s", "_t0", "lost_work", "_study_stop",
     )
 
     def __init__(
@@ -137,7 +137,13 @@ class StudyTracker:
         self._client = None
         self._budget_s: Optional[float] = None
         self._t0 = time.monotonic()
+        self._study_stop: Optional[tuple[str, str]] = None
         self.lost_work: list[str] = []  # appended to by the writer thread (see the class docstring)
+
+    def study_stopped(self, reason: str, note: str) -> None:
+        """The study's stopper ended the study (``budget.target``, ``budget.patience``): the
+        trials still running end as stopped for ``reason``, and the parent run says why."""
+        self._study_stop = (reason, note)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -250,7 +256,9 @@ class StudyTracker:
             child = self._children.get(trial.trial_id)
             if child is None or child.ended:
                 continue
-            if budget_spent:
+            if self._study_stop is not None:
+                self._finish(trial, stop_reason=self._study_stop[0])
+            elif budget_spent:
                 self._finish(trial, stop_reason=STOPPED_BY_TIME_BUDGET)
             else:
                 self._finish(trial, interrupted=True)
@@ -302,6 +310,8 @@ class StudyTracker:
         """The parent run's summary, computed when the writer gets to it: after every trial's
         end queued before it, so a trial its checkpoint failed counts as failed."""
         metrics, tags = self._study_summary()
+        if self._study_stop is not None:
+            tags.update(study_stop_tags(*self._study_stop))
         op_study_summary(client, self.parent_run_id, metrics, tags, self.lost_work)
 
     # -- parent and children -----------------------------------------------------------------

@@ -23,6 +23,8 @@ from tfcli.tracking.tags import (
     TAG_PHASE,
     TAG_ROLE,
     TAG_STUDY_ID,
+    TAG_STUDY_STOP_NOTE,
+    TAG_STUDY_STOPPED,
 )
 from tfcli.tracking.writer import log_tags
 
@@ -56,6 +58,9 @@ def attach_parent(
         run_id = existing[0].info.run_id
         client.update_run(run_id, status=TrialState.RUNNING.mlflow.value)
         log_tags(client, run_id, tags)
+        for key in STUDY_STOP_TAGS:  # an extension runs on: why an earlier run stopped no longer says how the study ended
+            if key in existing[0].data.tags:
+                client.delete_tag(run_id, key)
     else:
         run_id = client.create_run(experiment_id, tags={**tags, **description_tags(spec)}, run_name=spec.name).info.run_id
     client.log_text(run_id, spec_json, SPEC_ARTIFACT)
@@ -66,3 +71,12 @@ def attach_parent(
         study_text = yaml.safe_dump(json.loads(spec_json), sort_keys=False)
     client.log_text(run_id, study_text, STUDY_FILE_ARTIFACT)
     return run_id
+
+
+#: The parent run's record of a study that its budget ended early (``budget.target``, ``budget.patience``).
+STUDY_STOP_TAGS = (TAG_STUDY_STOPPED, TAG_STUDY_STOP_NOTE)
+
+
+def study_stop_tags(reason: str, note: str) -> dict[str, str]:
+    """The parent-run tags that say the study ended early: the reason word and the sentence."""
+    return {TAG_STUDY_STOPPED: reason, TAG_STUDY_STOP_NOTE: note}
