@@ -134,8 +134,8 @@ def test_html_page_holds_the_plots_and_is_an_artifact_of_the_parent_run(cli, rea
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined, nothing is fetched
     assert len(page) > 1_000_000
     expected = expected_ranking(real_study)
-    curves = re.findall(r'"name":"#(\d) (\w+)"', page)  # one learning curve per ranked trial, best first
-    assert curves == [(str(i + 1), trial) for i, (trial, *_) in enumerate(expected)]
+    curves = re.findall(r'"name":"#(\d) trial (\w+)"', page)  # one learning curve per ranked trial, best first, by number
+    assert curves == [(str(i + 1), run.data.tags["tfcli.trial_number"]) for i, (*_, run) in enumerate(expected)]
     assert sorted(re.findall(r'"label":"([\w.]+)"', page)) == ["chrf", "model.d_model", "train.lr"]  # parallel coordinates
     parent = tr.find_study(real_study.tracking, real_study.name)
     assert "report.html" in tr.list_run_artifacts(real_study.tracking, parent.info.run_id)

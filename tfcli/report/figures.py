@@ -89,7 +89,7 @@ def learning_curves(report: Report):
                 x=[s for s, _ in points],
                 y=[v if _finite(v) else None for _, v in points],
                 mode="lines+markers",
-                name=f"#{row.rank} {row.trial_id}" + (f" ({STOPPED})" if row.record.stopped_early else ""),
+                name=f"#{row.rank} trial {row.record.label}" + (f" ({STOPPED})" if row.record.stopped_early else ""),
                 line={"color": COLOURS[i % len(COLOURS)], "dash": "dot" if row.record.stopped_early else "solid"},
                 marker={"symbol": STOPPED_SYMBOL if row.record.stopped_early else "circle"},
             )
@@ -265,7 +265,7 @@ def objective_by_trial(report: Report):
                 y=[y[i] for i in keep],
                 mode="markers",
                 name=f"{report.metric} ({STOPPED} early)" if stopped else report.metric,
-                text=[rows[i].trial_id for i in keep],
+                text=[f"trial {rows[i].record.label}" for i in keep],
                 marker={"symbol": STOPPED_SYMBOL if stopped else "circle", "size": 10 if stopped else 8},
             )
         )
