@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
 from tfcli.data.files import Located, load_located
 from tfcli.data.inputs import TokenLimits, token_limits, tokenizer_texts
-from tfcli.data.leakage import Match, duplicates, leaks
+from tfcli.data.leakage import Match, counts, duplicates, leaks
 from tfcli.data.profile_lines import LineFindings, scan_lines
 from tfcli.data.tokenizer import SubwordTokenizer
 from tfcli.spec.schema import DataSpec
@@ -74,6 +74,22 @@ def read_data(task: str, source: dict, data: DataSpec) -> DataRead:
 def leakage(read: DataRead) -> dict[str, list[Match]]:
     """Per held-out split, its examples whose input train has (the cheap part of a profile)."""
     return {split: leaks(read.task, read.splits["train"], read.splits[split]) for split in HELD_OUT}
+
+
+#: Shared pairs kept in a study's data summary; the counts cover them all.
+SUMMARY_PAIRS = 100
+
+
+def leakage_summary(read: DataRead) -> dict:
+    """What a study logs on its parent run when it starts: examples per split, leak counts per
+    held-out split and kind, and the first :data:`SUMMARY_PAIRS` shared pairs (FILE:LINE)."""
+    leaked = leakage(read)
+    pairs = [{"split": split, **m.to_dict()} for split in HELD_OUT for m in leaked[split]]
+    return {
+        "examples": {split: len(items) for split, items in read.splits.items()},
+        "leakage": {split: counts(matches) for split, matches in leaked.items()},
+        "pairs": pairs[:SUMMARY_PAIRS],
+    }
 
 
 @dataclass
@@ -181,4 +197,6 @@ def profile_data(read: DataRead, data: DataSpec, model_max_length: int) -> DataP
     )
 
 
-__all__ = ["DataProfile", "DataRead", "SplitProfile", "leakage", "percentiles", "profile_data", "read_data", "study_tokenizer"]
+__all__ = [
+    "DataProfile", "DataRead", "SplitProfile", "leakage", "leakage_summary", "percentiles", "profile_data", "read_data", "study_tokenizer",
+]
