@@ -21,7 +21,7 @@ from tfcli.data.profile import DataRead, profile_data
 from tfcli.spec.schema import DataSpec, ModelSpec, TrainSpec
 from tfcli.spec.templates import TemplateSizes
 
-MIN_VOCAB, MAX_VOCAB = 500, 32000
+MIN_VOCAB, MAX_VOCAB = 256, 32000
 EPOCHS = 5
 MIN_STEPS, MAX_STEPS = 200, 50_000
 EVAL_EXAMPLES = 2000
