@@ -61,6 +61,7 @@ class TemplateSizes:
     max_steps: int
     eval_every: int
     steps_why: str
+    eval_why: str
     eval_max_examples: Optional[int]
     valid_examples: int
     train_examples: int
@@ -81,7 +82,7 @@ def _header(name: str, task: str, sizes: TemplateSizes, paths: dict[str, str]) -
         "# default for all trials; search.parameters searches any of them by its dotted path.",
     ]
     if sizes.leaks:
-        lines.append(f"# WARNING: {sizes.leaks} valid/test examples are also in train; `tfcli data inspect` lists them.")
+        lines.append(f"# WARNING: valid/test examples also in train: {sizes.leaks}; `tfcli data inspect` lists them.")
     lines += [
         f"name: {name}                 # the MLflow experiment name",
         "task:",
@@ -112,7 +113,7 @@ def _model_train(task: str, sizes: TemplateSizes) -> list[str]:
         f"  warmup_steps: {warmup}             # about 6% of max_steps",
         f"  batch_tokens: {sizes.batch_tokens}           # padded tokens per batch (at least 8 of the longest examples)",
         f"  max_steps: {sizes.max_steps}              # {sizes.steps_why}",
-        f"  eval_every: {sizes.eval_every}             # half an epoch",
+        f"  eval_every: {sizes.eval_every}             # {sizes.eval_why}",
         "  label_smoothing: 0.1",
         "  seed: 1",
     ]
