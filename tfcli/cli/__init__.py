@@ -54,6 +54,7 @@ COMMANDS: dict[str, Entry] = {
         "on the study's validation and test splits, with the metrics and settings the trials use.",
     ),
     "study": Entry("tfcli.cli.study", "Create, check and run studies.", group=True),
+    "data": Entry("tfcli.cli.data", "Look at data files before a study: sizes, lengths, labels, bad lines, leakage.", group=True),
     "cluster": Entry("tfcli.cli.cluster", "Studies on clusters: Ray jobs, SLURM scripts, cluster checks.", group=True),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,13 +24,15 @@ from tfcli.cli.options import (
 )
 from tfcli.cli.output import OutputFormat, console, print_json
 from tfcli.cli.study_live import StudyLive
+from tfcli.data.profile import read_data
+from tfcli.data.profile_sizing import size_template
 from tfcli.errors import DataError, StudySpecError
 from tfcli.records import TrialState
 from tfcli.cluster.signals import EXIT_TERMINATED, terminated
 from tfcli.spec.describe import resolved, scheduler_summary, space_size, space_summary, trial_count
 from tfcli.spec.load import check_spec_file, load_spec
-from tfcli.spec.schema import StudySpec
-from tfcli.spec.templates import write_template
+from tfcli.spec.schema import DataSpec, StudySpec
+from tfcli.spec.templates import data_template_text, template_path, write_template
 from tfcli.study.lifecycle import (
     NothingToResume,
     check_data_files,
@@ -52,9 +55,21 @@ def init(
     task: Annotated[str, typer.Option("--task", "-t", help="translation, summarization, classification or qa.")],
     directory: Annotated[Path, typer.Option("--dir", help="Folder for the study file.")] = Path("studies"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Training data file: size the template from it.")] = None,
+    valid: Annotated[Optional[Path], typer.Option("--valid", help="Validation data file (with --data).")] = None,
+    test: Annotated[Optional[Path], typer.Option("--test", help="Test data file (with --data).")] = None,
 ) -> None:
-    """Write a commented study template for TASK that validates as it is."""
-    path = write_template(name, task, directory, force=force)
+    """Write a commented study template for TASK that validates as it is; with --data, one sized from the data."""
+    text = None
+    if data is None and (valid or test):
+        raise DataError("--valid and --test go with --data TRAIN")
+    if data is not None:
+        files = {split: f for split, f in (("train", data), ("valid", valid), ("test", test)) if f is not None}
+        home = template_path(name, directory, force=force).parent.resolve()
+        sizes = size_template(read_data(task, {split: str(f) for split, f in files.items()}, DataSpec()))
+        relative = {split: Path(os.path.relpath(f.resolve(), home)).as_posix() for split, f in files.items()}
+        text = data_template_text(name, task, sizes, relative)
+    path = write_template(name, task, directory, force=force, text=text)
     console().print(f"Wrote {path}. Next: tfcli study validate {path}")
 
 

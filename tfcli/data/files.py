@@ -34,6 +34,7 @@ import json
 import random
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample, Splits
 from tfcli.spec.schema import DEFAULT_MAX_LINE_LENGTH
@@ -228,7 +229,7 @@ def _read_tsv(task: str, path: str, text: str) -> list:
         rec = _Record(task, f"{path}:{lineno}")
         if len(parts) != len(fields):
             raise rec.fail(f"expected {len(fields)} tab-separated fields, got {len(parts)}")
-        out.append(rec.example(dict(zip(fields, parts)), {f: f for f in fields}))
+        out.append((lineno, rec.example(dict(zip(fields, parts)), {f: f for f in fields})))
     return out
 
 
@@ -249,7 +250,7 @@ def _read_jsonl(task: str, path: str, text: str, columns: dict[str, str]) -> lis
             for field in TASK_FIELDS[task]:
                 if columns[field] not in obj:
                     raise rec.fail(f"missing key {columns[field]!r}")
-        out.append(rec.example(values, columns))
+        out.append((lineno, rec.example(values, columns)))
     return out
 
 
@@ -289,6 +290,7 @@ def _csv_records(task: str, path: str, text: str, columns: dict[str, str], max_l
     index = {field: header.index(col) for field, col in columns.items() if col in header}
     out = []
     while True:
+        first_line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
@@ -304,7 +306,7 @@ def _csv_records(task: str, path: str, text: str, columns: dict[str, str], max_l
         if longest > max_line_length:
             raise rec.fail(f"a field of {longest:,} characters{_OVER_LIMIT.format(limit=max_line_length)}")
         values = {field: row[i] for field, i in index.items()}
-        out.append(rec.example(values, columns))
+        out.append((first_line, rec.example(values, columns)))
     return out
 
 
@@ -327,15 +329,28 @@ _OVER_LIMIT = (
 )
 
 
-def read_file(
+class Located(NamedTuple):
+    """An example and where its record starts: ``file:line``."""
+
+    file: str
+    line: int
+    example: object
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def read_located(
     task: str,
     path: str,
     *,
     format: str | None = None,
     columns: dict[str, str] | None = None,
     max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
-) -> list:
-    """Read one data file of ``task``; an empty file, an over-long line or a bad record is a DataError."""
+) -> list[Located]:
+    """Read one data file of ``task``, each example with the line its record starts on; an
+    empty file, an over-long line or a bad record is a DataError."""
     if task not in TASK_TYPES:
         raise DataError(f"task must be one of {', '.join(TASK_TYPES)}, but got {task!r}")
     path = str(path)
@@ -346,14 +361,33 @@ def read_file(
     text = _read_text(path)
     _refuse_long_line(path, text, max_line_length)
     if fmt == "tsv":
-        examples = _read_tsv(task, path, text)
+        records = _read_tsv(task, path, text)
     elif fmt == "jsonl":
-        examples = _read_jsonl(task, path, text, mapping)
+        records = _read_jsonl(task, path, text, mapping)
     else:
-        examples = _read_csv(task, path, text, mapping, max_line_length)
-    if not examples:
+        records = _read_csv(task, path, text, mapping, max_line_length)
+    if not records:
         raise DataError(f"{path}: no examples (the file is empty)")
-    return examples
+    return [Located(path, line, example) for line, example in records]
+
+
+def read_file(
+    task: str,
+    path: str,
+    *,
+    format: str | None = None,
+    columns: dict[str, str] | None = None,
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+) -> list:
+    """Read one data file of ``task``; an empty file, an over-long line or a bad record is a DataError."""
+    located = read_located(task, path, format=format, columns=columns, max_line_length=max_line_length)
+    return [item.example for item in located]
+
+
+def read_lines(path: str) -> list[str]:
+    """The lines of a data file as the readers see them (UTF-8, a byte order mark allowed), without
+    their line ends; a missing or unreadable file, or one that is not UTF-8, is a DataError."""
+    return [line.rstrip("\r") for line in _read_text(str(path)).split("\n")]
 
 
 def carve(examples: list, n_splits: int, *, seed: int) -> tuple[list, list[list]]:
@@ -371,6 +405,38 @@ def carve(examples: list, n_splits: int, *, seed: int) -> tuple[list, list[list]
     taken = {i for h in held for i in h}
     rest = [ex for i, ex in enumerate(examples) if i not in taken]
     return rest, [[examples[i] for i in h] for h in held]
+
+
+def load_located(
+    task: str,
+    *,
+    train: str,
+    valid: str | None = None,
+    test: str | None = None,
+    format: str | None = None,
+    columns: dict[str, str] | None = None,
+    seed: int = 0,
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+) -> dict[str, list[Located]]:
+    """The train, valid and test examples of ``task``, each with its file and line, as
+    :func:`load_files` splits them (a missing valid or test file carved from train)."""
+    options = {"format": format, "columns": columns, "max_line_length": max_line_length}
+    train_ex = read_located(task, train, **options)
+    valid_ex = read_located(task, valid, **options) if valid else None
+    test_ex = read_located(task, test, **options) if test else None
+    missing = [name for name, ex in (("valid", valid_ex), ("test", test_ex)) if ex is None]
+    if missing:
+        try:
+            train_ex, carved = carve(train_ex, len(missing), seed=seed)
+        except ValueError:
+            raise DataError(
+                f"{train}: {len(train_ex)} examples are too few to carve a "
+                f"{' and a '.join(missing)} set from; give {' and '.join(missing)} files"
+            ) from None
+        held = dict(zip(missing, carved))
+        valid_ex = held.get("valid", valid_ex)
+        test_ex = held.get("test", test_ex)
+    return {"train": train_ex, "valid": valid_ex, "test": test_ex}
 
 
 def load_files(
@@ -395,23 +461,14 @@ def load_files(
     (at least one) for each missing split, chosen deterministically by ``seed``, and taken
     out of the training examples.
     """
-    options = {"format": format, "columns": columns, "max_line_length": max_line_length}
-    train_ex = read_file(task, train, **options)
-    valid_ex = read_file(task, valid, **options) if valid else None
-    test_ex = read_file(task, test, **options) if test else None
-    missing = [name for name, ex in (("valid", valid_ex), ("test", test_ex)) if ex is None]
-    if missing:
-        try:
-            train_ex, carved = carve(train_ex, len(missing), seed=seed)
-        except ValueError:
-            raise DataError(
-                f"{train}: {len(train_ex)} examples are too few to carve a "
-                f"{' and a '.join(missing)} set from; give {' and '.join(missing)} files"
-            ) from None
-        held = dict(zip(missing, carved))
-        valid_ex = held.get("valid", valid_ex)
-        test_ex = held.get("test", test_ex)
-    return Splits(train=train_ex, valid=valid_ex, test=test_ex)
+    located = load_located(
+        task, train=train, valid=valid, test=test, format=format, columns=columns, seed=seed,
+        max_line_length=max_line_length,
+    )
+    return Splits(**{split: [item.example for item in items] for split, items in located.items()})
 
 
-__all__ = ["FORMATS", "TASK_FIELDS", "carve", "infer_format", "load_files", "read_file"]
+__all__ = [
+    "FORMATS", "TASK_FIELDS", "Located", "carve", "infer_format", "load_files", "load_located", "read_file",
+    "read_located", "read_lines",
+]

@@ -21,12 +21,14 @@ from tfcli.report.analyses import _parameter_counts, confirmed, importances, par
 from tfcli.report.baselines import BaselineComparison, compare_with_baselines
 from tfcli.report.confirmed import ConfirmedBlock
 from tfcli.report.importance import Importance
+from tfcli.report.leakage import leakage_warning
 from tfcli.report.pareto import ParetoFront
 from tfcli.report.ranking import Condition, Ranking, Row, check_columns, searched_parameters, with_parameters
 from tfcli.report.significance import Significance
 from tfcli.report.values import rank_study
 from tfcli.spec.objective import Objective, choose_metric
 from tfcli.tracking.baselines import baselines_from_metrics
+from tfcli.tracking.parent import data_leaks_from_metrics
 from tfcli.tracking.test_scores import test_metric
 
 #: Learning curves in the HTML page: this many of the top trials.
@@ -58,6 +60,7 @@ class Report:
     baseline_comparison: Optional[BaselineComparison] = None  # the best trial vs the best baseline
     confirmed: Optional[ConfirmedBlock] = None  # what `tfcli study confirm` found across seeds
     test_note: Optional[str] = None  # the validation winner is not the test winner (test_check)
+    data_leaks: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> kind -> examples train shares
 
     @property
     def metric(self) -> str:
@@ -65,10 +68,10 @@ class Report:
 
     @property
     def warnings(self) -> list[str]:
-        """One line each: what the reader should not miss (a study below its baseline, a
-        validation winner that is not the test winner)."""
+        """One line each: what the reader should not miss (valid or test examples shared with
+        train, a study below its baseline, a validation winner that is not the test winner)."""
         line = self.baseline_comparison.warning() if self.baseline_comparison else None
-        return [w for w in (line, self.test_note) if w]
+        return [w for w in (leakage_warning(self.data_leaks), line, self.test_note) if w]
 
     @property
     def mode(self) -> str:
@@ -135,6 +138,7 @@ def build_report(
         baselines=baselines,
         baseline_comparison=comparison,
         spec_json=study.spec_json,
+        data_leaks=data_leaks_from_metrics(study.metrics),
     )
     report.pareto = pareto(tracking, study, every_row, parameters) if with_pareto else None
     report.notes = [*(report.pareto.notes if report.pareto else []), *report.notes]

@@ -14,11 +14,12 @@ import uuid
 from tfcli import crash_points
 from tfcli.baselines import compute_baselines
 from tfcli.cluster.connect import connect, disconnect
+from tfcli.data.profile import leakage_summary, read_data
 from tfcli.errors import StudyError
 from tfcli.records import TrialStatus
 from tfcli.spec.describe import trial_count
 from tfcli.spec.drift import drift_notice
-from tfcli.spec.schema import StudySpec
+from tfcli.spec.schema import DataFiles, StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.held_out import score_on_test
 from tfcli.study.preflight import check_data_files, check_new_study, ensure_new_study, refuse_lockstep, refuse_orphan_ray_state
@@ -32,8 +33,9 @@ from tfcli.tracking import confirmation_records, trial_records
 from tfcli.tracking.baselines import log_baselines
 from tfcli.tracking.claims import create_study_run
 from tfcli.tracking.locks import study_lock
+from tfcli.tracking.parent import log_data_summary
 from tfcli.tracking.superseded import supersede_runs
-from tfcli.train.prepare import load_splits
+from tfcli.train.prepare import data_source, load_splits
 from tfcli.train.trainable import train_trial
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ def start_study(
         if lease is not None:
             lease.attach(parent_run_id)
         crash_points.reached(crash_points.AFTER_PARENT_RUN)
+        _log_data_summary(tracking, spec, parent_run_id)
         if baselines:
             _log_baselines(tracking, spec, parent_run_id)
         tracked = _tracked(_callback(tracking, spec, study_id, storage, address), progress)
@@ -116,6 +119,13 @@ def start_study(
 def _held_out(tracking, spec: StudySpec, study_id: str):
     """The closing work of a completed run: the held-out test scores (:mod:`tfcli.study.held_out`)."""
     return lambda: score_on_test(tracking, spec, study_id)
+
+
+def _log_data_summary(tracking, spec: StudySpec, run_id: str) -> None:
+    """The examples per split and the leakage between train and valid/test of a study on data
+    files (:func:`tfcli.data.profile.leakage_summary`), on the parent run: ``report`` warns of a leak."""
+    if isinstance(spec.task.data, DataFiles):
+        log_data_summary(tracking, run_id, leakage_summary(read_data(spec.task.type, data_source(spec), spec.data)))
 
 
 def _log_baselines(tracking, spec: StudySpec, run_id: str) -> None:

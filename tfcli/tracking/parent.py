@@ -1,10 +1,15 @@
 """A study's parent run as the study callback opens it: found again by the study's id (a
-resumed or extended study), else created; with the spec and the study file as artifacts."""
+resumed or extended study), else created; with the spec and the study file as artifacts.
+
+Also the data summary a study on data files logs there when it starts (:func:`log_data_summary`):
+examples per split and the leakage counts as metrics (they come back with the study record,
+so ``tfcli report`` reads them at no cost), and the shared pairs as a small JSON artifact."""
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Optional
 
@@ -15,6 +20,7 @@ from tfcli.tracking.claims import description_tags, study_run_tags
 from tfcli.tracking.environment import environment_tags
 from tfcli.tracking.search import quote_id, search_all, tag_field
 from tfcli.tracking.tags import (
+    MAX_METRICS_PER_BATCH,
     PHASE_RUNNING,
     ROLE_STUDY,
     SPEC_ARTIFACT,
@@ -30,6 +36,8 @@ from tfcli.tracking.writer import log_tags
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
+
+    from tfcli.tracking.store import Tracking
 
     from tfcli.spec.schema import StudySpec
 
@@ -80,3 +88,37 @@ STUDY_STOP_TAGS = (TAG_STUDY_STOPPED, TAG_STUDY_STOP_NOTE)
 def study_stop_tags(reason: str, note: str) -> dict[str, str]:
     """The parent-run tags that say the study ended early: the reason word and the sentence."""
     return {TAG_STUDY_STOPPED: reason, TAG_STUDY_STOP_NOTE: note}
+
+
+DATA_PROFILE_ARTIFACT = "data_profile.json"
+_LEAK_PREFIX = "data/leakage/"
+
+
+def data_metric_key(split: str, name: str) -> str:
+    """``data/<split>/examples`` for a split's size; ``data/leakage/<split>/<kind>`` for a leak count."""
+    return f"{_LEAK_PREFIX}{split}/{name}" if name != "examples" else f"data/{split}/examples"
+
+
+def log_data_summary(tracking: "Tracking", run_id: str, summary: Mapping) -> None:
+    """Log ``summary`` (``examples``: split -> count, ``leakage``: split -> kind -> count, and
+    any detail) on the study's parent run: the counts as metrics, the whole as an artifact."""
+    from mlflow.entities import Metric
+
+    client = tracking.client()
+    now = int(time.time() * 1000)
+    values = {data_metric_key(split, "examples"): n for split, n in summary["examples"].items()}
+    values.update({data_metric_key(split, kind): n for split, kinds in summary["leakage"].items() for kind, n in kinds.items()})
+    metrics = [Metric(key, float(value), now, 0) for key, value in values.items()]
+    for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
+    client.log_text(run_id, json.dumps(summary, indent=1), DATA_PROFILE_ARTIFACT)
+
+
+def data_leaks_from_metrics(metrics: Mapping[str, float]) -> dict[str, dict[str, int]]:
+    """split -> kind -> how many of its examples train shares, from a parent run's metrics."""
+    out: dict[str, dict[str, int]] = {}
+    for key, value in metrics.items():
+        if key.startswith(_LEAK_PREFIX):
+            split, _, kind = key[len(_LEAK_PREFIX) :].partition("/")
+            out.setdefault(split, {})[kind] = int(value)
+    return out

@@ -8,6 +8,7 @@ from typing import Any
 
 from tfcli.data.builtin import load_data
 from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.inputs import token_limits, tokenizer_texts
 from tfcli.data.tokenizer import SubwordTokenizer
 from tfcli.errors import DataError
 from tfcli.spec.schema import DataFiles, StudySpec
@@ -41,14 +42,6 @@ def data_source(spec: StudySpec) -> str | dict:
     return source
 
 
-def tokenizer_texts(task: str, examples: list) -> list[str]:
-    if task in ("translation", "summarization"):
-        return [e.source for e in examples] + [e.target for e in examples]
-    if task == "classification":
-        return [e.text for e in examples]
-    return [e.context for e in examples] + [e.question for e in examples]
-
-
 def load_splits(spec: StudySpec):
     """The study's train, valid and test examples, read and checked as a trial reads them.
 
@@ -80,8 +73,7 @@ def prepare(spec: StudySpec) -> PreparedData:
     tokenizer = SubwordTokenizer.train(
         tokenizer_texts(task, splits.train), kind=d.tokenizer, vocab_size=d.vocab_size, lowercase=d.lowercase
     )
-    max_source = min(d.max_source_length, spec.model.max_length)
-    max_target = min(d.max_target_length, spec.model.max_length)
+    max_source, max_target = token_limits(d, spec.model.max_length)
     encoded: dict[str, Any] = {}
     labels: list[str] | None = None
     with warnings.catch_warnings(record=True) as caught:
