@@ -44,6 +44,8 @@ def test_a_target_ends_the_study_and_extend_runs_the_trials_asked_for(project, r
         cut = int(child.data.tags.get("tfcli.last_step", 0)) < 20
         assert child.data.tags["tfcli.state"] == ("stopped" if cut else "finished"), child.data.tags
         assert child.data.tags.get("tfcli.stop_reason") == ("target" if cut else None)
+    states = [c.data.tags["tfcli.state"] for c in children]
+    assert (summary["states"]["stopped"], summary["states"]["finished"]) == (states.count("stopped"), states.count("finished"))
 
     extended = cli("study", "extend", "tgt", "--num-samples", "2", "--format", "json")
     assert extended.exit_code == 0, extended.output + extended.stderr
