@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfcli.data.builtin import load_data
-from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.encode import TruncationWarning, encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.encoded_cache import cached_bundle
+from tfcli.data.encoded_store import EncodedBundle
 from tfcli.data.tokenizer import SubwordTokenizer
 from tfcli.errors import DataError
 from tfcli.spec.schema import DataFiles, StudySpec
@@ -74,14 +76,25 @@ def load_splits(spec: StudySpec):
     return splits
 
 
-def prepare(spec: StudySpec) -> PreparedData:
+def encoding_settings(spec: StudySpec) -> dict[str, Any]:
+    """Everything in a study besides the data files that decides its encoded data (the cache key)."""
+    return {
+        "task": spec.task.type,
+        "data": spec.data.model_dump(mode="json"),
+        "max_source": min(spec.data.max_source_length, spec.model.max_length),
+        "max_target": min(spec.data.max_target_length, spec.model.max_length),
+    }
+
+
+def _encode(spec: StudySpec) -> EncodedBundle:
+    """Read, tokenize and encode the study's splits (what the cache saves a warm trial)."""
     d, task = spec.data, spec.task.type
     splits = load_splits(spec)
     tokenizer = SubwordTokenizer.train(
         tokenizer_texts(task, splits.train), kind=d.tokenizer, vocab_size=d.vocab_size, lowercase=d.lowercase
     )
-    max_source = min(d.max_source_length, spec.model.max_length)
-    max_target = min(d.max_target_length, spec.model.max_length)
+    settings = encoding_settings(spec)
+    max_source, max_target = settings["max_source"], settings["max_target"]
     encoded: dict[str, Any] = {}
     labels: list[str] | None = None
     with warnings.catch_warnings(record=True) as caught:
@@ -95,13 +108,28 @@ def prepare(spec: StudySpec) -> PreparedData:
                 labels = encoded[split].labels
             else:
                 encoded[split] = encode_qa(examples, tokenizer, max_source, split=split)
+    truncations = [str(w.message) for w in caught if issubclass(w.category, TruncationWarning)]
     for warning in caught:
-        warnings.warn(warning.message, warning.category, stacklevel=2)
+        if not issubclass(warning.category, TruncationWarning):
+            warnings.warn(warning.message, warning.category, stacklevel=3)
+    return EncodedBundle(tokenizer, encoded, truncations)
+
+
+def prepare(spec: StudySpec) -> PreparedData:
+    """The study's data, encoded once per machine: a trial after the first reads it back.
+
+    See :mod:`tfcli.data.encoded_cache` for the key (the data files' stamps and every data
+    setting) and where entries live; the truncation warnings are given again on every call.
+    """
+    bundle = cached_bundle(data_source(spec), encoding_settings(spec), lambda: _encode(spec))
+    for message in bundle.warnings:
+        warnings.warn(message, TruncationWarning, stacklevel=2)
+    encoded = dict(bundle.encoded)
     return PreparedData(
-        task=task,
-        tokenizer=tokenizer,
+        task=spec.task.type,
+        tokenizer=bundle.tokenizer,
         encoded=encoded,
-        labels=labels,
+        labels=encoded["train"].labels if spec.task.type == "classification" else None,
         truncated={split: int(encoded[split].truncated) for split in SPLITS},
         sizes={split: len(encoded[split]) for split in SPLITS},
     )
