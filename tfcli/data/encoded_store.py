@@ -2,12 +2,12 @@
 
 The layout: every list of token lists is a flat ``int32`` array with an ``int64`` array of
 lengths (``SPLIT.FIELD`` and ``SPLIT.FIELD.len``); QA's character offsets are ``(n, 2)``
-rows with their lengths; per-example integers and flags are plain arrays; the examples and the
-tokenizer are UTF-8 JSON in ``uint8`` arrays. The small rest (each split's type, lengths,
-counts, labels, the truncation warnings, the entry's key) is JSON in the header's metadata,
-with a sha256 of every array, so a damaged file is refused (:class:`DamagedEntry`) rather
-than trusted. No pickle: loading runs no code from the file.
-"""
+rows with their lengths; per-example integers and flags are plain arrays; the examples (each
+the list of its fields' values) and the tokenizer are UTF-8 JSON in ``uint8`` arrays. The
+small rest (each split's type, lengths, counts, labels, the truncation warnings, the entry's
+key) is JSON in the header's metadata, with a sha256 of every array, so a damaged file is
+refused (:class:`DamagedEntry`) rather than trusted. No pickle: loading runs no code from
+the file."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tfcli.data.examples import ClassificationExample, QAExample, Seq2SeqExample
 from tfcli.data.tokenizer import SubwordTokenizer
 
 #: Bump when the layout changes; an entry of another format is rebuilt.
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 
 
 class DamagedEntry(ValueError):
@@ -92,8 +92,9 @@ def _split_arrays(prefix: str, enc: Any, layout: _Layout) -> dict[str, np.ndarra
         out[f"{prefix}.{name}"] = np.asarray(getattr(enc, name), dtype=np.int64)
     for name in layout.flags:
         out[f"{prefix}.{name}"] = np.asarray(getattr(enc, name), dtype=np.uint8)
-    examples = [dataclasses.asdict(e) for e in enc.examples]
-    out[f"{prefix}.examples"] = _bytes(json.dumps(examples, ensure_ascii=False))
+    names = [f.name for f in dataclasses.fields(layout.example)]
+    rows = [[getattr(e, name) for name in names] for e in enc.examples]
+    out[f"{prefix}.examples"] = _bytes(json.dumps(rows, ensure_ascii=False))
     return out
 
 
@@ -133,10 +134,11 @@ def _rows(values: list, lengths: np.ndarray) -> list[list]:
     return [values[a:b] for a, b in zip(starts, ends)]
 
 
-def _example(cls: type, raw: dict) -> Any:
+def _examples(cls: type, rows: list[list]) -> list:
+    """The examples from their rows of field values (in field order; QA's lists back to tuples)."""
     if cls is QAExample:
-        raw = {**raw, "answers": tuple(raw["answers"]), "answer_starts": tuple(raw["answer_starts"])}
-    return cls(**raw)
+        return [cls(c, q, tuple(a), tuple(s), i) for c, q, a, s, i in rows]
+    return [cls(*row) for row in rows]
 
 
 def _split(prefix: str, meta: dict, arrays: dict[str, np.ndarray]) -> Any:
@@ -152,8 +154,7 @@ def _split(prefix: str, meta: dict, arrays: dict[str, np.ndarray]) -> Any:
         values[name] = arrays[f"{prefix}.{name}"].tolist()
     for name in layout.flags:
         values[name] = [bool(x) for x in arrays[f"{prefix}.{name}"].tolist()]
-    raw = json.loads(_text(arrays[f"{prefix}.examples"]))
-    values["examples"] = [_example(layout.example, r) for r in raw]
+    values["examples"] = _examples(layout.example, json.loads(_text(arrays[f"{prefix}.examples"])))
     return cls(**values)
 
 

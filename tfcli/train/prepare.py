@@ -86,8 +86,8 @@ def encoding_settings(spec: StudySpec) -> dict[str, Any]:
     }
 
 
-def _encode(spec: StudySpec) -> EncodedBundle:
-    """Read, tokenize and encode the study's splits (what the cache saves a warm trial)."""
+def encode_splits(spec: StudySpec) -> EncodedBundle:
+    """Read, tokenize and encode the study's splits, uncached: what a warm trial is spared."""
     d, task = spec.data, spec.task.type
     splits = load_splits(spec)
     tokenizer = SubwordTokenizer.train(
@@ -121,7 +121,7 @@ def prepare(spec: StudySpec) -> PreparedData:
     See :mod:`tfcli.data.encoded_cache` for the key (the data files' stamps and every data
     setting) and where entries live; the truncation warnings are given again on every call.
     """
-    bundle = cached_bundle(data_source(spec), encoding_settings(spec), lambda: _encode(spec))
+    bundle = cached_bundle(data_source(spec), encoding_settings(spec), lambda: encode_splits(spec))
     for message in bundle.warnings:
         warnings.warn(message, TruncationWarning, stacklevel=2)
     encoded = dict(bundle.encoded)
