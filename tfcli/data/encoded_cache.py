@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,7 +35,7 @@ import tokenizers
 from filelock import FileLock, Timeout
 
 from tfcli.data import encode, encoded_store, examples, files, readers, tokenizer
-from tfcli.data.cache import cache_root
+from tfcli.data.cache import cache_root, write_atomically
 from tfcli.data.encoded_store import DamagedEntry, EncodedBundle, dumps, read
 
 log = logging.getLogger("tfcli.data")
@@ -129,18 +128,9 @@ def _read_entry(path: Path, key: str) -> EncodedBundle | None:
 
 
 def _write_entry(path: Path, key: str, bundle: EncodedBundle) -> None:
-    """Write atomically (a temporary file renamed over the entry); a failure only warns."""
+    """Write the entry atomically (see :func:`write_atomically`); a failure only warns."""
     try:
-        payload = dumps(bundle, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(path, dumps(bundle, key))
     except (OSError, ValueError) as err:
         log.warning("could not write the encoded-data cache %s: %s", path, err)
 
