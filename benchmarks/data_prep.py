@@ -140,12 +140,13 @@ def main() -> None:
             for task, spec in specs.items():
                 for case, seconds in round_times(spec, work / "cache").items():
                     results[task][case].append(seconds)
-        print(f"{args.lines} lines per study, {args.rounds} interleaved rounds; median (min-max) seconds per trial")
+        print(f"{args.lines} lines per study, {args.rounds} interleaved rounds; median (min-max) seconds per trial, speed-up over before")
         for task, cases in results.items():
             before = statistics.median(cases["before"])
             for case, values in cases.items():
                 median = statistics.median(values)
-                print(f"{task:15s} {case:22s} {median:7.3f} ({min(values):.3f}-{max(values):.3f})  x{before / median:6.1f}")
+                speedup = f"{before / median:7.1f}x" if median * 1000 > before else "  >1000x"
+                print(f"{task:15s} {case:22s} {median:8.4f} ({min(values):.4f}-{max(values):.4f}) {speedup}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
