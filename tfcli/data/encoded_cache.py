@@ -3,11 +3,12 @@
 The key hashes the data files' stamps (resolved path, size, modification time in ns, inode;
 a ``stat``, not a read), every data setting, the effective maximum lengths, the version of
 Hugging Face ``tokenizers`` and the source of the modules that read and encode data. Stamps
-rather than a hash of the contents: a warm trial must not read the files at all, and reading
-and hashing them would cost a good share of what the cache saves on large corpora. The known
-gap of stamps (a file rewritten to the same size within the filesystem's timestamp tick) is
-closed as git closes it: data files modified less than :data:`RACY_S` seconds ago are not
-cached, so an entry never describes a file that may still change unseen.
+rather than a hash of the contents: a warm trial opens no data file, whatever the corpus size
+(a content hash reads every byte in every trial: little for megabytes, seconds for gigabytes
+or a network filesystem). The known gap of stamps, a file rewritten to the same size within
+one tick of the filesystem's clock, is closed as git closes it: data files modified less than
+:data:`RACY_S` seconds ago (or dated in the future) are not cached, so an entry never
+describes a file that may still change unseen.
 
 Layers: a reused trial process finds the last entries in memory; other processes on the
 machine read ``<cache>/encoded/<key>.safetensors`` (:mod:`tfcli.data.encoded_store`; the
