@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfcli.data.builtin import load_data
-from tfcli.data.encode import encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.encode import TruncationWarning, encode_classification, encode_qa, encode_seq2seq
+from tfcli.data.encoded_cache import cached_bundle
+from tfcli.data.encoded_store import EncodedBundle
 from tfcli.data.inputs import token_limits, tokenizer_texts
 from tfcli.data.tokenizer import SubwordTokenizer
 from tfcli.errors import DataError
@@ -67,7 +69,17 @@ def load_splits(spec: StudySpec):
     return splits
 
 
-def prepare(spec: StudySpec) -> PreparedData:
+def encoding_settings(spec: StudySpec) -> dict[str, Any]:
+    """Everything in a study besides the data files that decides its encoded data (the cache key)."""
+    return {
+        "task": spec.task.type,
+        "data": spec.data.model_dump(mode="json"),
+        "limits": list(token_limits(spec.data, spec.model.max_length)),
+    }
+
+
+def encode_splits(spec: StudySpec) -> EncodedBundle:
+    """Read, tokenize and encode the study's splits, uncached: what a warm trial is spared."""
     d, task = spec.data, spec.task.type
     splits = load_splits(spec)
     tokenizer = SubwordTokenizer.train(
@@ -87,13 +99,28 @@ def prepare(spec: StudySpec) -> PreparedData:
                 labels = encoded[split].labels
             else:
                 encoded[split] = encode_qa(examples, tokenizer, max_source, split=split)
+    truncations = [str(w.message) for w in caught if issubclass(w.category, TruncationWarning)]
     for warning in caught:
-        warnings.warn(warning.message, warning.category, stacklevel=2)
+        if not issubclass(warning.category, TruncationWarning):
+            warnings.warn(warning.message, warning.category, stacklevel=3)
+    return EncodedBundle(tokenizer, encoded, truncations)
+
+
+def prepare(spec: StudySpec) -> PreparedData:
+    """The study's data, encoded once per machine: a trial after the first reads it back.
+
+    See :mod:`tfcli.data.encoded_cache` for the key (the data files' stamps and every data
+    setting) and where entries live; the truncation warnings are given again on every call.
+    """
+    bundle = cached_bundle(data_source(spec), encoding_settings(spec), lambda: encode_splits(spec))
+    for message in bundle.warnings:
+        warnings.warn(message, TruncationWarning, stacklevel=2)
+    encoded = dict(bundle.encoded)
     return PreparedData(
-        task=task,
-        tokenizer=tokenizer,
+        task=spec.task.type,
+        tokenizer=bundle.tokenizer,
         encoded=encoded,
-        labels=labels,
+        labels=encoded["train"].labels if spec.task.type == "classification" else None,
         truncated={split: int(encoded[split].truncated) for split in SPLITS},
         sizes={split: len(encoded[split]) for split in SPLITS},
     )
