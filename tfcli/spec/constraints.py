@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from tfcli.spec.objective import worst_values
 
 #: Metrics a trial knows before its first training step (the model is built, not trained).
 PRE_TRAINING_METRICS = ("parameters",)
@@ -99,3 +101,14 @@ def broken(constraints: Sequence[Constraint], metrics: Mapping[str, float], only
         if value is not None:
             parts.append(f"{constraint} ({constraint.metric}={value:g})")
     return "; ".join(parts)
+
+
+def refused_result(spec: Any, costs: Mapping[str, float]) -> Optional[dict[str, Any]]:
+    """The one report of a configuration whose costs known before training (``costs``, e.g.
+    ``{"parameters": 61234}``) break a constraint: step 0, the costs, the worst value of every
+    objective and of the scheduler's metric, and the constraints it broke under
+    :data:`INFEASIBLE_RESULT_KEY`; None when it keeps them and may train."""
+    text = broken(constraints_of(spec.search.constraints), costs, only=PRE_TRAINING_METRICS)
+    if not text:
+        return None
+    return {"step": 0, **worst_values(spec), **{k: float(v) for k, v in costs.items()}, INFEASIBLE_RESULT_KEY: text}
