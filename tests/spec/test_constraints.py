@@ -9,8 +9,11 @@ import textwrap
 
 import pytest
 
+from tfcli.records import TrialRecord, TrialStatus
+from tfcli.report.ranking import rank_trials
 from tfcli.spec.constraints import Constraint, broken, constraints_of, parse_constraint, violations
 from tfcli.spec.load import load_spec_text
+from tfcli.spec.objective import Objective, rank_records
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,3 +80,20 @@ def test_violation_is_optunas_convention_and_broken_names_the_values():
     assert broken([at_most, at_least], metrics) == "parameters <= 50000 (parameters=61234)"
     assert broken([at_most, at_least], {"parameters": 1.0, "loss": 0.1}, only=("parameters",)) == ""
     assert broken([at_most, at_least], {"parameters": 1.0, "loss": 0.1}) == "loss >= 0.5 (loss=0.1)"
+
+
+def _trial(trial_id: str, value: float, infeasible: str | None = None) -> TrialRecord:
+    return TrialRecord(
+        study="s", study_id="s", trial_id=trial_id, run_id=f"run-{trial_id}", status=TrialStatus.FINISHED,
+        objective_metric="bleu", objective_mode="max", objective_value=value, objective_step=10, infeasible=infeasible,
+    )
+
+
+def test_the_one_ranking_puts_infeasible_trials_after_every_feasible_one():
+    trials = [_trial("a", 30.0, "loss >= 5 (loss=4.6)"), _trial("b", 10.0), _trial("c", 20.0), _trial("d", 40.0, "parameters <= 50000 (parameters=80256)")]
+    objective = Objective("bleu", "max")
+    assert [r.trial_id for r in rank_records(trials, objective)] == ["c", "b", "d", "a"]
+    assert objective.best(trials, key=lambda r: (r.objective_value, None, None), infeasible=lambda r: r.infeasible).trial_id == "c"
+    assert objective.best(trials[::3], key=lambda r: (r.objective_value, None, None), infeasible=lambda r: r.infeasible) is None
+    ranking = rank_trials(trials, "bleu", "max")
+    assert [row.trial_id for row in ranking.ranked] == ["c", "b"] and [row.trial_id for row in ranking.apart] == ["a", "d"]
