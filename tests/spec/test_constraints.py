@@ -5,13 +5,14 @@ says how far a trial's metrics break it (Optuna's convention: ``<= 0`` holds).""
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
 
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.ranking import rank_trials
-from tfcli.spec.constraints import Constraint, broken, constraints_of, parse_constraint, violations
+from tfcli.spec.constraints import Constraint, broken, constraints_of, measured, parse_constraint, refused_result, violations
 from tfcli.spec.load import load_spec_text
 from tfcli.spec.objective import Objective, rank_records
 
@@ -97,3 +98,11 @@ def test_the_one_ranking_puts_infeasible_trials_after_every_feasible_one():
     assert objective.best(trials[::3], key=lambda r: (r.objective_value, None, None), infeasible=lambda r: r.infeasible) is None
     ranking = rank_trials(trials, "bleu", "max")
     assert [row.trial_id for row in ranking.ranked] == ["c", "b"] and [row.trial_id for row in ranking.apart] == ["a", "d"]
+
+
+def test_a_configuration_over_a_pre_training_limit_is_refused_with_one_report():
+    spec = load_spec_text(VALID.replace("decode_ms_per_example <= 5", "parameters <= 50000"), "demo.yaml")
+    refused = refused_result(spec, {"parameters": 80256})
+    assert refused == {"step": 0, "bleu": -math.inf, "parameters": 80256.0, "tfcli_infeasible": "parameters <= 50000 (parameters=80256)"}
+    assert measured(spec, refused) == {"step": 0, "parameters": 80256.0, "tfcli_infeasible": refused["tfcli_infeasible"]}
+    assert refused_result(spec, {"parameters": 10944}) is None  # loss >= 0.1 is judged after training, not before

@@ -112,3 +112,10 @@ def refused_result(spec: Any, costs: Mapping[str, float]) -> Optional[dict[str, 
     if not text:
         return None
     return {"step": 0, **worst_values(spec), **{k: float(v) for k, v in costs.items()}, INFEASIBLE_RESULT_KEY: text}
+
+
+def measured(spec: Any, result: Mapping[str, Any]) -> dict[str, Any]:
+    """A refused configuration's report (:func:`refused_result`) without the worst objective
+    values, which are sentinels for the searcher and the scheduler, not measurements to log."""
+    sentinels = worst_values(spec)
+    return {k: v for k, v in result.items() if k not in sentinels}

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from tfcli.records import Evidence, TrialState, TrialStatus, decide_state
 from tfcli.records.state import STOPPED_BY_CONSTRAINT, STOPPED_BY_SCHEDULER, STOPPED_BY_TIME_BUDGET
 from tfcli.spec.conditions import active_parameters
-from tfcli.spec.constraints import INFEASIBLE_RESULT_KEY, broken, constraints_of
+from tfcli.spec.constraints import INFEASIBLE_RESULT_KEY, broken, constraints_of, measured
 from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
-from tfcli.spec.objective import worst_values
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.children import load_children
 from tfcli.tracking.environment import current_ray_address
@@ -206,10 +205,8 @@ class StudyTracker:
         if result.get(FAILURE_RESULT_KEY):
             child.failure = f"{result[FAILURE_RESULT_KEY]}: {result.get(FAILURE_MESSAGE_RESULT_KEY, '')}".strip()
             return  # its objective is a sentinel (the worst value), not a measurement
-        if result.get(INFEASIBLE_RESULT_KEY):
-            # Refused before training: its costs are measurements, its objectives sentinels.
-            child.refused = str(result[INFEASIBLE_RESULT_KEY])
-            result = {k: v for k, v in result.items() if k not in worst_values(self.spec)}
+        if result.get(INFEASIBLE_RESULT_KEY):  # refused before training (spec.constraints.refused_result)
+            child.refused, result = str(result[INFEASIBLE_RESULT_KEY]), measured(self.spec, result)
         step = step_of(result)
         if step is None:
             return
