@@ -78,3 +78,31 @@ def test_earlier_trials_told_as_a_warm_start_name_the_same_constraints():
     assert inner.suggest("t0")
     inner.on_trial_complete("t0", {"bleu": 1.0, "parameters": 70000.0, "training_iteration": 1})
     assert inner.suggest("t1")  # GP needs every trial to name the same constraints
+
+
+def test_the_live_best_and_the_studys_best_are_feasible():
+    from rich.console import Console
+
+    from tfcli.cli.study_live import StudyLive
+    from tfcli.records import TrialState
+    from tfcli.study.outcome import StudyOutcome, TrialSummary
+    from tfcli.tracking.summary import study_summary
+    from tfcli.tracking.writer import Child
+
+    spec = make_spec(search={"method": "tpe", "parameters": PARAMETERS, "constraints": ["parameters <= 50000"]})
+    live = StudyLive(Console(width=200, record=True), spec, total=2)
+    live.on_result("big", {"step": 10, "bleu": 40.0, "loss": 0.5, "parameters": 80256.0})
+    live.on_result("small", {"step": 10, "bleu": 10.0, "loss": 0.9, "parameters": 10944.0})
+    assert live.best() == ("small", 10.0)
+
+    def summary(trial_id, bleu, infeasible=None):
+        return TrialSummary(trial_id, TrialState.FINISHED, {}, bleu, 10, 0, None, None, best_key=(bleu, 0.5, 10), infeasible=infeasible)
+
+    outcome = StudyOutcome("s", "/x", "bleu", "max", trials=[summary("big", 40.0, "parameters <= 50000 (parameters=80256)"), summary("small", 10.0)])
+    assert outcome.best_trial.trial_id == "small"
+    children = [
+        Child("big", run_id="r1", state=TrialState.FINISHED, objective_value=40.0, infeasible="parameters <= 50000 (parameters=80256)"),
+        Child("small", run_id="r2", state=TrialState.FINISHED, objective_value=10.0),
+    ]
+    metrics, tags = study_summary(children, spec)
+    assert tags["tfcli.best_trial"] == "small" and metrics["best_bleu"] == 10.0
