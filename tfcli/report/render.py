@@ -71,7 +71,7 @@ def header(column: str, report: Report) -> str:
 
 def _apart_columns(report: Report) -> list[str]:
     """The columns of the trials apart: with the constraints a trial broke when one did."""
-    columns = [c for c in report.columns if c not in ("rank", "status", "infeasible")]
+    columns = [c for c in report.columns if c not in ("rank", "status")]
     first = "trial" if "trial" not in columns else columns.pop(columns.index("trial"))
     return [first, "status", *columns, "error", *_infeasible_column(report)]
 
