@@ -104,3 +104,17 @@ def test_a_pickled_nsga2_sampler_loads_by_its_old_and_new_name():
         sampler = pickle.loads(blob)
         assert type(sampler) is optuna_internals.PicklableNSGAIISampler
         assert not sampler._thread_lock.locked()
+
+
+def test_optuna_search_keeps_each_ray_trials_live_optuna_trial():
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    searcher = OptunaSearch(space={"x": optuna.distributions.FloatDistribution(0.0, 1.0)}, metric="y", mode="max", seed=1)
+    assert ray_internals.optuna_search_trial(searcher, "a") is None
+    searcher.suggest("a")
+    trial = ray_internals.optuna_search_trial(searcher, "a")
+    assert isinstance(trial, optuna.trial.Trial) and trial is searcher._ot_trials["a"]
+    trial.set_constraint("c", 1.0)  # what QuantizedOptunaSearch does before OptunaSearch tells the study
+    searcher.on_trial_complete("a", {"y": 0.5})
+    assert ray_internals.optuna_search_study(searcher).get_trials()[0].constraints == {"c": 1.0}

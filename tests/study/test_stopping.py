@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.study.conftest import make_spec
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.records.state import STOPPED_BY_PATIENCE, STOPPED_BY_TARGET
@@ -62,3 +64,13 @@ def test_extend_counts_patience_from_the_extension_against_the_studys_best_and_s
     unreached = study_stopper(spec, [_record("old", 20.0)])
     unreached("new", _result(31.0, 0.5))
     assert unreached.reason == STOPPED_BY_TARGET
+
+
+def test_an_infeasible_result_reaches_no_target_and_is_no_better_best():
+    spec = make_spec(search={"method": "tpe", "constraints": ["parameters <= 50000"]}, budget={"patience": 1, "target": {"metric": "bleu", "value": 30}})
+    stopper = study_stopper(spec, [_record("old", 5.0), dataclasses.replace(_record("big", 40.0), infeasible="parameters <= 50000 (parameters=80256)")])
+    assert stopper.target is not None and stopper.best[0] == 5.0  # the infeasible 40 neither reached it nor is the best
+    stopper("a", _result(35.0, 0.5, parameters=80256.0))  # over the limit: not a measurement of a configuration to keep
+    assert not stopper.stop_all()
+    stopper.trial_ended("a")
+    assert stopper.reason == STOPPED_BY_PATIENCE and stopper.note.endswith("best bleu 5")

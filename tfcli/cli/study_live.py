@@ -18,6 +18,7 @@ from rich.text import Text
 
 from tfcli.cli.log_lines import StudyLines, duration, short, stamp, status_every_s
 from tfcli.records import TrialState
+from tfcli.spec.constraints import broken, constraints_of
 from tfcli.spec.objective import TIE_BREAK_METRIC, primary_objective
 from tfcli.study.trial_wrapper import FAILURE_KEY, FAILURE_MESSAGE_KEY
 
@@ -97,6 +98,7 @@ class StudyLive:
                 trial["config"] = config
             if "step" in result:
                 trial["step"] = result["step"]
+            trial["infeasible"] = broken(constraints_of(self.spec.search.constraints), result)  # judged on its latest result
             value = result.get(self.metric)
             if FAILURE_KEY in result:
                 trial["error"] = result.get(FAILURE_MESSAGE_KEY) or result[FAILURE_KEY]
@@ -148,7 +150,9 @@ class StudyLive:
 
     def best(self) -> tuple[str, float] | None:
         healthy = [(tid, t) for tid, t in self.trials.items() if t["best"] is not None and not t["state"].is_failure]
-        top = self.objective.best(healthy, key=lambda item: item[1].get("best_key") or (item[1]["best"], None, None))
+        top = self.objective.best(
+            healthy, key=lambda item: item[1].get("best_key") or (item[1]["best"], None, None), infeasible=lambda item: item[1].get("infeasible")
+        )
         return (top[0], top[1]["best"]) if top else None
 
     def progress_text(self) -> str:

@@ -40,7 +40,8 @@ def choose_trial(
     where: Sequence[Condition] = (),
     tracking=None,
 ) -> TrialRecord:
-    """The trial to export: ``trial`` if given, else the best finished one with a checkpoint.
+    """The trial to export: ``trial`` if given, else the best finished one with a checkpoint;
+    never one that broke the study's ``search.constraints`` (``record.infeasible``).
 
     Best means by ``metric`` (default: the first objective) under ``mode``, each trial's best
     value (``record.best`` must hold the metric's best when it is not the objective), among the
@@ -56,6 +57,8 @@ def choose_trial(
         if record.status is not TrialStatus.FINISHED or not record.has_checkpoint:
             state = record.status.value if record.status is not TrialStatus.FINISHED else "FINISHED without a checkpoint"
             raise ExportError(f"the trial to export must have finished with a checkpoint, but {record.trial_id} is {state}")
+        if record.infeasible:
+            raise ExportError(f"the trial to export must keep the study's search.constraints, but trial {record.label} broke {record.infeasible}")
         return record
     done = [r for r in records if r.status is TrialStatus.FINISHED and r.has_checkpoint and not r.error]
     if not done:
@@ -79,6 +82,11 @@ def choose_trial(
         raise ExportError(
             f"export --where needs a finished trial with a checkpoint for which {conditions} holds, but none of the "
             f"{len(done)} finished trial{'s' if len(done) != 1 else ''} of {study!r} passes ({ranking.filtered_out} filtered out)"
+        )
+    if ranking.best is None and any(r.infeasible for r in done):
+        raise ExportError(
+            f"export needs a feasible finished trial, but every finished trial of {study!r} with a {metric} value broke its "
+            "search.constraints (`tfcli report` lists them apart, with the constraint each broke)"
         )
     if ranking.best is None:
         raise ExportError(f"export needs a finished trial with a {metric} value, but no finished trial of {study!r} has one")

@@ -48,6 +48,8 @@ class TrialRecord:
     its step (empty when the records were read without history). ``objective_value`` is the
     best value of the study's objective and ``objective_step`` its step; the exported
     checkpoint is the trial's best by the objective, logged at ``checkpoint_step``.
+    ``infeasible`` names the ``search.constraints`` the trial broke: it ranks after every
+    feasible trial, is never exported and is off the Pareto front (:attr:`feasible`).
     """
 
     study: str
@@ -75,6 +77,7 @@ class TrialRecord:
     config_changes: int = 0
     artifact_uri: Optional[str] = None
     number: Optional[int] = None  # 0, 1, ... in the order the study's trials started, across extends
+    infeasible: Optional[str] = None  # the search.constraints it broke, with the values (tag tfcli.infeasible)
 
     @property
     def has_checkpoint(self) -> bool:
@@ -84,6 +87,11 @@ class TrialRecord:
     def state(self) -> TrialState:
         """The word every view prints of this trial (:func:`~tfcli.records.state.recorded_state`)."""
         return recorded_state(self.status.value, self.stopped_early)
+
+    @property
+    def feasible(self) -> bool:
+        """It broke none of the study's ``search.constraints``."""
+        return not self.infeasible
 
     @property
     def label(self) -> str:
@@ -121,6 +129,7 @@ class TrialRecord:
             "stopped_early": self.stopped_early,
             "config_changes": self.config_changes,
             "artifact_uri": self.artifact_uri,
+            "infeasible": self.infeasible,
         }
 
 

@@ -94,6 +94,8 @@ STOPPED_BY_TIME_BUDGET = "time_budget"
 #: The study ended early (``budget.target`` reached, ``budget.patience`` spent) while it ran.
 STOPPED_BY_TARGET = "target"
 STOPPED_BY_PATIENCE = "patience"
+#: A configuration that broke a ``search.constraints`` limit known before training trained no step.
+STOPPED_BY_CONSTRAINT = "constraint"
 
 # Ray Tune's trial statuses.
 RAY_PENDING, RAY_RUNNING, RAY_PAUSED = "PENDING", "RUNNING", "PAUSED"
@@ -109,7 +111,7 @@ class Evidence:
     ``reached_end``: its last result is at ``train.max_steps`` or its ``train.max_time``
     budget (:func:`tfcli.spec.results.reached_end`). ``stopped_by``: it was ended early on
     purpose (:data:`STOPPED_BY_SCHEDULER`, :data:`STOPPED_BY_TIME_BUDGET`, :data:`STOPPED_BY_TARGET`,
-    :data:`STOPPED_BY_PATIENCE`). ``failure``: why
+    :data:`STOPPED_BY_PATIENCE`, :data:`STOPPED_BY_CONSTRAINT`). ``failure``: why
     it failed, when it did (a reported no-retry failure such as ``diverged``, or an error
     that ended it). ``checkpoint_stored``: False when its best checkpoint could not be
     stored. ``interrupted``: the study stopped (Ctrl-C, SIGTERM, a lost driver) before the

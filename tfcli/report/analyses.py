@@ -220,12 +220,14 @@ def importances(
 def pareto(tracking, study: StudyRecord, rows: Sequence[Row], parameters: Sequence[str]) -> Optional[ParetoFront]:
     """The Pareto front of a study with several objectives (None with one): each finished
     trial's point is every objective's value at its best checkpoint's step (from MLflow's
-    metric history), else its last value; trials that failed or lack an objective are left out."""
+    metric history), else its last value; trials that failed, lack an objective or broke
+    ``search.constraints`` are left out."""
     objectives = objectives_of(study.spec_json)
     if len(objectives) < 2:
         return None
-    finished = [row for row in rows if row.record.status is TrialStatus.FINISHED and not row.record.error]
-    kept = {id(row) for row in finished}
+    finished = [row for row in rows if row.record.status is TrialStatus.FINISHED and not row.record.error and row.record.feasible]
+    infeasible = [row for row in rows if row.record.infeasible]
+    kept = {id(row) for row in finished + infeasible}
     unfinished = [row for row in rows if id(row) not in kept]
     histories = {o.metric: tr.metric_histories(tracking, [r.record.run_id for r in finished if o.metric in r.record.metrics], o.metric) for o in objectives[1:]}
     spec = stored_spec(study.spec_json)
@@ -249,6 +251,8 @@ def pareto(tracking, study: StudyRecord, rows: Sequence[Row], parameters: Sequen
     notes = []
     if unfinished:
         notes.append(f"left out of the Pareto front, as not finished or failed: trial{'s' if len(unfinished) > 1 else ''} {', '.join(r.record.label for r in unfinished)}")
+    if infeasible:
+        notes.append(f"left out of the Pareto front, as infeasible (search.constraints): trial{'s' if len(infeasible) > 1 else ''} {', '.join(r.record.label for r in infeasible)}")
     if missing:
         names = " and ".join(o.metric for o in objectives)
         notes.append(f"left out of the Pareto front, as missing a value of {names}: trial{'s' if len(missing) > 1 else ''} {', '.join(missing)}")

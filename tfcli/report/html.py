@@ -26,6 +26,7 @@ from tfcli.report.sections import (
     BASELINE_TITLE,
     CONFIRMED_HEADERS,
     SIGNIFICANCE_HEADERS,
+    apart_title,
     baseline_headers,
     baseline_rows,
     confirmed_rows,
@@ -162,8 +163,11 @@ def _tables(report: Report) -> list[str]:
         parts += [f"<h2>{html.escape(BASELINE_TITLE)}</h2>", _table(baseline_headers(report), baseline_rows(report))]
     if report.ranking.apart:
         parts += [
-            "<h2>Failed, killed and without a value</h2>",
-            _table(["trial", "status", "error"], [[r.record.label, r.record.state.value, r.record.error or ""] for r in report.ranking.apart]),
+            f"<h2>{html.escape(apart_title(report))}</h2>",
+            _table(
+                ["trial", "status", "error", "infeasible"],
+                [[r.record.label, r.record.state.value, r.record.error or "", r.record.infeasible or ""] for r in report.ranking.apart],
+            ),
         ]
     parts += _significance_section(report)
     if report.importances or report.importance:

@@ -28,7 +28,7 @@ from tfcli.records import TrialRecord, TrialStatus
 from tfcli.spec.objective import AT_CHOICES, Objective, Value, rank_records, value_of  # noqa: F401 - AT_CHOICES, Value: re-exported
 
 #: Columns every report can show besides parameters and metrics.
-BUILTIN_COLUMNS = ("rank", "trial", "value", "step", "time", "parameters", "status", "run_id", "error")
+BUILTIN_COLUMNS = ("rank", "trial", "value", "step", "time", "parameters", "status", "run_id", "error", "infeasible")
 
 
 class ReportError(UserError):
@@ -152,6 +152,8 @@ class Row:
             return self.rank
         if name == "error":
             return r.error
+        if name == "infeasible":
+            return r.infeasible
         raise KeyError(name)
 
 
@@ -203,7 +205,7 @@ class Ranking:
     mode: str
     at: str
     ranked: list[Row] = field(default_factory=list)  # best first, rank 1..n
-    apart: list[Row] = field(default_factory=list)  # failed, killed, or without a value
+    apart: list[Row] = field(default_factory=list)  # failed, killed, infeasible (search.constraints), or without a value
     filtered_out: int = 0
 
     @property
@@ -238,6 +240,7 @@ def rank_trials(
         if row.record.status in (TrialStatus.FINISHED, TrialStatus.RUNNING)
         and not (row.record.status is TrialStatus.FINISHED and row.record.error)
         and is_finite(row.value)
+        and row.record.feasible  # rank_records puts it last; apart, it is never the best nor exported
     ]
     keep = {id(row) for row in rankable}
     apart = [row for row in rows if id(row) not in keep]

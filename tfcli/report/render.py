@@ -27,6 +27,7 @@ from tfcli.report.sections import (
     BASELINE_TITLE,
     CONFIRMED_HEADERS,
     SIGNIFICANCE_HEADERS,
+    apart_title,
     baseline_headers,
     baseline_rows,
     confirmed_rows,
@@ -69,8 +70,16 @@ def header(column: str, report: Report) -> str:
 
 
 def _apart_columns(report: Report) -> list[str]:
+    """The columns of the trials apart: with the constraints a trial broke when one did."""
     columns = [c for c in report.columns if c not in ("rank", "status")]
-    return ["trial" if "trial" not in columns else columns.pop(columns.index("trial")), "status", *columns, "error"]
+    first = "trial" if "trial" not in columns else columns.pop(columns.index("trial"))
+    return [first, "status", *columns, "error", *_infeasible_column(report)]
+
+
+def _infeasible_column(report: Report) -> list[str]:
+    """``["infeasible"]`` when a trial broke ``search.constraints``: what it broke, with the values."""
+    rows = [*report.ranking.ranked, *report.ranking.apart]
+    return ["infeasible"] if "infeasible" not in report.columns and any(row.record.infeasible for row in rows) else []
 
 
 # --- json ---------------------------------------------------------------------------------------
@@ -106,6 +115,7 @@ def row_dict(row: Row, report: Report, active: Optional[dict] = None) -> dict:
         "parameters": row.parameters,
         "stopped_early": r.stopped_early,
         "error": r.error,
+        "infeasible": r.infeasible,
         "metrics": {k: _json_value(v) for k, v in sorted(r.metrics.items())},
         "cells": {
             c: None if active is not None and is_inactive(report, row, c, active) else _json_value(shown(row, c, report.metric))
@@ -148,6 +158,7 @@ def to_csv(report: Report) -> str:
     columns = list(report.columns)
     if "status" not in columns:
         columns.append("status")
+    columns += _infeasible_column(report)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["time_s" if c == "time" else c for c in columns])
@@ -187,7 +198,7 @@ def to_markdown(report: Report) -> str:
         lines.append("No trial has a finite value yet.")
     if report.ranking.apart:
         columns = _apart_columns(report)
-        lines += ["", "### Failed, killed and without a value", ""]
+        lines += ["", f"### {apart_title(report)}", ""]
         lines += _md_table(columns, [[display(r, c, report.metric, is_inactive(report, r, c, active)) for c in columns] for r in report.ranking.apart])
     lines += _md_baselines(report)
     lines += ([""] + [f"**Warning:** {w}." for w in report.warnings]) if report.warnings else []
@@ -265,7 +276,7 @@ def _print_ranking(report: Report, console) -> None:
         console.print(f"{title}: no trial has a finite value yet ({subtitle}).")
     if report.ranking.apart:
         columns = _apart_columns(report)
-        console.print(_table("Failed, killed and without a value", columns, rows(columns, report.ranking.apart), left=columns))
+        console.print(_table(apart_title(report), columns, rows(columns, report.ranking.apart), left=columns))
 
 
 def _print_baselines(report: Report, console) -> None:

@@ -8,6 +8,14 @@ from tfcli.report.build import Report
 from tfcli.report.cells import fmt_number
 
 
+def apart_title(report: Report) -> str:
+    """The title of the trials listed apart from the ranking."""
+    title = "Failed, killed and without a value"
+    if any(row.record.infeasible for row in report.ranking.apart):
+        title += ", or infeasible (broke search.constraints)"
+    return title
+
+
 def pareto_title(report: Report) -> str:
     p = report.pareto
     names = ", ".join(f"{o.metric} ({o.mode})" for o in p.objectives)

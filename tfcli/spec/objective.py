@@ -139,20 +139,28 @@ class Objective:
             return False
         return _STEP.better(step, other_step)
 
-    def ranked(self, items: Iterable[T], key: Callable[[T], tuple]) -> list[T]:
+    def ranked(self, items: Iterable[T], key: Callable[[T], tuple], infeasible: Optional[Callable[[T], Any]] = None) -> list[T]:
         """``items`` best first by :meth:`outranks` on ``key(item)``; items that tie on the
-        whole key keep their order. The one ranking of every best (see the module docstring)."""
+        whole key keep their order. The one ranking of every best (see the module docstring).
+
+        ``infeasible(item)``: truthy (the ``search.constraints`` it broke) for an item that
+        broke a constraint, which ranks after every feasible item, whatever its value."""
         keyed = [(key(item), item) for item in items]
 
         def compare(x: tuple, y: tuple) -> int:
             return -1 if self.outranks(x[0], y[0]) else 1 if self.outranks(y[0], x[0]) else 0
 
-        return [item for _, item in sorted(keyed, key=functools.cmp_to_key(compare))]
+        ranked = [item for _, item in sorted(keyed, key=functools.cmp_to_key(compare))]
+        if infeasible is None:
+            return ranked
+        return [item for item in ranked if not infeasible(item)] + [item for item in ranked if infeasible(item)]
 
-    def best(self, items: Iterable[T], key: Callable[[T], tuple]) -> Optional[T]:
-        """The first of :meth:`ranked`; None when no item has a finite value."""
-        ranked = self.ranked(items, key)
-        return ranked[0] if ranked and self.outranks(key(ranked[0]), None) else None
+    def best(self, items: Iterable[T], key: Callable[[T], tuple], infeasible: Optional[Callable[[T], Any]] = None) -> Optional[T]:
+        """The first of :meth:`ranked`; None when no item has a finite value, or none is feasible."""
+        ranked = self.ranked(items, key, infeasible)
+        if not ranked or (infeasible is not None and infeasible(ranked[0])):
+            return None
+        return ranked[0] if self.outranks(key(ranked[0]), None) else None
 
     def reaches(self, value: Optional[float], target: float) -> bool:
         """Whether ``value`` is ``target`` or better (a budget's target; never a non-finite value)."""
@@ -197,6 +205,13 @@ def scheduler_objective(spec: Any) -> Objective:
     """What a study's scheduler acts on (``StudySpec.scheduler_objective``)."""
     chosen = spec.scheduler_objective
     return Objective(chosen.metric, chosen.mode or metric_mode(chosen.metric))
+
+
+def worst_values(spec: Any) -> dict[str, float]:
+    """The worst value of every objective and of the scheduler's metric: what a trial that has
+    no measurement reports (failed for good, or refused by a constraint before training), so
+    that a searcher and a scheduler rank it last."""
+    return {objective.metric: objective.worst for objective in [*objectives(spec), scheduler_objective(spec)]}
 
 
 def objective_for(spec: Any, metric: str) -> Objective:
@@ -281,8 +296,9 @@ def rank_records(
     records: Iterable[TrialRecord], objective: Objective, at: str = "best", losses: Optional[Mapping[str, float]] = None
 ) -> list[TrialRecord]:
     """``records`` best first by ``objective`` (see :func:`record_key`): the order of report
-    ranks, ``study best``, ``export`` and every other best over recorded trials."""
-    return objective.ranked(records, key=lambda r: record_key(r, objective.metric, at, losses))
+    ranks, ``study best``, ``export`` and every other best over recorded trials. A trial that
+    broke a ``search.constraints`` limit (``record.infeasible``) ranks after every feasible one."""
+    return objective.ranked(records, key=lambda r: record_key(r, objective.metric, at, losses), infeasible=lambda r: r.infeasible)
 
 
 #: Metrics that PBT logs to show a searched value's schedule (``hp/train.lr``): not results.

@@ -22,6 +22,7 @@ from tfcli.spec.objective import Objective, metric_mode
 from tfcli.spec.schema import BudgetSpec, DataFiles, ModelSpec, ObjectiveSpec, SchedulerSpec, SearchSpec, TaskSpec, TrainSpec
 from tfcli.spec.search_rules import (
     condition_problems,
+    constraint_problems,
     initial_problems,
     method_problems,
     search_problems,
@@ -235,6 +236,7 @@ def cross_check(data: Any, base_dir: Path) -> list[Problem]:
     for check in (
         search_problems, _heads_problems, _schedule_problems, _objective_problems,
         condition_problems, method_problems, initial_problems, warm_start_problems, _target_problems,
+        constraint_problems,
     ):
         problems.extend(check(data))
     problems.extend(_task_problems(data, base_dir))

@@ -290,6 +290,13 @@ class SearchSpec(Section):
     warm_start: Optional[WarmStartSpec] = Field(
         None, description="Seed the searcher with another study's finished trials: {study: NAME}. tpe, gp, cmaes, nsga2."
     )
+    constraints: list[str] = Field(
+        default_factory=list,
+        description="Limits a configuration must keep, each METRIC <= BOUND or METRIC >= BOUND on any metric the "
+        "evaluations log, e.g. [\"decode_ms_per_example <= 5\", \"parameters <= 2e6\"]. The searcher (tpe, gp, "
+        "nsga2) learns them; a trial that breaks one is infeasible: reported apart and never the best, exported or on "
+        "the Pareto front. A configuration over a limit on parameters trains no step.",
+    )
 
 
 #: Schedulers that stop trials at rungs: under an objective that is flat early they act on

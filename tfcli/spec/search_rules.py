@@ -11,8 +11,10 @@ from pydantic import ValidationError
 
 from tfcli.spec.conditions import allowed_values, cycle_of, point_problems, value_among
 from tfcli.spec.fields import field_kind, is_integral, searchable_paths, value_problem
+from tfcli.spec.constraints import CONSTRAINED_METHODS, parse_constraint
 from tfcli.spec.problems import Problem, section
-from tfcli.spec.schema import ParamSpec, SchedulerSpec, SearchSpec
+from tfcli.spec.schema import ParamSpec, SchedulerSpec, SearchSpec, TaskSpec
+from tfcli.spec.tasks import TASKS
 
 #: Methods that sample through Optuna (Ray Tune's OptunaSearch).
 OPTUNA_METHODS = ("tpe", "gp", "cmaes", "qmc", "nsga2")
@@ -293,3 +295,33 @@ def initial_problems(data: dict) -> Iterator[Problem]:
             continue
         for key, message in point_problems(params, point, field_kind):
             yield ("search", "initial", index, key) if key is not None else ("search", "initial", index), message
+
+
+def constraint_problems(data: dict) -> Iterator[Problem]:
+    """``search.constraints``: each ``METRIC <= BOUND`` or ``METRIC >= BOUND`` on a metric the
+    task's evaluations log, under a method whose sampler learns constraints."""
+    search = data.get("search")
+    if not isinstance(search, dict) or not isinstance(search.get("constraints"), list) or not search["constraints"]:
+        return
+    method = search.get("method", "random")
+    if isinstance(method, str) and method not in CONSTRAINED_METHODS:
+        yield ("search", "constraints"), (
+            f"search.method {method} has no constraint support (Optuna's is in {', '.join(CONSTRAINED_METHODS)}), "
+            f"so the searcher would keep drawing configurations over the limits; use method {' or '.join(CONSTRAINED_METHODS)}"
+        )
+    task = section(data, "task", TaskSpec)
+    logged = TASKS[task.type].objective_metrics if task is not None else None
+    for index, text in enumerate(search["constraints"]):
+        if not isinstance(text, str):
+            continue  # the schema reports the type
+        try:
+            constraint = parse_constraint(text)
+        except ValueError as err:
+            yield ("search", "constraints", index), str(err)
+            continue
+        if logged is not None and constraint.metric not in logged:
+            close = difflib.get_close_matches(constraint.metric, logged, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            yield ("search", "constraints", index), (
+                f"task {task.type} does not log metric {constraint.metric!r}; {hint}a constraint names one of: {', '.join(logged)}"
+            )

@@ -10,6 +10,7 @@ from typing import Any
 
 from tfcli.records import Evidence, TrialState, decide_state
 from tfcli.records.state import RAY_ERROR, RAY_TERMINATED, STOPPED_BY_SCHEDULER, STOPPED_BY_TIME_BUDGET
+from tfcli.spec.constraints import broken, constraints_of
 from tfcli.spec.objective import TIE_BREAK_METRIC, Objective
 from tfcli.spec.results import reached_end
 from tfcli.spec.schema import StudySpec
@@ -29,6 +30,7 @@ class TrialSummary:
     best_key: tuple | None = None  # (best value, validation loss, step) of that result: ties are broken by outranks
     number: int | None = None  # the trial number the tracking callback gave it (TrialRecord.number)
     raised: bool = False  # it raised and used up its retries (Ray's ERROR), as opposed to a reported failure
+    infeasible: str | None = None  # the search.constraints its last result broke (spec.constraints.broken)
 
     @property
     def state(self) -> TrialState:
@@ -91,7 +93,9 @@ class StudyOutcome:
     @property
     def best_trial(self) -> TrialSummary | None:
         healthy = [t for t in self.trials if not t.status.is_failure]
-        return Objective(self.metric, self.mode).best(healthy, key=lambda t: t.best_key or (t.best, None, None))
+        return Objective(self.metric, self.mode).best(
+            healthy, key=lambda t: t.best_key or (t.best, None, None), infeasible=lambda t: t.infeasible
+        )
 
     @property
     def best_config(self) -> dict[str, Any] | None:
@@ -125,6 +129,7 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
 
     analysis = ExperimentAnalysis(path, default_metric=metric, default_mode=mode)
     frames = analysis.trial_dataframes
+    constraints = constraints_of(spec.search.constraints)
     summaries = []
     for t in analysis.trials:
         last = t.last_result or {}
@@ -153,6 +158,7 @@ def _summaries(spec: StudySpec, path: str, metric: str, mode: str, watch) -> lis
                 best_key=_best_key(frames.get(t.trial_id), metric, mode),
                 number=watch.number_of(t.trial_id),
                 raised=t.status == RAY_ERROR,
+                infeasible=None if error else broken(constraints, last) or None,
             )
         )
     return summaries

@@ -15,6 +15,10 @@ them changes shape: re-check this module against the new version before updating
   OptunaSearch (checked against Ray 2.60.0): tfcli tells it earlier trials of a define-by-run
   space or with several objectives, and queues partial ``search.initial`` points on it
   (OptunaSearch's own ``points_to_evaluate`` needs every parameter of a distribution space).
+- :func:`optuna_search_trial`: ``OptunaSearch._ot_trials`` (Ray's trial id -> the live
+  ``optuna.Trial`` it asked the sampler for, checked against Ray 2.60.0): tfcli sets a trial's
+  constraint violations on it just before OptunaSearch tells the study, so that the sampler's
+  ``constraints_func`` reads them (``search.constraints``).
 - :func:`nsga2_sampler_class` and :func:`skip_qmc_samples`: private Optuna APIs, kept in
   :mod:`tfcli.study.optuna_internals`, which imports Optuna at its top (this module is
   imported on every worker, which needs no Optuna).
@@ -113,6 +117,12 @@ def optuna_search_study(searcher: Any) -> Any:
     if study is None:
         raise RuntimeError("the OptunaSearch has no Optuna study yet (it is given no space)")
     return study
+
+
+def optuna_search_trial(searcher: Any, trial_id: str) -> Any | None:
+    """The live ``optuna.Trial`` a Ray Tune ``OptunaSearch`` holds for Ray's ``trial_id``, or
+    None when it holds none (a trial it did not suggest)."""
+    return getattr(searcher, "_ot_trials", {}).get(trial_id)
 
 
 def __getattr__(name: str):

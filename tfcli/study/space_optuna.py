@@ -20,10 +20,11 @@ from ray.tune.search.optuna import OptunaSearch
 
 from tfcli.errors import StudyError
 from tfcli.spec import conditions
+from tfcli.spec.constraints import Constraint, constraints_of, violations
 from tfcli.spec.fields import field_kind
 from tfcli.spec.schema import ParamSpec, StudySpec
 from tfcli.study.optuna_internals import nsga2_sampler_class, skip_qmc_samples
-from tfcli.study.ray_internals import distribution_contains, optuna_search_study
+from tfcli.study.ray_internals import distribution_contains, optuna_search_study, optuna_search_trial
 from tfcli.study.space_rules import quantized_bounds, snap
 
 #: Trials that Optuna's TPE sampler draws at random before it models results (its default).
@@ -100,18 +101,40 @@ def define_by_run_space(spec: StudySpec):
 
 
 class QuantizedOptunaSearch(OptunaSearch):
-    """OptunaSearch that rounds q_log_uniform samples to their multiples of q, and can be
-    told earlier trials of a define-by-run (conditional) space or with several objectives.
+    """OptunaSearch that rounds q_log_uniform samples to their multiples of q, can be told
+    earlier trials of a define-by-run (conditional) space or with several objectives, and tells
+    the sampler each trial's ``search.constraints`` violations.
 
     Published as ``tfcli.study.space.QuantizedOptunaSearch`` (that module's ``__getattr__``
     hands it out), the name pickles have carried since before this module: Tune pickles the
     searcher with a study's state, and a study saved by an earlier tfcli still resumes.
     """
 
-    def __init__(self, *args, rounding: dict | None = None, distributions: dict | None = None, **kwargs):
+    def __init__(
+        self, *args, rounding: dict | None = None, distributions: dict | None = None, constraints: list | None = None, **kwargs
+    ):
         self._rounding = dict(rounding or {})
         self._tfcli_distributions = dict(distributions or {})
+        self._tfcli_constraints: list[Constraint] = list(constraints or [])
         super().__init__(*args, **kwargs)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        """Set the trial's constraint violations on its last result (Optuna's
+        ``Trial.set_constraint``, which TPE, GP and NSGA-II read), then tell the study."""
+        constraints = self._constraints()
+        trial = optuna_search_trial(self, trial_id) if constraints else None
+        if trial is not None:
+            for constraint, violation in zip(constraints, violations(constraints, result or {})):
+                trial.set_constraint(str(constraint), violation)
+        return super().on_trial_complete(trial_id, result, error)
+
+    def _constraints(self) -> list[Constraint]:
+        return getattr(self, "_tfcli_constraints", None) or []  # absent in a searcher pickled before constraints
+
+    def _told_constraints(self) -> dict[str, float] | None:
+        """What an earlier trial told as a warm start holds of each constraint: 0.0, nothing known
+        to break it (GP needs every trial to name the same constraints)."""
+        return {str(c): 0.0 for c in self._constraints()} or None
 
     def suggest(self, trial_id: str):
         with warnings.catch_warnings():
@@ -124,7 +147,7 @@ class QuantizedOptunaSearch(OptunaSearch):
 
     def add_evaluated_point(self, parameters, value, error=False, pruned=False, intermediate_values=None):
         several = isinstance(value, (list, tuple))
-        if not several and not callable(self._space):
+        if not several and not callable(self._space) and not self._constraints():
             return super().add_evaluated_point(parameters, value, error, pruned, intermediate_values)
         # OptunaSearch refuses a define-by-run space here and passes one value; Optuna's
         # own API takes a trial with its own (active) distributions and a list of values.
@@ -136,6 +159,7 @@ class QuantizedOptunaSearch(OptunaSearch):
             params=dict(parameters),
             distributions={k: self._tfcli_distributions[k] for k in parameters},
             intermediate_values=dict(enumerate(intermediate_values)) if intermediate_values else None,
+            constraints=self._told_constraints() if state != TrialState.FAIL else None,
         )
         optuna_search_study(self).add_trial(trial)
 
@@ -242,6 +266,7 @@ def optuna_searcher(spec: StudySpec, metric, mode, points_to_evaluate, evaluated
         sampler=sampler,
         rounding=_rounding_rules(spec),
         distributions=space,
+        constraints=constraints_of(spec.search.constraints),
     )
     if rerun and points:
         for point, reward in zip(points, rewards or [None] * len(points)):

@@ -30,6 +30,7 @@ from ray.tune import Callback, Stopper
 
 from tfcli.records import TrialRecord
 from tfcli.records.state import STOPPED_BY_PATIENCE, STOPPED_BY_TARGET
+from tfcli.spec.constraints import broken, constraints_of
 from tfcli.spec.objective import TIE_BREAK_METRIC, Objective, objective_for, primary_objective, record_key, value_of
 from tfcli.spec.schema import StudySpec
 from tfcli.study.trial_wrapper import FAILURE_KEY
@@ -43,7 +44,8 @@ class StudyStopper(Stopper):
         target = spec.budget.target
         self.target: Optional[tuple[Objective, float]] = (objective_for(spec, target.metric), target.value) if target else None
         self.patience = spec.budget.patience
-        healthy = [r for r in earlier if r.state.is_final and not r.state.is_failure]
+        self.constraints = constraints_of(spec.search.constraints)  # a result that breaks one reaches nothing
+        healthy = [r for r in earlier if r.state.is_final and not r.state.is_failure and r.feasible]
         if self.target is not None and any(self.target[0].reaches(value_of(r, self.target[0].metric).value, self.target[1]) for r in healthy):
             self.target = None  # reached before this extension: it runs the trials asked for
         best = self.ranking.best(healthy, key=lambda r: record_key(r, self.ranking.metric))
@@ -72,7 +74,7 @@ class StudyStopper(Stopper):
         return self.target is not None or self.patience is not None
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        if self.reason is not None or result.get(FAILURE_KEY):
+        if self.reason is not None or result.get(FAILURE_KEY) or broken(getattr(self, "constraints", []), result):
             return False
         step = result.get("step")
         key = (result.get(self.ranking.metric), result.get(TIE_BREAK_METRIC), step)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from tfcli.errors import DivergedError
-from tfcli.spec.objective import objectives, scheduler_objective
+from tfcli.spec.objective import worst_values
 from tfcli.spec.trial import spec_from_payload
 from tfcli.study.disk_full import hold_trial
 from tfcli.study.ray_internals import trial_session
@@ -79,7 +79,6 @@ def failure_result(study: dict[str, Any], kind: str, err: BaseException, step: i
     """The last report of a trial that failed for good: the worst value of every objective and
     of the scheduler's metric (so a searcher and a scheduler rank it last), the failure's kind
     and its one-line message."""
-    spec = spec_from_payload(study)
-    worst = {objective.metric: objective.worst for objective in [*objectives(spec), scheduler_objective(spec)]}
+    worst = worst_values(spec_from_payload(study))
     message = f"{type(err).__name__}: {err}".splitlines()[0][:500]
     return {"step": step, **worst, FAILURE_KEY: kind, FAILURE_MESSAGE_KEY: message}

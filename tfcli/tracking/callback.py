@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from tfcli.records import Evidence, TrialState, TrialStatus, decide_state
-from tfcli.records.state import STOPPED_BY_SCHEDULER, STOPPED_BY_TIME_BUDGET
+from tfcli.records.state import STOPPED_BY_CONSTRAINT, STOPPED_BY_SCHEDULER, STOPPED_BY_TIME_BUDGET
 from tfcli.spec.conditions import active_parameters
+from tfcli.spec.constraints import INFEASIBLE_RESULT_KEY, broken, constraints_of, measured
 from tfcli.spec.results import MAX_TIME_KEY, TRAIN_LOSS_POINTS_KEY, decode_points, reached_end
 from tfcli.spec.trial import trial_spec
 from tfcli.tracking.children import load_children
@@ -40,6 +41,7 @@ from tfcli.tracking.tags import (
     TAG_CONFIRMS,
     TAG_ERROR,
     TAG_EXPERIMENT_TAG,
+    TAG_INFEASIBLE,
     TAG_NUM_FAILURES,
     TAG_OBJECTIVE_METRIC,
     TAG_OBJECTIVE_MODE,
@@ -203,6 +205,8 @@ class StudyTracker:
         if result.get(FAILURE_RESULT_KEY):
             child.failure = f"{result[FAILURE_RESULT_KEY]}: {result.get(FAILURE_MESSAGE_RESULT_KEY, '')}".strip()
             return  # its objective is a sentinel (the worst value), not a measurement
+        if result.get(INFEASIBLE_RESULT_KEY):  # refused before training (spec.constraints.refused_result)
+            child.refused, result = str(result[INFEASIBLE_RESULT_KEY]), measured(self.spec, result)
         step = step_of(result)
         if step is None:
             return
@@ -425,10 +429,16 @@ class StudyTracker:
         if child.ended:
             return
         child.ended = True
+        if child.refused and not error:
+            stop_reason = STOPPED_BY_CONSTRAINT
         evidence = self._evidence(child, error, stop_reason, interrupted)
         tags: dict[str, str] = {}
         if error:
             tags[TAG_ERROR] = truncate(error_summary(error), 1000)
+        elif not interrupted:
+            infeasible = child.refused or broken(constraints_of(self.spec.search.constraints), getattr(trial, "last_result", None) or {})
+            if infeasible:
+                child.infeasible = tags[TAG_INFEASIBLE] = truncate(infeasible, 1000)
         checkpoint = None
         if not interrupted:  # a killed trial's checkpoint is logged when it ends after resume
             best = best_checkpoint(trial, self.spec.primary_objective.metric, self.spec.primary_objective.mode)

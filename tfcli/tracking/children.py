@@ -18,6 +18,7 @@ from tfcli.tracking.tags import (
     TAG_CONFIG,
     TAG_CONFIG_CHANGES,
     TAG_CONFIG_FINAL,
+    TAG_INFEASIBLE,
     TAG_LAST_STEP,
     TAG_NUM_FAILURES,
     TAG_OBJECTIVE_VALUE,
@@ -85,5 +86,6 @@ def _child(client: "MlflowClient", run: Any, trial_id: str, trial_spec: Callable
         max_steps=max_steps,
         ended=True,
         failures=int_or_none(tags.get(TAG_NUM_FAILURES)) or 0,
+        infeasible=tags.get(TAG_INFEASIBLE),
         settled=TrialStatus.from_mlflow(run.info.status) is TrialStatus.FINISHED and reached_end(last_step, max_steps, run.data.metrics),
     )

@@ -27,6 +27,7 @@ from tfcli.tracking.tags import (
     TAG_CONFIRM_SEED,
     TAG_CONFIRMS,
     TAG_ERROR,
+    TAG_INFEASIBLE,
     TAG_LAST_STEP,
     TAG_OBJECTIVE_METRIC,
     TAG_OBJECTIVE_MODE,
@@ -192,6 +193,8 @@ def _study_record(parent: "Run", children: list, read_text: Callable[[Any, str],
     for child in children:
         counts[TrialStatus.from_mlflow(child.info.status).value] += 1
         states[recorded_state(child.info.status, child.data.tags.get(TAG_STOPPED_EARLY) == "true").value] += 1
+        if child.data.tags.get(TAG_INFEASIBLE):
+            continue  # never the study's best (search.constraints)
         value = float_or_none(child.data.tags.get(TAG_OBJECTIVE_VALUE))
         if value is None and metric:
             value = child.data.metrics.get(metric)
@@ -278,6 +281,7 @@ def _trial_record(
         config_changes=int_or_none(tags.get(TAG_CONFIG_CHANGES)) or 0,
         artifact_uri=run.info.artifact_uri,
         number=int_or_none(tags.get(TAG_TRIAL_NUMBER)),
+        infeasible=tags.get(TAG_INFEASIBLE),
     )
 
 

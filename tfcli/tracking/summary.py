@@ -28,7 +28,9 @@ def study_summary(children: Iterable[Child], spec: "StudySpec") -> tuple[dict[st
     tags: dict[str, str] = {}
     objective = spec.primary_objective
     finished = [c for c in trials if c.state is not None and c.state.mlflow is TrialStatus.FINISHED]
-    best = primary_objective(spec).best(finished, key=lambda c: c.objective_key or (c.objective_value, None, None))
+    best = primary_objective(spec).best(
+        finished, key=lambda c: c.objective_key or (c.objective_value, None, None), infeasible=lambda c: c.infeasible
+    )
     if best is not None:
         metrics[f"best_{metric_name(objective.metric)}"] = float(best.objective_value)
         tags[TAG_BEST_TRIAL] = best.trial_id

@@ -26,6 +26,7 @@ TAG_STATE = "tfcli.state"  # child: running | finished | stopped | failed | kill
 TAG_STOP_REASON = "tfcli.stop_reason"  # scheduler | time_budget | target | patience (records.state)
 TAG_STUDY_STOPPED = "tfcli.study_stopped"  # parent: target | patience when the study's budget ended it early
 TAG_STUDY_STOP_NOTE = "tfcli.study_stop_note"  # parent: why, in the words the summary prints
+TAG_INFEASIBLE = "tfcli.infeasible"  # child: the search.constraints it broke, with the values (spec.constraints.broken)
 TAG_ERROR = "tfcli.error"  # child: the failure's last line; full text in error.txt
 TAG_NUM_FAILURES = "tfcli.num_failures"
 TAG_CONFIG = "tfcli.config"  # child: JSON of the searched values the trial started with

@@ -23,6 +23,7 @@ from tfcli.tracking.tags import (
     MAX_TAGS_PER_BATCH,
     TAG_CHECKPOINT,
     TAG_ERROR,
+    TAG_INFEASIBLE,
     TAG_LAST_STEP,
     TAG_STATE,
     TAG_STOP_REASON,
@@ -74,6 +75,8 @@ class Child:
     failure: Optional[str] = None  # a no-retry failure (divergence, out of memory) the trial reported
     settled: bool = False  # FINISHED in MLflow after its last step: nothing left to log
     checkpoint_stored: bool = True  # False once storing its checkpoint failed
+    refused: Optional[str] = None  # the search.constraints it broke before training (it trained no step)
+    infeasible: Optional[str] = None  # the search.constraints it broke (TAG_INFEASIBLE), once it ended
 
     @property
     def stopped_early(self) -> bool:
@@ -187,7 +190,7 @@ def op_reopen(client, child: Child) -> None:
     client.update_run(child.run_id, status=TrialState.RUNNING.mlflow.value)
     client.set_tag(child.run_id, TAG_STATE, TrialState.RUNNING.value)
     tags = client.get_run(child.run_id).data.tags
-    for key in (TAG_STOPPED_EARLY, TAG_STOP_REASON, TAG_ERROR):
+    for key in (TAG_STOPPED_EARLY, TAG_STOP_REASON, TAG_ERROR, TAG_INFEASIBLE):
         if key in tags:
             client.delete_tag(child.run_id, key)
 

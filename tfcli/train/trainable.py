@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tfcli.spec.constraints import refused_result
 from tfcli.spec.results import TRAIN_LOSS_POINTS_KEY, encode_points
 from tfcli.spec.trial import spec_from_payload, trial_spec
 from tfcli.train.loop import Trainer
@@ -46,6 +47,10 @@ def train_trial(config: dict[str, Any], study: dict[str, Any]) -> None:
             with checkpoint.as_directory() as folder:
                 shutil.copytree(folder, resume_from)
         trainer = Trainer(spec, workdir / "run", callbacks=[TuneReporter()], resume_from=resume_from)
+        refused = refused_result(spec, {"parameters": trainer.parameters})
+        if refused is not None:
+            tune.report(refused)  # over a search.constraints limit: no step is trained
+            return
         trainer.fit()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
