@@ -42,7 +42,7 @@ def test_check(tracking, study: StudyRecord, ranking: Ranking) -> Optional[str]:
             for row in (test_best, winner)
         ]
     line = (
-        f"the validation winner {winner.trial_id} is not the test winner: {test_best.trial_id} scores {key} "
+        f"the validation winner (trial {winner.record.label}) is not the test winner: trial {test_best.record.label} scores {key} "
         f"{test_best.record.metrics[key]:.4g} against {winner.record.metrics[key]:.4g}"
     )
     if not all(outputs) or untestable_reason(study.task, ranking.metric):

@@ -120,7 +120,7 @@ def build_report(
     every_row = every_ranked + list(ranking.apart)  # every trial that --where kept
     baselines = baselines_from_metrics(study.metrics)
     best = ranking.best
-    comparison = compare_with_baselines(baselines, metric, mode, best.trial_id if best else None, best.value if best else None)
+    comparison = compare_with_baselines(baselines, metric, mode, best.record.label if best else None, best.value if best else None)
     if top:
         ranking = dataclasses.replace(ranking, ranked=ranking.ranked[:top])
     counts, parameter_source = _parameter_counts(tracking, ranking.ranked, snapshot.tags) if with_parameters_count and "parameters" in chosen else (None, "")

@@ -61,15 +61,18 @@ def _pair_label(top: str, other: str, rank) -> str:
 
 
 def significance_rows(report: Report) -> list[list[str]]:
+    """One row per test; trials by number, as the ranking names them (a baseline by its name)."""
     s = report.significance
+    labels = {row.trial_id: f"trial {row.record.label}" for row in [*report.all_ranked, *report.ranking.ranked]}
     rows = []
     for t in s.tests if s else []:
+        pair = _pair_label(labels.get(s.top_trial, s.top_trial), labels.get(t.other_trial, t.other_trial), t.other_rank)
         if t.note:
-            rows.append([_pair_label(s.top_trial, t.other_trial, t.other_rank), "", "", "", "", t.note])
+            rows.append([pair, "", "", "", "", t.note])
             continue
         rows.append(
             [
-                _pair_label(s.top_trial, t.other_trial, t.other_rank),
+                pair,
                 f"{fmt_number(t.score_top)} vs {fmt_number(t.score_other)}",
                 fmt_number(t.diff),
                 f"[{fmt_number(t.ci_low)}, {fmt_number(t.ci_high)}]",
