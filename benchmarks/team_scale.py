@@ -200,7 +200,7 @@ def _report_growth(samples: list[tuple[float, int, float]], trials: int) -> None
     marks = [trials // 10 * k for k in range(1, 11)]
     print(f"{'trials started':>15s} {'driver RSS MiB':>15s} {'s':>6s}")
     for mark in marks:
-        first = next((s for s in samples if s[1] >= mark), samples[-1] if samples else None)
+        first = next((s for s in samples if s[1] >= mark), None)
         if first:
             print(f"{mark:15d} {first[2]:15.0f} {first[0]:6.0f}")
     start = next((s for s in samples if s[1] >= trials // 10), None)
