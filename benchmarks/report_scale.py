@@ -53,8 +53,6 @@ SPEC = {
 
 def build_store(root: Path, trials: int, seed: int = 0) -> str:
     """Write the study into a fresh store under ``root``; returns the tracking URI."""
-    from mlflow.entities import Metric, Param, RunTag
-
     from tfcli import tracking as tr
     from tfcli.spec.schema import StudySpec
 
@@ -63,84 +61,94 @@ def build_store(root: Path, trials: int, seed: int = 0) -> str:
     spec = StudySpec.model_validate(SPEC)
     experiment_id = tr.ensure_experiment(tracking, STUDY, client)
     study_id = "bench-0001"
-    parent = client.create_run(
-        experiment_id,
-        run_name=STUDY,
-        tags={
-            tr.TAG_STUDY_ID: study_id,
-            tr.TAG_STUDY_NAME: STUDY,
-            tr.TAG_ROLE: tr.ROLE_STUDY,
-            tr.TAG_TASK: "translation",
-            tr.TAG_OBJECTIVE_METRIC: "bleu",
-            tr.TAG_OBJECTIVE_MODE: "max",
-            tr.TAG_SPEC: spec.model_dump_json(indent=2),
-        },
-    ).info.run_id
+    parent = create_parent(client, experiment_id, spec, study_id)
     rng = random.Random(seed)
-    references = [f"{1990 + i % 30} - {1 + i % 12:02d} - {1 + i % 28:02d}" for i in range(200)]
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(trials):
-            config = {
-                "train.lr": math.exp(rng.uniform(math.log(1e-4), math.log(3e-3))),
-                "model.d_model": rng.choice([64, 128, 256]),
-                "model.encoder_layers": rng.randint(1, 4),
-                "model.dropout": rng.uniform(0.0, 0.3),
-            }
-            trial_spec = spec.with_overrides(config)
-            quality = 60 - 8 * abs(math.log10(config["train.lr"]) + 3) + config["model.d_model"] / 32 - 20 * config["model.dropout"]
-            trial_id = f"bench_{n:05d}"
-            start = 1_700_000_000_000 + n * 60_000
-            run = client.create_run(
-                experiment_id,
-                run_name=trial_id,
-                start_time=start,
-                tags={
-                    tr.TAG_PARENT_RUN: parent,
-                    tr.TAG_STUDY_ID: study_id,
-                    tr.TAG_STUDY_NAME: STUDY,
-                    tr.TAG_ROLE: tr.ROLE_TRIAL,
-                    tr.TAG_TRIAL_ID: trial_id,
-                    tr.TAG_CONFIG: json.dumps(config, sort_keys=True),
-                    tr.TAG_OBJECTIVE_METRIC: "bleu",
-                    tr.TAG_OBJECTIVE_MODE: "max",
-                    tr.TAG_TASK: "translation",
-                },
-            )
-            run_id = run.info.run_id
-            metrics, best, best_step = [], -1.0, 0
-            for k, step in enumerate(range(100, 501, 100)):
-                bleu = max(0.0, quality * (1 - math.exp(-(k + 1) / 2)) + rng.gauss(0, 1.5))
-                if bleu > best:
-                    best, best_step = bleu, step
-                values = {"bleu": bleu, "chrf": bleu * 1.4, "ter": 100 - bleu, "meteor": bleu / 100, "loss": 5 / (k + 1), "train_loss": 5.2 / (k + 1), "lr": config["train.lr"]}
-                metrics += [Metric(key, float(v), start + step, step) for key, v in values.items()]
-            params = [Param(k, v) for k, v in tr.spec_params(trial_spec).items()]
-            tags = [
-                RunTag(tr.TAG_OBJECTIVE_VALUE, repr(best)),
-                RunTag(tr.TAG_OBJECTIVE_STEP, str(best_step)),
-                RunTag(tr.TAG_CHECKPOINT_STEP, str(best_step)),
-                RunTag(tr.TAG_CHECKPOINT, tr.CHECKPOINT_ARTIFACT_PATH),
-                RunTag(tr.TAG_LAST_STEP, "500"),
-            ]
-            for i in range(0, len(params), 100):
-                client.log_batch(run_id, params=params[i : i + 100])
-            client.log_batch(run_id, metrics=metrics, tags=tags)
+            trial = make_trial(spec, n, rng, parent, study_id)
+            run_id = write_trial(client, experiment_id, trial)
             folder = Path(tmp) / "checkpoint"
-            folder.mkdir(exist_ok=True)
-            model = {"vocab_size": 1000, "kind": "seq2seq", "d_model": config["model.d_model"], "heads": 4,
-                     "encoder_layers": config["model.encoder_layers"], "decoder_layers": 2, "ffn_dim": 512,
-                     "positional": "sinusoidal", "norm": "pre", "tie_embeddings": True, "max_length": 256}
-            (folder / "config.json").write_text(json.dumps({"format": "tfcli-checkpoint/1", "model": model}))
-            with (folder / "valid_outputs.jsonl").open("w") as handle:
-                for i, ref in enumerate(references):
-                    prediction = ref if rng.random() < best / 70 else ref[:-3] + "00"
-                    handle.write(json.dumps({"index": i, "source": ref, "reference": ref, "prediction": prediction}) + "\n")
+            write_checkpoint(folder, trial, rng)
             client.log_artifacts(run_id, str(folder), tr.CHECKPOINT_ARTIFACT_PATH)
-            client.set_terminated(run_id, "FINISHED", end_time=start + 50_000)
+            client.set_terminated(run_id, "FINISHED", end_time=trial["start"] + 50_000)
             if (n + 1) % 100 == 0:
                 print(f"  {n + 1} trials written", flush=True)
     client.set_terminated(parent, "FINISHED")
     return tracking.uri
+
+
+def create_parent(client, experiment_id: str, spec, study_id: str) -> str:
+    """The study's parent run, tagged as the study callback tags it; its run id."""
+    from tfcli import tracking as tr
+
+    tags = {
+        tr.TAG_STUDY_ID: study_id, tr.TAG_STUDY_NAME: STUDY, tr.TAG_ROLE: tr.ROLE_STUDY, tr.TAG_TASK: "translation",
+        tr.TAG_OBJECTIVE_METRIC: "bleu", tr.TAG_OBJECTIVE_MODE: "max", tr.TAG_SPEC: spec.model_dump_json(indent=2),
+    }
+    return client.create_run(experiment_id, run_name=STUDY, tags=tags).info.run_id
+
+
+REFERENCES = [f"{1990 + i % 30} - {1 + i % 12:02d} - {1 + i % 28:02d}" for i in range(200)]
+
+
+def make_trial(spec, n: int, rng: random.Random, parent: str, study_id: str) -> dict:
+    """One finished trial as the study callback leaves it: tags, params, five evaluations of
+    seven metrics, and the objective's best value and step."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    from tfcli import tracking as tr
+
+    config = {
+        "train.lr": math.exp(rng.uniform(math.log(1e-4), math.log(3e-3))),
+        "model.d_model": rng.choice([64, 128, 256]),
+        "model.encoder_layers": rng.randint(1, 4),
+        "model.dropout": rng.uniform(0.0, 0.3),
+    }
+    quality = 60 - 8 * abs(math.log10(config["train.lr"]) + 3) + config["model.d_model"] / 32 - 20 * config["model.dropout"]
+    trial_id, start = f"bench_{n:05d}", 1_700_000_000_000 + n * 60_000
+    metrics, best, best_step = [], -1.0, 0
+    for k, step in enumerate(range(100, 501, 100)):
+        bleu = max(0.0, quality * (1 - math.exp(-(k + 1) / 2)) + rng.gauss(0, 1.5))
+        if bleu > best:
+            best, best_step = bleu, step
+        values = {"bleu": bleu, "chrf": bleu * 1.4, "ter": 100 - bleu, "meteor": bleu / 100, "loss": 5 / (k + 1), "train_loss": 5.2 / (k + 1), "lr": config["train.lr"]}
+        metrics += [Metric(key, float(v), start + step, step) for key, v in values.items()]
+    tags = {
+        tr.TAG_PARENT_RUN: parent, tr.TAG_STUDY_ID: study_id, tr.TAG_STUDY_NAME: STUDY, tr.TAG_ROLE: tr.ROLE_TRIAL,
+        tr.TAG_TRIAL_ID: trial_id, tr.TAG_CONFIG: json.dumps(config, sort_keys=True), tr.TAG_OBJECTIVE_METRIC: "bleu",
+        tr.TAG_OBJECTIVE_MODE: "max", tr.TAG_TASK: "translation",
+    }
+    end_tags = [
+        RunTag(tr.TAG_OBJECTIVE_VALUE, repr(best)), RunTag(tr.TAG_OBJECTIVE_STEP, str(best_step)),
+        RunTag(tr.TAG_CHECKPOINT_STEP, str(best_step)), RunTag(tr.TAG_CHECKPOINT, tr.CHECKPOINT_ARTIFACT_PATH),
+        RunTag(tr.TAG_LAST_STEP, "500"),
+    ]
+    params = [Param(k, v) for k, v in tr.spec_params(spec.with_overrides(config)).items()]
+    return {"id": trial_id, "start": start, "config": config, "best": best, "tags": tags, "params": params,
+            "metrics": metrics, "end_tags": end_tags}
+
+
+def write_trial(client, experiment_id: str, trial: dict) -> str:
+    """Create the trial's run and write it with the batch API; its run id (left RUNNING)."""
+    run_id = client.create_run(experiment_id, run_name=trial["id"], start_time=trial["start"], tags=trial["tags"]).info.run_id
+    for i in range(0, len(trial["params"]), 100):
+        client.log_batch(run_id, params=trial["params"][i : i + 100])
+    client.log_batch(run_id, metrics=trial["metrics"], tags=trial["end_tags"])
+    return run_id
+
+
+def write_checkpoint(folder: Path, trial: dict, rng: random.Random) -> None:
+    """The checkpoint files a report reads: the model config and 200 validation outputs."""
+    folder.mkdir(exist_ok=True)
+    config = trial["config"]
+    model = {"vocab_size": 1000, "kind": "seq2seq", "d_model": config["model.d_model"], "heads": 4,
+             "encoder_layers": config["model.encoder_layers"], "decoder_layers": 2, "ffn_dim": 512,
+             "positional": "sinusoidal", "norm": "pre", "tie_embeddings": True, "max_length": 256}
+    (folder / "config.json").write_text(json.dumps({"format": "tfcli-checkpoint/1", "model": model}))
+    with (folder / "valid_outputs.jsonl").open("w") as handle:
+        for i, ref in enumerate(REFERENCES):
+            prediction = ref if rng.random() < trial["best"] / 70 else ref[:-3] + "00"
+            handle.write(json.dumps({"index": i, "source": ref, "reference": ref, "prediction": prediction}) + "\n")
 
 
 def timed(command: list[str]) -> tuple[float, int, str]:

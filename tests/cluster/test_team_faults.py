@@ -1,17 +1,20 @@
 """Faults of the team set-up (issue 25, acceptance 5): the tracking server, or the PostgreSQL
-under it, goes away in the middle of a study and comes back.
+under it, goes away in the middle of a study and comes back; or one of two Ray worker nodes
+is lost in the middle of a trial.
 
 One PostgreSQL and one ``mlflow server`` on it serve the module; the server keeps its port
 across restarts, so the driver, which knows the store only by its URL, finds it again. Each
 test starts a tiny study, waits until a trial has logged an evaluation, takes the server (or
-the database) away, brings it back, and checks that nothing was lost: the study exits 0, one
+the database) away, brings it back (or loses a Ray node), and checks that nothing was lost: the study exits 0, one
 MLflow run per trial, every trial FINISHED with its metrics up to its last step, and no metric
 step written twice.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +25,9 @@ import pytest
 
 from tests.cluster import postgres as pg
 from tests.cluster.conftest import tiny_study
-from tests.cluster.services import VENV_BIN, Service, base_env, free_port, http_ok, scratch_dir, wait_until
+from tests.cluster.services import (
+    VENV_BIN, Service, base_env, free_port, http_ok, process_tree, ray_cluster, scratch_dir, signal_processes, wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -78,30 +83,39 @@ def _runs(client, name: str, role: str = "trial"):
     return [r for r in runs if r.data.tags.get("tfcli.role") == role]
 
 
-def _study_with_outage(team, name: str, outage) -> tuple[subprocess.CompletedProcess, list]:
-    """Run study ``name``; once a trial has evaluated, call ``outage()``; the study's result and trial runs."""
+def _study_with_outage(
+    team, name: str, outage, *, cluster=None, failures: int = 0, ready=None,
+) -> tuple[subprocess.CompletedProcess, list]:
+    """Run study ``name`` (on ``cluster`` when given); once ``ready()`` (by default: once a trial
+    has evaluated), call ``outage()``; the study's result and trial runs."""
     from mlflow import MlflowClient
 
     _, server, root = team
     driver = root / name
     driver.mkdir()
-    (driver / f"{name}.yaml").write_text(tiny_study(name, samples=2, steps=STEPS, train_extra=", log_every: 4"))
+    (driver / f"{name}.yaml").write_text(
+        tiny_study(name, samples=2, steps=STEPS, failures=failures, train_extra=", log_every: 4")
+    )
+    on_cluster = ["--address", cluster.address] if cluster is not None else []
+    env = (cluster.env if cluster is not None else base_env)(MLFLOW_TRACKING_URI=server.url)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tfcli", "study", "start", f"{name}.yaml", "--storage", str(driver / "ray")],
-        cwd=driver, env=base_env(MLFLOW_TRACKING_URI=server.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
+        [sys.executable, "-m", "tfcli", "study", "start", f"{name}.yaml", *on_cluster, "--storage", str(driver / "ray")],
+        cwd=driver, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     client = MlflowClient(tracking_uri=server.url)
 
     def a_trial_has_evaluated():
-        if proc.poll() is not None:
-            raise AssertionError(f"the study ended before the fault:\n{proc.stdout.read()}\n{proc.stderr.read()}")
         return any(
             client.get_metric_history(r.info.run_id, "bleu") for r in _runs(client, name) if r.info.status == "RUNNING"
         )
 
+    def ready_for_the_fault():
+        if proc.poll() is not None:
+            raise AssertionError(f"the study ended before the fault:\n{proc.stdout.read()}\n{proc.stderr.read()}")
+        return (ready or a_trial_has_evaluated)()
+
     try:
-        wait_until(a_trial_has_evaluated, 300, "a trial's first evaluation", every_s=0.3)
+        wait_until(ready_for_the_fault, 300, "a trial's first evaluation", every_s=0.1 if ready else 0.3)
         started = time.monotonic()
         outage()
         print(f"{name}: the fault lasted {time.monotonic() - started:.0f} s (server back up included)")
@@ -164,3 +178,60 @@ def test_postgres_restarted_mid_study(team):
 
     done, trials = _study_with_outage(team, "fault-postgres", outage)
     _assert_nothing_lost(done, trials, team)
+
+
+def _trial_dir_on(node: Service) -> str | None:
+    """The folder name of the trial that runs on ``node`` (its worker's working directory is
+    ``<node temp dir>/session_*/artifacts/*/<study>/working_dirs/<trial folder>``)."""
+    for pid in process_tree(node.proc.pid):
+        try:
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except OSError:
+            continue
+        if cwd.parent.name == "working_dirs":
+            return cwd.name
+    return None
+
+
+def test_a_ray_worker_node_lost_mid_trial(team):
+    """A head without CPUs and two worker nodes of one CPU each: the study's two trials run one
+    on each node. Once Ray's driver holds the first checkpoint of the trial on node ``n1``, the node is
+    frozen (SIGSTOP) and, unless that trial had already reported its last step, lost: every
+    process of it SIGKILLed at once, its raylet included. The trial fails, ``budget.max_failures``
+    counts the failure, and the trial continues from its last checkpoint on ``n2``."""
+    name = "fault-node"
+    storage = team[2] / name / "ray" / name
+    last_checkpoint = f"checkpoint_{STEPS // 10 - 1:06d}"  # eval_every 10: one checkpoint per evaluation
+    with ray_cluster("tfn") as cluster:
+        cluster.start_head(num_cpus=0)
+        lost = cluster.add_node("n1", num_cpus=1)
+        cluster.add_node("n2", num_cpus=1)
+        cluster.wait_for_nodes(3)
+        on_lost: list[str] = []
+
+        def checkpointed_on_n1():
+            """Ray's driver logged the trial's first result (result.json), so holds its checkpoint."""
+            trial = on_lost[0] if on_lost else _trial_dir_on(lost)
+            if trial is None:
+                return False
+            on_lost[:] = [trial]
+            staged = f"*/session_*/artifacts/*/{name}/driver_artifacts/{trial}/result.json"  # the driver's copy
+            return any(results.stat().st_size > 0 for results in cluster.root.glob(staged))
+
+        def lose_n1():
+            node = process_tree(lost.proc.pid)
+            signal_processes(node, signal.SIGSTOP)
+            ended = (storage / on_lost[0] / last_checkpoint).exists()
+            signal_processes(node, signal.SIGKILL)
+            assert not ended, f"{on_lost[0]} had reported its last step before n1 was frozen: make the trials longer"
+
+        done, trials = _study_with_outage(team, name, lose_n1, cluster=cluster, failures=1, ready=checkpointed_on_n1)
+    _assert_nothing_lost(done, trials, team)
+    failures = {r.data.tags["tfcli.trial_id"]: int(r.data.tags.get("tfcli.num_failures") or 0) for r in trials}
+    assert sorted(failures.values()) == [0, 1], f"the lost node's trial counts one failure: {failures}\n{done.stdout[-3000:]}"
+    assert [i for i, n in failures.items() if n] == [i for i in failures if i in on_lost[0]], (failures, on_lost)
+    assert re.search(r"retrying from its last checkpoint at step (10|20)\b", done.stdout), done.stdout[-3000:]
+    # Ray's own log of the lost trial's results: each evaluation once, so it went on from its
+    # checkpoint rather than starting over
+    reported = [json.loads(line)["step"] for line in (storage / on_lost[0] / "result.json").read_text().splitlines()]
+    assert reported == list(range(10, STEPS + 1, 10)), f"the lost trial's reports: {reported}"

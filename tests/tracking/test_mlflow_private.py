@@ -56,6 +56,25 @@ def test_fluent_uris_are_what_the_public_setters_set_and_none_when_unset(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_forget_artifact_repo_drops_the_cached_repository_of_a_run(tmp_path):
+    """Internal: ``mlflow.tracking._tracking_service.utils._artifact_repos_cache`` and an
+    artifact repository's ``thread_pool``."""
+    from mlflow import MlflowClient
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    run_id = client.create_run(client.create_experiment("e", artifact_location=str(tmp_path / "a"))).info.run_id
+    (tmp_path / "f.txt").write_text("x")
+    client.log_artifact(run_id, str(tmp_path / "f.txt"))
+    repo = tracking_utils._artifact_repos_cache[run_id]
+    assert repo.thread_pool is not None
+    mlflow_private.forget_artifact_repo(run_id)
+    assert run_id not in tracking_utils._artifact_repos_cache
+    mlflow_private.forget_artifact_repo(run_id)  # a run with no cached repository: nothing to do
+    client.log_artifact(run_id, str(tmp_path / "f.txt"), "again")
+    assert {a.path for a in client.list_artifacts(run_id)} == {"f.txt", "again"}
+
+
 def test_the_noisy_loggers_name_modules_that_exist():
     """Internal: the module names ``mlflow.store.db.utils`` and ``alembic.runtime.migration``."""
     for name in mlflow_private.NOISY_LOGGERS:

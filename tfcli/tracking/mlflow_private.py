@@ -44,3 +44,21 @@ def restore_fluent_uris(tracking_uri: Optional[str], registry_uri: Optional[str]
 
     tracking_utils._tracking_uri = tracking_uri
     registry_utils._registry_uri = registry_uri
+
+
+def forget_artifact_repo(run_id: str) -> None:
+    """Drop MLflow's cached artifact repository of the run ``run_id`` and stop its threads.
+
+    ``MlflowClient.log_artifact(s)`` keeps one repository per run in a process-wide cache of
+    1,024 (``mlflow.tracking._tracking_service.utils._artifact_repos_cache``), each with its own
+    thread pool and async-logging queue: a study's driver, which logs every trial's checkpoint,
+    grew by about 185 KiB per trial until the cache was full (``benchmarks/team_scale.py``).
+    The study callback calls this once a trial's run has ended; a later write to that run
+    builds a new repository.
+    """
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    repo = tracking_utils._artifact_repos_cache.pop(run_id, None)
+    pool = getattr(repo, "thread_pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from tfcli.records import Evidence, TrialState, TrialStatus, decide_state
+from tfcli.tracking.mlflow_private import forget_artifact_repo
 from tfcli.tracking.tags import (
     CHECKPOINT_ARTIFACT_PATH,
     CONFIG_HISTORY_ARTIFACT,
@@ -245,6 +246,7 @@ def op_finish_child(
     status = state.mlflow.value
     _attempt(problems, "its final tags could not be written", log_tags, client, child.run_id, tags)
     _attempt(problems, f"its final status {status} could not be written", client.set_terminated, child.run_id, status)
+    forget_artifact_repo(child.run_id)
     if problems:
         line = f"trial {child.trial_id} (run {child.run_id}): " + "; ".join(problems)
         log.warning("MLflow: %s", line)
