@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,7 +135,8 @@ def test_report_in_every_format(team):
     ranked = json.loads(team.tfcli("report", NAME, "--format", "json").stdout)["ranked"]
     assert sorted(r["run_id"] for r in ranked) == trial_ids
     table = team.tfcli("report", NAME).stdout
-    assert all(r["trial_id"][-5:] in table for r in ranked), table
+    # each ranked trial is a row: its rank, then its number (the report names trials by number)
+    assert all(re.search(rf"│\s*{r['rank']} │ {r['number']}\s+│", table) for r in ranked), table
     csv = team.tfcli("report", NAME, "--format", "csv").stdout.splitlines()
     assert len(csv) == 1 + len(trial_ids), csv
     markdown = team.tfcli("report", NAME, "--format", "markdown").stdout

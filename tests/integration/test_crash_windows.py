@@ -93,6 +93,7 @@ def test_defect3_4_sigkill_in_startup_then_resume(project, point):
 
 
 def test_defect3_damaged_ray_state_is_refused_then_rebuilt(project):
+    from tfcli.study.ray_internals import staged_state_files
     from tfcli.tracking import resolve_tracking, trial_records
 
     name = "damaged"
@@ -122,6 +123,8 @@ def test_defect3_damaged_ray_state_is_refused_then_rebuilt(project):
     assert states
     for state in states:
         state.write_text(state.read_text()[:200])  # truncated, as a full disk leaves it
+        for staged in staged_state_files(name, state.name):
+            staged.unlink()  # and no whole copy on this machine to put back (another machine, a cleared /tmp)
 
     refused = tfcli(project, "study", "resume", name)
     assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -118,3 +118,15 @@ def test_optuna_search_keeps_each_ray_trials_live_optuna_trial():
     trial.set_constraint("c", 1.0)  # what QuantizedOptunaSearch does before OptunaSearch tells the study
     searcher.on_trial_complete("a", {"y": 0.5})
     assert ray_internals.optuna_search_study(searcher).get_trials()[0].constraints == {"c": 1.0}
+
+
+def test_the_driver_staging_layout_of_experiment_state():
+    """Ray stages the driver's experiment files under <temp>/session_*/artifacts/<time>/<experiment>/driver_artifacts."""
+    from ray._common.utils import get_default_ray_temp_dir
+    from ray.train._internal.storage import StorageContext
+
+    assert callable(get_default_ray_temp_dir)
+    source = inspect.getsource(StorageContext)
+    assert 'Path(self._get_session_path(), "driver_artifacts")' in source
+    assert "_get_ray_train_session_dir(), self._timestamp, self.experiment_dir_name" in source
+    assert ray_internals.staged_state_files("no-such-experiment", "experiment_state-x.json") == []

@@ -23,7 +23,7 @@ from tfcli.spec.schema import DataFiles, StudySpec
 from tfcli.study.confirm import TAG_CONFIRM_PLAN, merge_plans, owed, plan_confirmations, stored_plan
 from tfcli.study.held_out import score_on_test
 from tfcli.study.preflight import check_data_files, check_new_study, ensure_new_study, refuse_lockstep, refuse_orphan_ray_state
-from tfcli.study.ray_state import drop_gone_checkpoints, orphan_trial_ids, ray_state_problem
+from tfcli.study.ray_state import drop_gone_checkpoints, orphan_trial_ids, ray_state_problem, restore_torn_state
 from tfcli.study.runner import run_study
 from tfcli.study.storage import experiment_names, experiment_path, resolve_storage
 from tfcli.study.stored import TAG_BASE_DIR, TAG_PLANNED_TRIALS, TAG_RAY_STORAGE, TAG_SOURCE_FILE, StoredStudy, known_study_names, load_stored_study
@@ -167,6 +167,8 @@ def resume_study(
             _refuse_ended(stored, [*records, *(c.record for c in confirmations)])
         experiment = _latest_experiment(name, storage)
         finished_ids = {r.trial_id for r in records if r.state.is_final}
+        for line in restore_torn_state(experiment_path(experiment, storage)):
+            log.warning(line)
         problem = ray_state_problem(experiment_path(experiment, storage), finished_ids)
         if problem is None and rebuild:
             raise StudyError(

@@ -28,6 +28,11 @@ them changes shape: re-check this module against the new version before updating
   checkpoint as it registers the next one and saves the state only afterwards, so a driver
   killed in between leaves a state whose latest checkpoint is gone; Tune has no public way
   to restore such a trial from an earlier checkpoint or from the start.
+- :func:`staged_state_files`: where Ray stages the driver's experiment files before it copies
+  them to the storage path (``<Ray temp>/session_*/artifacts/<time>/<experiment>/driver_artifacts``,
+  ``ray.train._internal.storage.StorageContext.experiment_driver_staging_path``, and
+  ``ray._common.utils.get_default_ray_temp_dir``). The copy to storage is a plain write, so a
+  driver killed during it leaves a torn file there while the staged one is whole.
 - :func:`hyperband_trial_brackets`: ``HyperBandScheduler._trial_info`` (trial -> its
   ``_Bracket`` and band) and the bracket's ``finished()`` and ``current_trials()``, which
   :mod:`tfcli.study.hyperband` reads to find a trial that HyperBand left paused for good (Tune
@@ -104,6 +109,15 @@ def without_gone_checkpoints(run_metadata_json: str, exists) -> tuple[str, str, 
     manager._latest_checkpoint_result = newest
     metadata.invalidate_cache()
     return metadata.get_json_state(), latest.checkpoint.path, newest.checkpoint.path if newest else None
+
+
+def staged_state_files(experiment: str, file_name: str) -> list[Path]:
+    """Ray's staged copies of the experiment's state file ``file_name`` on this machine, newest first."""
+    from ray._common.utils import get_default_ray_temp_dir
+
+    found = Path(get_default_ray_temp_dir()).glob(f"session_*/artifacts/*/{experiment}/driver_artifacts/{file_name}")
+    unique = {p.resolve() for p in found if p.is_file()}  # session_latest links to one of the sessions
+    return sorted(unique, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def distribution_contains(dist: Any, value: Any) -> bool:

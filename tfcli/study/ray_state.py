@@ -14,11 +14,14 @@ import os
 from pathlib import Path
 
 from tfcli.records.state import RAY_ERROR, RAY_PAUSED, RAY_PENDING, RAY_RUNNING
-from tfcli.study.ray_internals import without_gone_checkpoints
+from tfcli.study.ray_internals import staged_state_files, without_gone_checkpoints
 from tfcli.study.storage import is_uri
 
 TUNER_FILE = "tuner.pkl"
 STATE_GLOB = "experiment_state-*.json"
+#: The search algorithm's saved state beside it: Tune's variant generator, its searcher wrapper
+#: and the searcher. All three are pickles (Tune names the first two ``.json``).
+SEARCH_STATE_GLOBS = ("basic-variant-state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl")
 
 
 def _newest_state(folder: Path) -> Path | None:
@@ -60,6 +63,9 @@ def ray_state_problem(path: str, finished_trial_ids: set[str] | None = None) -> 
         ids = saved_trial_ids(state_file)
     except ValueError as err:
         return f"Ray's experiment state {state_file} is damaged ({err})"
+    torn = [p for p in _search_states(folder) if not _whole(p)]
+    if torn:
+        return f"Ray's search state {torn[0]} is damaged (cut short)"
     prefixes = {_prefix(i) for i in ids}
     missing = sorted(i for i in (finished_trial_ids or set()) - set(ids) if _prefix(i) in prefixes)
     if missing:
@@ -130,3 +136,51 @@ def _checkpoint_here(folder: Path, checkpoint_path: str) -> Path:
     """A checkpoint's folder under this experiment folder (the study may have been moved)."""
     recorded = Path(checkpoint_path)
     return folder / recorded.parent.name / recorded.name
+
+
+def _search_states(folder: Path) -> list[Path]:
+    """The newest saved state of each kind of search algorithm (what Tune restores)."""
+    newest = (max(folder.glob(g), key=lambda p: p.name, default=None) for g in SEARCH_STATE_GLOBS)
+    return [p for p in newest if p is not None]
+
+
+def _whole(path: Path) -> bool:
+    """Whether a state file was written to its end: the experiment state's JSON parses; a search
+    state, a pickle, ends with the STOP opcode (``.``), which a copy cut short lacks."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if path.match(STATE_GLOB):
+        try:
+            json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return True
+    return data.endswith(b".")
+
+
+def restore_torn_state(path: str) -> list[str]:
+    """Put back, from Ray's staged copies on this machine, state files a killed driver left torn.
+
+    Tune writes the experiment's state to a staging folder and then copies it to the storage
+    path with a plain write; a driver killed during that copy leaves the file there cut short
+    (CI saw an empty search state: "EOFError: Ran out of input", then Tune quietly started
+    afresh). The staged file of the same name is whole: it is copied in by rename. Returns a
+    line per file put back; what cannot be put back is left to :func:`ray_state_problem`.
+    """
+    if is_uri(path):
+        return []
+    folder = Path(path)
+    newest_state = _newest_state(folder)
+    candidates = ([newest_state] if newest_state is not None else []) + _search_states(folder)
+    restored = []
+    for torn in (p for p in candidates if not _whole(p)):
+        staged = next((p for p in staged_state_files(folder.name, torn.name) if _whole(p)), None)
+        if staged is None:
+            continue
+        copy = torn.with_name(f".{torn.name}.restoring")
+        copy.write_bytes(staged.read_bytes())
+        os.replace(copy, torn)
+        restored.append(f"{torn.name} was cut short when the driver stopped; put back from Ray's staged copy")
+    return restored
