@@ -122,3 +122,19 @@ def test_a_trial_whose_latest_checkpoint_ray_deleted_resumes(tmp_path, ray_sessi
     assert result.error is None, result.error
     assert result.metrics["step"] == 5
     assert result.metrics["started_from"] == (2 if keep is None else 0)
+
+
+def test_a_search_state_cut_anywhere_is_damaged(tmp_path):
+    """Tune's search state is a pickle (named .json); a copy cut at any byte is found, also
+    right after a '.' in "train.lr" (the STOP opcode's byte), without unpickling it."""
+    from ray import cloudpickle
+
+    write_state(tmp_path / "exp", ["ab12c_00000"])
+    data = cloudpickle.dumps({"points": [{"train.lr": 0.001 * i} for i in range(20)], "finished": True})
+    state = tmp_path / "exp" / "basic-variant-state-2026-12-02_10-00-00.json"
+    state.write_bytes(data)
+    assert ray_state_problem(str(tmp_path / "exp")) is None
+    for cut in range(len(data)):
+        state.write_bytes(data[:cut])
+        problem = ray_state_problem(str(tmp_path / "exp"))
+        assert problem is not None and "search state" in problem and "cut short" in problem, cut

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickletools
 from pathlib import Path
 
 from tfcli.records.state import RAY_ERROR, RAY_PAUSED, RAY_PENDING, RAY_RUNNING
@@ -146,7 +147,8 @@ def _search_states(folder: Path) -> list[Path]:
 
 def _whole(path: Path) -> bool:
     """Whether a state file was written to its end: the experiment state's JSON parses; a search
-    state, a pickle, ends with the STOP opcode (``.``), which a copy cut short lacks."""
+    state, a pickle, reads as whole opcodes up to a STOP on its last byte (read by
+    ``pickletools``, which runs nothing; a copy cut short ends mid-opcode or without the STOP)."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -157,7 +159,11 @@ def _whole(path: Path) -> bool:
         except (UnicodeDecodeError, json.JSONDecodeError):
             return False
         return True
-    return data.endswith(b".")
+    try:
+        *_, (opcode, _arg, position) = pickletools.genops(data)
+    except Exception:  # noqa: BLE001 - any unreadable opcode stream is a torn file
+        return False
+    return opcode.name == "STOP" and position == len(data) - 1
 
 
 def restore_torn_state(path: str) -> list[str]:
