@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from tests.spec.one_problem import assert_one_problem
+
 from tfcli.records import TrialRecord, TrialStatus
 from tfcli.report.ranking import rank_trials
 from tfcli.spec.constraints import Constraint, broken, constraints_of, measured, parse_constraint, refused_result, violations
@@ -53,14 +55,7 @@ BROKEN = [
 
 @pytest.mark.parametrize("text,line,path,phrase", [case[1:] for case in BROKEN], ids=[case[0] for case in BROKEN])
 def test_a_bad_constraint_exits_2_with_line_and_path(cli, tmp_path, text, line, path, phrase):
-    study = tmp_path / "broken.yaml"
-    study.write_text(text)
-    result = cli("study", "validate", study)
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output + result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"{study}:{line}: {path}: ") and phrase in lines[0], result.stderr
+    assert_one_problem(cli, tmp_path, text, line, path, phrase)
 
 
 @pytest.mark.parametrize("method", ["tpe", "gp", "nsga2"])
